@@ -1,0 +1,372 @@
+// Viewer for one image: picture with bounding boxes, labels, facts and the execution timeline.
+import { ApiError, getImage, getTimeline, pollImage } from "./api.js";
+import { announce, el, replaceChildren, safeUrl } from "./dom.js";
+import {
+  describeError, describeOrientation, formatBytes, formatDuration, formatPercent, formatTime, labelName,
+} from "./format.js";
+
+const STATUS_WORDS = { PENDING: "Processing", DONE: "Done", REJECTED: "Rejected", FAILED: "Failed" };
+const BOX_COLOURS = 8;
+
+let current = null; // {id, abort: AbortController}
+
+/** Show image `id` in the viewer section (fetching its record, and polling while it is pending). */
+export async function showImage(id) {
+  current?.abort.abort();
+  const abort = new AbortController();
+  current = { id, abort };
+  const heading = document.getElementById("viewer-heading");
+  const body = document.getElementById("viewer-body");
+  heading.textContent = "Image";
+  replaceChildren(body, el("p", { class: "loading", role: "status" }, "Loading…"));
+
+  let record;
+  try {
+    record = await getImage(id);
+  } catch (err) {
+    if (current?.id !== id) return;
+    heading.textContent = "Image not available";
+    const message = err instanceof ApiError && err.status === 404
+      ? "There is no image with this id. It may have been removed, or the link is wrong."
+      : describeError(err);
+    replaceChildren(body, el("p", { class: "error", role: "alert" }, message));
+    return;
+  }
+  if (current?.id !== id) return;
+  render(record);
+
+  if (record.status === "PENDING") {
+    try {
+      record = await pollImage(id, { signal: abort.signal });
+      if (current?.id !== id) return;
+      render(record);
+      announce(`${record.filename || "Image"}: ${STATUS_WORDS[record.status] || record.status}.`);
+    } catch (err) {
+      if (current?.id !== id || abort.signal.aborted) return;
+      body.prepend(el("p", { class: "error", role: "alert" }, describeError(err)));
+    }
+  }
+}
+
+/** Stop any polling for the viewer (when leaving it). */
+export function closeViewer() {
+  current?.abort.abort();
+  current = null;
+}
+
+function render(record) {
+  const heading = document.getElementById("viewer-heading");
+  const body = document.getElementById("viewer-body");
+  heading.textContent = record.filename || record.imageId || "Image";
+
+  const labels = Array.isArray(record.labels) ? record.labels : [];
+  const status = record.status || "PENDING";
+  const statusLine = el("p", { class: "viewer-status" },
+    el("span", { class: `badge status-${status.toLowerCase()}`, id: "viewer-status" }, STATUS_WORDS[status] || status));
+  if (record.error && status !== "DONE") {
+    statusLine.append(" ", el("span", { class: "viewer-reason", "data-code": record.error.code || "" }, describeError(record.error)));
+  }
+
+  const timeline = el("section", { class: "timeline", "aria-labelledby": "timeline-heading" },
+    el("h3", { id: "timeline-heading" }, "Execution timeline"),
+    el("p", { class: "loading" }, "Loading the timeline…"));
+
+  replaceChildren(body,
+    statusLine,
+    el("div", { class: "viewer-layout" },
+      renderPicture(record, labels),
+      el("div", { class: "viewer-side" },
+        renderLabels(labels, status),
+        renderFacts(record))),
+    timeline,
+    renderLinks(record));
+
+  wireHighlights(body);
+  loadTimeline(record, timeline);
+}
+
+function pickThumbnail(record) {
+  const thumbs = Array.isArray(record.thumbnails) ? record.thumbnails.filter((t) => safeUrl(t.url)) : [];
+  return thumbs.find((t) => Number(t.size) === 1024)
+    ?? thumbs.sort((a, b) => Number(b.size) - Number(a.size))[0]
+    ?? null;
+}
+
+function renderPicture(record, labels) {
+  const figure = el("figure", { class: "picture" });
+  const thumb = pickThumbnail(record);
+  const originalUrl = safeUrl(record.originalUrl);
+  const names = labels.slice(0, 5).map(labelName).filter(Boolean);
+  const alt = `${record.filename || "Uploaded image"}${names.length ? ` — shows ${names.join(", ")}` : ""}`;
+  const src = thumb ? safeUrl(thumb.url) : (record.status === "DONE" ? originalUrl : null);
+
+  if (!src) {
+    figure.append(el("div", { class: "picture-placeholder" },
+      record.status === "PENDING" ? "The picture appears here once it is processed." : "No picture to show."));
+    return figure;
+  }
+
+  const img = el("img", { src, alt, class: "picture-img", decoding: "async" });
+  if (thumb?.width && thumb?.height) {
+    img.width = Number(thumb.width);
+    img.height = Number(thumb.height);
+  }
+  const stage = el("div", { class: "stage" }, img, renderBoxes(labels));
+  figure.append(stage);
+
+  const caption = el("figcaption", {}, thumb ? `Thumbnail, ${thumb.width}×${thumb.height}` : "Original");
+  if (thumb && originalUrl) {
+    let showingOriginal = false;
+    const toggle = el("button", { type: "button", class: "link-button", "aria-pressed": "false" }, "Show original");
+    toggle.addEventListener("click", () => {
+      showingOriginal = !showingOriginal;
+      img.src = showingOriginal ? originalUrl : src;
+      toggle.textContent = showingOriginal ? "Show thumbnail" : "Show original";
+      toggle.setAttribute("aria-pressed", String(showingOriginal));
+      caption.textContent = showingOriginal ? "Original" : `Thumbnail, ${thumb.width}×${thumb.height}`;
+    });
+    figure.append(el("div", { class: "picture-bar" }, caption, toggle));
+  } else {
+    figure.append(caption);
+  }
+  return figure;
+}
+
+const clampRatio = (v) => Math.min(1, Math.max(0, Number(v) || 0));
+
+function renderBoxes(labels) {
+  const layer = el("div", { class: "boxes" });
+  labels.forEach((label, index) => {
+    const instances = Array.isArray(label.instances) ? label.instances : [];
+    for (const instance of instances) {
+      const box = instance && instance.boundingBox;
+      if (!box) continue;
+      const left = clampRatio(box.left);
+      const top = clampRatio(box.top);
+      const width = Math.min(clampRatio(box.width), 1 - left);
+      const height = Math.min(clampRatio(box.height), 1 - top);
+      if (width <= 0 || height <= 0) continue;
+      const name = labelName(label);
+      layer.append(el("div", {
+        class: `bbox colour-${index % BOX_COLOURS}${top < 0.06 ? " at-top" : ""}`,
+        "data-label-index": index,
+        role: "img",
+        "aria-label": `${name} at ${formatPercent(instance.confidence ?? label.confidence)}`,
+        style: {
+          left: `${left * 100}%`, top: `${top * 100}%`, width: `${width * 100}%`, height: `${height * 100}%`,
+        },
+      }, el("span", { class: "bbox-tag", "aria-hidden": "true" }, `${name} ${formatPercent(instance.confidence ?? label.confidence)}`)));
+    }
+  });
+  return layer;
+}
+
+function renderLabels(labels, status) {
+  const section = el("section", { class: "labels", "aria-labelledby": "labels-heading" },
+    el("h3", { id: "labels-heading" }, "Labels"));
+  if (labels.length === 0) {
+    section.append(el("p", { class: "muted" }, status === "DONE" ? "Nothing recognised in this picture." : "No labels yet."));
+    return section;
+  }
+  const list = el("ul", { class: "label-list" });
+  labels.forEach((label, index) => {
+    const name = labelName(label);
+    const confidence = Math.min(100, Math.max(0, Number(label.confidence) || 0));
+    const count = Array.isArray(label.instances) ? label.instances.length : 0;
+    const parents = Array.isArray(label.parents) ? label.parents.map(labelName).filter(Boolean) : [];
+    list.append(el("li", { class: "label-item" },
+      el("button", {
+        type: "button",
+        class: `label-button colour-${index % BOX_COLOURS}`,
+        "data-label-index": index,
+        "aria-pressed": "false",
+        "aria-label": `${name}, ${formatPercent(confidence)} confidence${count ? `, ${count} ${count === 1 ? "box" : "boxes"}` : ""}. Press to highlight.`,
+      },
+      el("span", { class: "label-row" },
+        el("span", { class: "label-name" }, name),
+        el("span", { class: "label-confidence" }, formatPercent(confidence))),
+      el("span", { class: "bar", "aria-hidden": "true" }, el("span", { class: "bar-fill", style: { width: `${confidence}%` } })),
+      parents.length || count
+        ? el("span", { class: "label-meta" },
+          [parents.length ? `in ${parents.join(", ")}` : "", count ? `${count} ${count === 1 ? "box" : "boxes"}` : ""].filter(Boolean).join(" · "))
+        : null),
+      el("a", { class: "label-search", href: `#/search?label=${encodeURIComponent(name)}&min=50` , "aria-label": `Find other images with ${name}` }, "Find more")));
+  });
+  section.append(list);
+  return section;
+}
+
+/** Hovering/focusing a label highlights its boxes; hovering a box highlights its label. */
+function wireHighlights(root) {
+  const setHighlight = (index, on) => {
+    for (const node of root.querySelectorAll(`[data-label-index="${index}"]`)) node.classList.toggle("highlight", on);
+    root.classList.toggle("has-highlight", on || root.querySelector(".pinned") !== null);
+  };
+  for (const button of root.querySelectorAll(".label-button")) {
+    const index = button.dataset.labelIndex;
+    const on = () => setHighlight(index, true);
+    const off = () => { if (button.getAttribute("aria-pressed") !== "true") setHighlight(index, false); };
+    button.addEventListener("mouseenter", on);
+    button.addEventListener("focus", on);
+    button.addEventListener("mouseleave", off);
+    button.addEventListener("blur", off);
+    button.addEventListener("click", () => {
+      const pinned = button.getAttribute("aria-pressed") !== "true";
+      button.setAttribute("aria-pressed", String(pinned));
+      for (const node of root.querySelectorAll(`[data-label-index="${index}"]`)) node.classList.toggle("pinned", pinned);
+      setHighlight(index, pinned || button.matches(":hover, :focus"));
+    });
+  }
+  for (const box of root.querySelectorAll(".bbox")) {
+    const index = box.dataset.labelIndex;
+    box.addEventListener("mouseenter", () => setHighlight(index, true));
+    box.addEventListener("mouseleave", () => {
+      const button = root.querySelector(`.label-button[data-label-index="${index}"]`);
+      if (button?.getAttribute("aria-pressed") !== "true") setHighlight(index, false);
+    });
+  }
+}
+
+function fact(term, ...value) {
+  return [el("dt", {}, term), el("dd", {}, ...value)];
+}
+
+function renderFacts(record) {
+  const image = record.image && typeof record.image === "object" ? record.image : {};
+  const rows = [];
+  if (image.format) rows.push(fact("Format", String(image.format).toUpperCase()));
+  if (image.width && image.height) {
+    let dims = `${image.width} × ${image.height} px`;
+    if (image.orientedWidth && image.orientedHeight
+      && (image.orientedWidth !== image.width || image.orientedHeight !== image.height)) {
+      dims += ` (shown ${image.orientedWidth} × ${image.orientedHeight})`;
+    }
+    rows.push(fact("Dimensions", dims));
+  }
+  if (image.bytes !== undefined) rows.push(fact("Size", `${formatBytes(image.bytes)} (${Number(image.bytes).toLocaleString()} bytes)`));
+  if (record.status === "DONE" || image.orientation !== undefined) rows.push(fact("EXIF orientation", describeOrientation(image.orientation)));
+  if (record.contentType) rows.push(fact("Uploaded as", record.contentType));
+  rows.push(fact("Uploaded", formatTime(record.createdAt)));
+  if (record.updatedAt) rows.push(fact("Last update", formatTime(record.updatedAt)));
+  rows.push(fact("Image id", el("code", {}, record.imageId || "")));
+
+  const section = el("section", { class: "facts", "aria-labelledby": "facts-heading" },
+    el("h3", { id: "facts-heading" }, "Image facts"),
+    el("dl", { class: "fact-list" }, rows));
+
+  const exif = image.exif && typeof image.exif === "object" ? Object.entries(image.exif) : [];
+  if (exif.length > 0) {
+    section.append(el("details", { class: "exif" },
+      el("summary", {}, `EXIF (${exif.length} ${exif.length === 1 ? "field" : "fields"})`),
+      el("dl", { class: "fact-list" }, exif.map(([key, value]) => fact(key, exifValue(value))))));
+  } else if (record.status === "DONE") {
+    section.append(el("p", { class: "muted" }, "No EXIF metadata."));
+  }
+  return section;
+}
+
+function exifValue(value) {
+  if (value === null || value === undefined) return "—";
+  if (typeof value === "object") return JSON.stringify(value);
+  return String(value);
+}
+
+function renderLinks(record) {
+  const links = [];
+  const consoleUrl = safeUrl(record.consoleUrl);
+  if (consoleUrl) {
+    links.push(el("a", { href: consoleUrl, target: "_blank", rel: "noopener noreferrer" }, "Open the execution in the AWS console"));
+  }
+  const resultUrl = safeUrl(record.resultUrl);
+  if (resultUrl) links.push(el("a", { href: resultUrl, target: "_blank", rel: "noopener noreferrer" }, "Result JSON"));
+  const originalUrl = safeUrl(record.originalUrl);
+  if (originalUrl) links.push(el("a", { href: originalUrl, target: "_blank", rel: "noopener noreferrer" }, "Original file"));
+  if (links.length === 0) return null;
+  return el("p", { class: "viewer-links" }, links.flatMap((link, i) => (i ? [" · ", link] : [link])));
+}
+
+async function loadTimeline(record, section) {
+  const placeholder = section.querySelector(".loading");
+  if (!record.executionId && record.status === "PENDING") {
+    placeholder.textContent = "The pipeline hasn't started yet for this image.";
+    return;
+  }
+  let timeline;
+  try {
+    timeline = await getTimeline(record.imageId);
+  } catch (err) {
+    placeholder.textContent = err instanceof ApiError && err.status === 404
+      ? "No execution was recorded for this image."
+      : `The timeline couldn't be loaded: ${describeError(err)}`;
+    return;
+  }
+  placeholder.remove();
+  section.append(renderTimeline(timeline));
+}
+
+/** The readable part of a Step Functions error cause (Lambda's {"errorType","errorMessage"} JSON). */
+function parseCause(cause, errorName) {
+  if (typeof cause !== "string") return cause ? JSON.stringify(cause) : "";
+  try {
+    const parsed = JSON.parse(cause);
+    if (parsed && typeof parsed === "object" && typeof parsed.errorMessage === "string") {
+      return parsed.errorType && parsed.errorType !== errorName
+        ? `${parsed.errorType}: ${parsed.errorMessage}`
+        : parsed.errorMessage;
+    }
+  } catch {
+    // not JSON: show as is
+  }
+  return cause;
+}
+
+function renderTimeline(timeline) {
+  const events = Array.isArray(timeline.events) ? timeline.events : [];
+  const fragment = document.createDocumentFragment();
+  fragment.append(el("p", { class: "timeline-summary" },
+    "Execution ", el("span", { class: "badge" }, String(timeline.status || "unknown")),
+    timeline.executionId ? [" ", el("code", { class: "execution-id" }, String(timeline.executionId))] : null));
+  if (events.length === 0) {
+    fragment.append(el("p", { class: "muted" }, "No states have run yet."));
+    return fragment;
+  }
+
+  const times = events.flatMap((e) => [Date.parse(e.enteredAt), Date.parse(e.exitedAt)]).filter(Number.isFinite);
+  const start = times.length ? Math.min(...times) : NaN;
+  const total = times.length ? Math.max(1, Math.max(...times) - start) : NaN;
+
+  const list = el("ol", { class: "timeline-list" });
+  for (const event of events) {
+    const errors = Array.isArray(event.errors) ? event.errors : [];
+    const attempts = Number(event.attempts) || (errors.length ? errors.length : 1);
+    const entered = Date.parse(event.enteredAt);
+    const duration = Number.isFinite(Number(event.durationMs)) && event.durationMs !== null
+      ? Number(event.durationMs)
+      : (Number.isFinite(entered) && Number.isFinite(Date.parse(event.exitedAt)) ? Date.parse(event.exitedAt) - entered : NaN);
+    const failed = /fail/i.test(String(event.type || ""));
+
+    const bar = el("span", { class: "timeline-bar", "aria-hidden": "true" });
+    if (Number.isFinite(start) && Number.isFinite(entered)) {
+      const offset = ((entered - start) / total) * 100;
+      const width = Number.isFinite(duration) ? Math.max(0.8, (duration / total) * 100) : 0.8;
+      bar.append(el("span", { class: "timeline-bar-fill", style: { left: `${offset}%`, width: `${Math.min(width, 100 - offset)}%` } }));
+    }
+
+    list.append(el("li", { class: `timeline-event${failed ? " failed" : ""}${errors.length ? " has-errors" : ""}` },
+      el("div", { class: "timeline-head" },
+        el("span", { class: "timeline-state" }, String(event.state || "?")),
+        event.type ? el("span", { class: "timeline-type" }, String(event.type)) : null,
+        el("span", { class: "timeline-duration" }, formatDuration(duration))),
+      bar,
+      el("div", { class: "timeline-meta" },
+        `Entered ${formatTime(event.enteredAt)}`,
+        ` · ${attempts} ${attempts === 1 ? "attempt" : "attempts"}`,
+        attempts > 1 ? ` (${attempts - 1} ${attempts - 1 === 1 ? "retry" : "retries"})` : ""),
+      errors.length
+        ? el("ul", { class: "timeline-errors" }, errors.map((error) => el("li", {},
+          el("strong", {}, String(error.error || "Error")), error.cause ? `: ${parseCause(error.cause, error.error)}` : "")))
+        : null));
+  }
+  fragment.append(list);
+  return fragment;
+}
