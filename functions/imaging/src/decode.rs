@@ -1,0 +1,149 @@
+//! One decode of a whole image into 8-bit gray or RGB pixels, with limits checked before the
+//! pixel buffer is allocated. JPEGs are shrunk while decoding (DCT scaling).
+
+use crate::format::Format;
+use crate::inspect::{check_dimensions, format_name, Limits};
+use crate::reject::Rejection;
+use std::io::Cursor;
+
+/// Decoded pixels: 1 (gray) or 3 (RGB) bytes per pixel, rows packed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Canvas {
+    pub width: u32,
+    pub height: u32,
+    pub channels: usize,
+    pub data: Vec<u8>,
+}
+
+/// Decode `bytes`; JPEGs are decoded at the smallest DCT scale whose longest side is still at
+/// least `longest_needed` pixels.
+pub(crate) fn decode(bytes: &[u8], format: Format, longest_needed: u32, limits: &Limits) -> Result<Canvas, Rejection> {
+    match format {
+        Format::Jpeg => decode_jpeg(bytes, longest_needed, limits),
+        Format::Png => decode_with_image(bytes, image::ImageFormat::Png, format, limits),
+        Format::Gif => decode_with_image(bytes, image::ImageFormat::Gif, format, limits),
+        Format::Webp => decode_with_image(bytes, image::ImageFormat::WebP, format, limits),
+    }
+}
+
+fn cannot_decode(format: Format, detail: impl std::fmt::Display) -> Rejection {
+    Rejection::corrupt(format!(
+        "The {} image is damaged and cannot be decoded ({detail}).",
+        format_name(format)
+    ))
+}
+
+fn decode_jpeg(bytes: &[u8], longest_needed: u32, limits: &Limits) -> Result<Canvas, Rejection> {
+    use jpeg_decoder::{CodingProcess, Decoder, PixelFormat};
+    let fail = |e: jpeg_decoder::Error| cannot_decode(Format::Jpeg, e);
+    let mut decoder = Decoder::new(bytes);
+    let max_buffer = limits.max_pixels.saturating_mul(4);
+    decoder.set_max_decoding_buffer_size(usize::try_from(max_buffer).unwrap_or(usize::MAX));
+    decoder.read_info().map_err(fail)?;
+    let info = decoder.info().ok_or_else(|| cannot_decode(Format::Jpeg, "no header"))?;
+    check_dimensions(u32::from(info.width), u32::from(info.height), limits)?;
+    if info.coding_process != CodingProcess::Lossless {
+        // Only the longest side counts: u16::MAX on the other never satisfies the scaler.
+        let wanted = u16::try_from(longest_needed).unwrap_or(u16::MAX).max(1);
+        let request = if info.width >= info.height { (wanted, u16::MAX) } else { (u16::MAX, wanted) };
+        decoder.scale(request.0, request.1).map_err(fail)?;
+    }
+    let pixels = decoder.decode().map_err(fail)?;
+    let info = decoder.info().ok_or_else(|| cannot_decode(Format::Jpeg, "no header"))?;
+    let (width, height) = (u32::from(info.width), u32::from(info.height));
+    let count = width as usize * height as usize;
+    let (channels, data) = match info.pixel_format {
+        PixelFormat::L8 => (1, pixels),
+        PixelFormat::RGB24 => (3, pixels),
+        PixelFormat::CMYK32 => (3, cmyk_to_rgb(&pixels)),
+        PixelFormat::L16 => {
+            return Err(Rejection::unsupported("This is a 16-bit JPEG, which we cannot read"))
+        }
+    };
+    if data.len() < count * channels {
+        return Err(cannot_decode(Format::Jpeg, "too few pixels"));
+    }
+    Ok(Canvas { width, height, channels, data })
+}
+
+/// jpeg-decoder yields CMYK with 0 = no ink (Adobe's inversion already undone).
+fn cmyk_to_rgb(cmyk: &[u8]) -> Vec<u8> {
+    let mut rgb = Vec::with_capacity(cmyk.len() / 4 * 3);
+    for px in cmyk.chunks_exact(4) {
+        let k = 255 - u32::from(px[3]);
+        for &ink in &px[..3] {
+            rgb.push((((255 - u32::from(ink)) * k + 127) / 255) as u8);
+        }
+    }
+    rgb
+}
+
+fn decode_with_image(
+    bytes: &[u8],
+    image_format: image::ImageFormat,
+    format: Format,
+    limits: &Limits,
+) -> Result<Canvas, Rejection> {
+    use image::{DynamicImage, ImageDecoder};
+    let fail = |e: image::ImageError| cannot_decode(format, e);
+    let mut reader = image::ImageReader::with_format(Cursor::new(bytes), image_format);
+    let mut decoder_limits = image::Limits::default();
+    decoder_limits.max_image_width = Some(limits.max_side);
+    decoder_limits.max_image_height = Some(limits.max_side);
+    // Room for the largest allowed image at 16 bits per channel with alpha, plus decoder state.
+    decoder_limits.max_alloc = Some(limits.max_pixels.saturating_mul(8).saturating_add(64 << 20));
+    reader.limits(decoder_limits);
+    let decoder = reader.into_decoder().map_err(fail)?;
+    let (width, height) = decoder.dimensions();
+    check_dimensions(width, height, limits)?;
+    let image = DynamicImage::from_decoder(decoder).map_err(fail)?;
+    Ok(into_canvas(image))
+}
+
+/// Convert to 8-bit gray or RGB, compositing any alpha onto white.
+fn into_canvas(image: image::DynamicImage) -> Canvas {
+    use image::DynamicImage as D;
+    let (width, height) = (image.width(), image.height());
+    let (channels, data) = match image {
+        D::ImageLuma8(img) => (1, img.into_raw()),
+        D::ImageRgb8(img) => (3, img.into_raw()),
+        D::ImageLuma16(_) => (1, image.to_luma8().into_raw()),
+        D::ImageLumaA8(img) => (1, flatten_alpha(img.into_raw(), 1)),
+        D::ImageLumaA16(_) => (1, flatten_alpha(image.to_luma_alpha8().into_raw(), 1)),
+        D::ImageRgba8(img) => (3, flatten_alpha(img.into_raw(), 3)),
+        img if img.color().has_alpha() => (3, flatten_alpha(img.into_rgba8().into_raw(), 3)),
+        img => (3, img.into_rgb8().into_raw()),
+    };
+    Canvas { width, height, channels, data }
+}
+
+/// Composite `channels`+alpha pixels onto white, in place, dropping the alpha byte.
+fn flatten_alpha(mut data: Vec<u8>, channels: usize) -> Vec<u8> {
+    let stride = channels + 1;
+    let pixels = data.len() / stride;
+    for i in 0..pixels {
+        let alpha = u32::from(data[i * stride + channels]);
+        for c in 0..channels {
+            let v = u32::from(data[i * stride + c]);
+            data[i * channels + c] = ((v * alpha + 255 * (255 - alpha) + 127) / 255) as u8;
+        }
+    }
+    data.truncate(pixels * channels);
+    data
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn alpha_goes_onto_white() {
+        let out = flatten_alpha(vec![0, 0, 0, 0, 10, 20, 30, 255, 0, 0, 0, 128], 3);
+        assert_eq!(out, vec![255, 255, 255, 10, 20, 30, 127, 127, 127]);
+    }
+
+    #[test]
+    fn cmyk_converts() {
+        assert_eq!(cmyk_to_rgb(&[0, 0, 0, 0, 255, 0, 0, 0, 0, 0, 0, 255]), vec![255, 255, 255, 0, 255, 255, 0, 0, 0]);
+    }
+}
