@@ -114,7 +114,7 @@ function describeResults(count) {
 }
 
 function renderCard(item) {
-  const filename = typeof item.filename === "string" && item.filename ? item.filename : "Untitled image";
+  const filename = typeof item.filename === "string" && item.filename ? item.filename : `Image ${item.imageId.slice(0, 8)}`;
   const thumb = safeUrl(item.thumbnailUrl);
   const topLabels = Array.isArray(item.topLabels) ? item.topLabels.map(labelName).filter(Boolean).slice(0, 3) : [];
   const lines = [];
@@ -130,7 +130,7 @@ function renderCard(item) {
     el("a", { class: "card", href: `#/images/${encodeURIComponent(item.imageId)}` },
       thumb
         ? el("img", { src: thumb, alt, loading: "lazy", decoding: "async", width: 256, height: 256 })
-        : el("span", { class: "card-placeholder", "aria-hidden": "true" }, status ? (STATUS_WORDS[status] || status) : "No preview"),
+        : el("span", { class: "card-placeholder", "aria-hidden": "true" }, status === "PENDING" ? "Processing…" : "No preview"),
       el("span", { class: "card-body" },
         el("span", { class: "card-title" }, filename),
         lines.map((line) => el("span", { class: "card-line" }, line)),

@@ -244,7 +244,11 @@ function renderFacts(record) {
     rows.push(fact("Dimensions", dims));
   }
   if (image.bytes !== undefined) rows.push(fact("Size", `${formatBytes(image.bytes)} (${Number(image.bytes).toLocaleString()} bytes)`));
-  if (record.status === "DONE" || image.orientation !== undefined) rows.push(fact("EXIF orientation", describeOrientation(image.orientation)));
+  if (image.orientation !== undefined) rows.push(fact("EXIF orientation", describeOrientation(image.orientation)));
+  if (image.animated === true) rows.push(fact("Animated", "yes"));
+  if (record.labelSource) {
+    rows.push(fact("Labelled by", [record.labelSource, record.modelVersion].filter(Boolean).map(String).join(", ")));
+  }
   if (record.contentType) rows.push(fact("Uploaded as", record.contentType));
   rows.push(fact("Uploaded", formatTime(record.createdAt)));
   if (record.updatedAt) rows.push(fact("Last update", formatTime(record.updatedAt)));
@@ -254,15 +258,23 @@ function renderFacts(record) {
     el("h3", { id: "facts-heading" }, "Image facts"),
     el("dl", { class: "fact-list" }, rows));
 
-  const exif = image.exif && typeof image.exif === "object" ? Object.entries(image.exif) : [];
+  const exif = image.exif && typeof image.exif === "object"
+    ? Object.entries(image.exif).filter(([, value]) => value !== null && value !== undefined && value !== "")
+    : [];
   if (exif.length > 0) {
     section.append(el("details", { class: "exif" },
       el("summary", {}, `EXIF (${exif.length} ${exif.length === 1 ? "field" : "fields"})`),
-      el("dl", { class: "fact-list" }, exif.map(([key, value]) => fact(key, exifValue(value))))));
+      el("dl", { class: "fact-list" }, exif.map(([key, value]) => fact(humanise(key), exifValue(value))))));
   } else if (record.status === "DONE") {
     section.append(el("p", { class: "muted" }, "No EXIF metadata."));
   }
   return section;
+}
+
+/** "dateTimeOriginal" -> "Date time original"; other keys as they are. */
+function humanise(key) {
+  const words = String(key).replace(/([a-z0-9])([A-Z])/g, "$1 $2").replace(/[_-]+/g, " ").trim();
+  return words ? words[0].toUpperCase() + words.slice(1).toLowerCase() : String(key);
 }
 
 function exifValue(value) {
@@ -338,7 +350,7 @@ function renderTimeline(timeline) {
   const list = el("ol", { class: "timeline-list" });
   for (const event of events) {
     const errors = Array.isArray(event.errors) ? event.errors : [];
-    const attempts = Number(event.attempts) || (errors.length ? errors.length : 1);
+    const attempts = Number.isFinite(Number(event.attempts)) ? Number(event.attempts) : 0;
     const entered = Date.parse(event.enteredAt);
     const duration = Number.isFinite(Number(event.durationMs)) && event.durationMs !== null
       ? Number(event.durationMs)
@@ -360,7 +372,7 @@ function renderTimeline(timeline) {
       bar,
       el("div", { class: "timeline-meta" },
         `Entered ${formatTime(event.enteredAt)}`,
-        ` · ${attempts} ${attempts === 1 ? "attempt" : "attempts"}`,
+        attempts > 0 ? ` · ${attempts} ${attempts === 1 ? "attempt" : "attempts"}` : "",
         attempts > 1 ? ` (${attempts - 1} ${attempts - 1 === 1 ? "retry" : "retries"})` : ""),
       errors.length
         ? el("ul", { class: "timeline-errors" }, errors.map((error) => el("li", {},

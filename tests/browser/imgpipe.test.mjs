@@ -50,6 +50,9 @@ describe("imgpipe page in headless Chromium", () => {
     context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
     watch(context);
     page = await context.newPage();
+    // Keep file-chooser interception on from the start, so that a later waitForEvent("filechooser")
+    // cannot race with the key press that opens it.
+    page.on("filechooser", () => {});
     await page.goto(serverUrl);
     await page.waitForSelector("#gallery-caption:not(:text-is('Loading recent images…'))");
   });
@@ -158,6 +161,7 @@ describe("imgpipe page in headless Chromium", () => {
   });
 
   test("the drop zone opens the picker from the keyboard; a text file named .jpg is rejected in words", async () => {
+    await page.bringToFront();
     await page.goto(`${serverUrl}#/`);
     const notes = path.join(scratch, "notes.jpg");
     fs.writeFileSync(notes, "These are meeting notes, not a photograph.\n".repeat(20));
