@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import PIPELINE_TASKS, substitute_dummy_arns
+from infra_support import PIPELINE_TASKS, substitute_dummy_arns
 
 VALIDATOR = Path(__file__).resolve().parent / "node_modules" / ".bin" / "asl-validator"
 

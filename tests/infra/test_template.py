@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import FUNCTIONS, PIPELINE_TASKS, REPO, TEMPLATE_PATH
+from infra_support import FUNCTIONS, PIPELINE_TASKS, REPO, TEMPLATE_PATH
 
 CFN_LINT = [sys.executable, "-c", "import sys; from cfnlint.runner import main; sys.exit(main())"]
 

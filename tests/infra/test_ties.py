@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import FUNCTIONS, PIPELINE_TASKS, REPO, SUBSTITUTION
+from infra_support import FUNCTIONS, PIPELINE_TASKS, REPO, SUBSTITUTION
 
 CORE_SRC = REPO / "functions" / "core" / "src"
 ERROR_RS = CORE_SRC / "error.rs"
