@@ -86,3 +86,11 @@ export function labelName(label) {
   if (label && typeof label === "object" && typeof label.name === "string") return label.name;
   return "";
 }
+
+/** Label names for a summary: labels with boxes (the objects seen) first, then the rest, in order. */
+export function summaryNames(labels, count) {
+  const list = Array.isArray(labels) ? labels : [];
+  const boxed = list.filter((l) => Array.isArray(l?.instances) && l.instances.length > 0);
+  const rest = list.filter((l) => !boxed.includes(l));
+  return [...boxed, ...rest].map(labelName).filter(Boolean).slice(0, count);
+}

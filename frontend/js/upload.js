@@ -1,7 +1,7 @@
 // Upload panel: drop zone + file picker, client-side checks, signed upload with progress, live status.
 import { ApiError, createUpload, pollImage, uploadToStorage } from "./api.js";
 import { announce, el } from "./dom.js";
-import { describeError, formatBytes } from "./format.js";
+import { describeError, formatBytes, summaryNames } from "./format.js";
 
 /** Types the pipeline accepts (the server checks again and stays authoritative). */
 export const ACCEPTED_TYPES = ["image/jpeg", "image/png", "image/webp", "image/gif"];
@@ -181,7 +181,7 @@ async function runUpload(item, onFinished) {
 function finish(item, record) {
   const name = item.file.name;
   if (record.status === "DONE") {
-    const labels = Array.isArray(record.labels) ? record.labels.slice(0, 3).map((l) => l.name).filter(Boolean) : [];
+    const labels = summaryNames(record.labels, 4);
     const found = labels.length ? `Found: ${labels.join(", ")}.` : "No labels found.";
     item.setStatus("done", found);
     item.linkToViewer(record.imageId, "View results");

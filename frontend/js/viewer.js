@@ -2,7 +2,7 @@
 import { ApiError, getImage, getTimeline, pollImage } from "./api.js";
 import { announce, el, replaceChildren, safeUrl } from "./dom.js";
 import {
-  describeError, describeOrientation, formatBytes, formatDuration, formatPercent, formatTime, labelName,
+  describeError, describeOrientation, formatBytes, formatDuration, formatPercent, formatTime, labelName, summaryNames,
 } from "./format.js";
 
 const STATUS_WORDS = { PENDING: "Processing", DONE: "Done", REJECTED: "Rejected", FAILED: "Failed" };
@@ -96,7 +96,7 @@ function renderPicture(record, labels) {
   const figure = el("figure", { class: "picture" });
   const thumb = pickThumbnail(record);
   const originalUrl = safeUrl(record.originalUrl);
-  const names = labels.slice(0, 5).map(labelName).filter(Boolean);
+  const names = summaryNames(labels, 5);
   const alt = `${record.filename || "Uploaded image"}${names.length ? ` — shows ${names.join(", ")}` : ""}`;
   const src = thumb ? safeUrl(thumb.url) : (record.status === "DONE" ? originalUrl : null);
 
