@@ -1,0 +1,646 @@
+//! Parsing and validating a state machine definition into typed states.
+
+use crate::choice::Rule;
+use crate::error::{names, DefinitionError};
+use crate::path::Path;
+use crate::template::{Dynamic, Template};
+use crate::time;
+use serde_json::{Map, Value};
+use std::collections::{HashMap, HashSet, VecDeque};
+use std::sync::Arc;
+
+/// A validated state machine definition (States Language, JSONPath query language).
+///
+/// Build it with [`Definition::parse`]; fill `${Name}` placeholders first with
+/// [`Definition::substitute`].
+#[derive(Debug, Clone)]
+pub struct Definition {
+    text: String,
+    pub(crate) machine: Arc<Machine>,
+}
+
+impl Definition {
+    /// Parses and validates a definition. Errors name the state and the problem.
+    pub fn parse(text: &str) -> Result<Definition, DefinitionError> {
+        let value: Value = serde_json::from_str(text).map_err(|e| DefinitionError::Json(e.to_string()))?;
+        let obj = value
+            .as_object()
+            .ok_or_else(|| invalid("the definition must be a JSON object"))?;
+        if let Some(ql) = obj.get("QueryLanguage") {
+            check_query_language(ql, "the definition")?;
+        }
+        for key in obj.keys() {
+            if !["StartAt", "States", "Comment", "Version", "TimeoutSeconds", "QueryLanguage"].contains(&key.as_str()) {
+                return Err(invalid(format!("unknown top-level field '{key}'")));
+            }
+        }
+        if let Some(v) = obj.get("Version") {
+            if !v.is_string() {
+                return Err(invalid("'Version' must be a string"));
+            }
+        }
+        let mut machine = parse_machine(obj, "the definition")?;
+        machine.timeout_seconds = match obj.get("TimeoutSeconds") {
+            None => None,
+            Some(v) => Some(positive_int(v).ok_or_else(|| invalid("'TimeoutSeconds' must be a positive integer"))?),
+        };
+        Ok(Definition { text: value.to_string(), machine: Arc::new(machine) })
+    }
+
+    /// Replaces every `${Name}` in `text` with `values[Name]` (DefinitionSubstitutions); a name
+    /// without a value is an error.
+    pub fn substitute(text: &str, values: &HashMap<String, String>) -> Result<String, DefinitionError> {
+        let mut out = String::with_capacity(text.len());
+        let mut rest = text;
+        while let Some(start) = rest.find("${") {
+            out.push_str(&rest[..start]);
+            let after = &rest[start + 2..];
+            let Some(end) = after.find('}') else {
+                return Err(DefinitionError::Substitution("'${' without a closing '}'".into()));
+            };
+            let name = &after[..end];
+            match values.get(name) {
+                Some(v) => out.push_str(v),
+                None => {
+                    return Err(DefinitionError::Substitution(format!("no value for '${{{name}}}'")));
+                }
+            }
+            rest = &after[end + 1..];
+        }
+        out.push_str(rest);
+        Ok(out)
+    }
+
+    /// The definition as compact JSON.
+    pub fn as_json(&self) -> &str {
+        &self.text
+    }
+}
+
+fn invalid(msg: impl Into<String>) -> DefinitionError {
+    DefinitionError::Invalid(msg.into())
+}
+
+fn check_query_language(v: &Value, owner: &str) -> Result<(), DefinitionError> {
+    match v.as_str() {
+        Some("JSONPath") => Ok(()),
+        Some("JSONata") => Err(invalid(format!(
+            "{owner} uses QueryLanguage JSONata, which this engine does not support (use JSONPath)"
+        ))),
+        _ => Err(invalid(format!("{owner}: QueryLanguage must be \"JSONPath\""))),
+    }
+}
+
+/// A set of states with a start (the top level, a Parallel branch or a Map processor).
+#[derive(Debug)]
+pub(crate) struct Machine {
+    pub start_at: String,
+    pub states: HashMap<String, State>,
+    pub timeout_seconds: Option<u64>,
+}
+
+#[derive(Debug)]
+pub(crate) struct State {
+    pub name: String,
+    pub kind: Kind,
+    /// `None` when the field is `null` (discard).
+    pub input_path: Option<Path>,
+    pub output_path: Option<Path>,
+    pub result_path: Option<Path>,
+    pub parameters: Option<Template>,
+    pub result_selector: Option<Template>,
+    pub retry: Vec<Retrier>,
+    pub catch: Vec<Catcher>,
+    /// `None` for an end state (and for Choice, Succeed and Fail).
+    pub next: Option<String>,
+}
+
+#[derive(Debug)]
+pub(crate) enum Kind {
+    Pass { result: Option<Value> },
+    Task { resource: String, timeout: Option<Seconds> },
+    Choice { choices: Vec<(Rule, String)>, default: Option<String> },
+    Wait(WaitFor),
+    Succeed,
+    Fail { error: Option<Source>, cause: Option<Source> },
+    Parallel { branches: Vec<Arc<Machine>> },
+    Map { processor: Arc<Machine>, items_path: Path, item_selector: Option<Template>, max_concurrency: Seconds },
+}
+
+impl Kind {
+    /// The prefix of this state's history event types (`Task` in `TaskStateEntered`).
+    pub fn event_prefix(&self) -> &'static str {
+        match self {
+            Kind::Pass { .. } => "Pass",
+            Kind::Task { .. } => "Task",
+            Kind::Choice { .. } => "Choice",
+            Kind::Wait(_) => "Wait",
+            Kind::Succeed => "Succeed",
+            Kind::Fail { .. } => "Fail",
+            Kind::Parallel { .. } => "Parallel",
+            Kind::Map { .. } => "Map",
+        }
+    }
+}
+
+/// A whole number given literally or read from the input with a Reference Path.
+#[derive(Debug, Clone)]
+pub(crate) enum Seconds {
+    Fixed(u64),
+    Path(Path),
+}
+
+#[derive(Debug)]
+pub(crate) enum WaitFor {
+    Seconds(Seconds),
+    Timestamp(String),
+    TimestampPath(Path),
+}
+
+/// Fail's Error/Cause: a literal or a Path / intrinsic function (ErrorPath / CausePath).
+#[derive(Debug)]
+pub(crate) enum Source {
+    Fixed(String),
+    Dynamic(Dynamic),
+}
+
+#[derive(Debug, Clone)]
+pub(crate) struct Retrier {
+    pub errors: Vec<String>,
+    pub interval_seconds: u64,
+    pub max_attempts: u32,
+    pub backoff_rate: f64,
+    pub max_delay_seconds: Option<u64>,
+    pub jitter_full: bool,
+}
+
+#[derive(Debug, Clone)]
+pub(crate) struct Catcher {
+    pub errors: Vec<String>,
+    pub next: String,
+    pub result_path: Option<Path>,
+}
+
+/// Does a Retry/Catch `ErrorEquals` list match `error`?
+pub(crate) fn error_matches(errors: &[String], error: &str) -> bool {
+    if error == names::RUNTIME {
+        // States.Runtime is terminal: it cannot be retried or caught.
+        return false;
+    }
+    errors.iter().any(|e| {
+        e == error || e == names::ALL || (e == names::TASK_FAILED && error != names::TIMEOUT)
+    })
+}
+
+const SUPPORTED_COMMON: &[&str] = &["Type", "Comment", "QueryLanguage"];
+const UNSUPPORTED: &[&str] = &[
+    "Assign",
+    "Arguments",
+    "Output",
+    "ItemReader",
+    "ItemBatcher",
+    "ResultWriter",
+    "ToleratedFailurePercentage",
+    "ToleratedFailurePercentagePath",
+    "ToleratedFailureCount",
+    "ToleratedFailureCountPath",
+    "Label",
+    "Credentials",
+];
+
+fn allowed_fields(kind: &str) -> Option<&'static [&'static str]> {
+    Some(match kind {
+        "Pass" => &["Next", "End", "InputPath", "OutputPath", "ResultPath", "Parameters", "Result"],
+        "Task" => &[
+            "Next", "End", "InputPath", "OutputPath", "ResultPath", "Parameters", "ResultSelector", "Retry",
+            "Catch", "Resource", "TimeoutSeconds", "TimeoutSecondsPath", "HeartbeatSeconds",
+            "HeartbeatSecondsPath",
+        ],
+        "Choice" => &["InputPath", "OutputPath", "Choices", "Default"],
+        "Wait" => &["Next", "End", "InputPath", "OutputPath", "Seconds", "SecondsPath", "Timestamp", "TimestampPath"],
+        "Succeed" => &["InputPath", "OutputPath"],
+        "Fail" => &["Error", "ErrorPath", "Cause", "CausePath"],
+        "Parallel" => &[
+            "Next", "End", "InputPath", "OutputPath", "ResultPath", "Parameters", "ResultSelector", "Retry",
+            "Catch", "Branches",
+        ],
+        "Map" => &[
+            "Next", "End", "InputPath", "OutputPath", "ResultPath", "Parameters", "ResultSelector", "Retry",
+            "Catch", "ItemsPath", "ItemSelector", "MaxConcurrency", "MaxConcurrencyPath", "Iterator",
+            "ItemProcessor",
+        ],
+        _ => return None,
+    })
+}
+
+fn parse_machine(obj: &Map<String, Value>, owner: &str) -> Result<Machine, DefinitionError> {
+    let start_at = match obj.get("StartAt") {
+        Some(Value::String(s)) => s.clone(),
+        Some(_) => return Err(invalid(format!("{owner}: 'StartAt' must be a string"))),
+        None => return Err(invalid(format!("{owner}: 'StartAt' is required"))),
+    };
+    let states_obj = match obj.get("States") {
+        Some(Value::Object(m)) if !m.is_empty() => m,
+        Some(Value::Object(_)) => return Err(invalid(format!("{owner}: 'States' must not be empty"))),
+        Some(_) => return Err(invalid(format!("{owner}: 'States' must be an object"))),
+        None => return Err(invalid(format!("{owner}: 'States' is required"))),
+    };
+    if !states_obj.contains_key(&start_at) {
+        return Err(invalid(format!("{owner}: StartAt '{start_at}' is not a state in 'States'")));
+    }
+    let mut states = HashMap::new();
+    for (name, v) in states_obj {
+        if name.is_empty() || name.chars().count() > 80 {
+            return Err(invalid(format!("state name '{name}' must be 1 to 80 characters")));
+        }
+        let s = v
+            .as_object()
+            .ok_or_else(|| invalid(format!("state '{name}': a state must be a JSON object")))?;
+        let state = parse_state(name, s).map_err(|e| invalid(format!("state '{name}': {e}")))?;
+        states.insert(name.clone(), state);
+    }
+    // Every transition must name a state of this machine.
+    for state in states.values() {
+        for target in targets(state) {
+            if !states.contains_key(target) {
+                return Err(invalid(format!(
+                    "state '{}': transition target '{target}' is not a state in {owner}",
+                    state.name
+                )));
+            }
+        }
+    }
+    // Every state must be reachable from StartAt.
+    let mut seen: HashSet<&str> = HashSet::new();
+    let mut queue = VecDeque::from([start_at.as_str()]);
+    while let Some(name) = queue.pop_front() {
+        if seen.insert(name) {
+            if let Some(state) = states.get(name) {
+                queue.extend(targets(state));
+            }
+        }
+    }
+    let mut unreachable: Vec<&String> = states.keys().filter(|n| !seen.contains(n.as_str())).collect();
+    unreachable.sort();
+    if let Some(name) = unreachable.first() {
+        return Err(invalid(format!("state '{name}' is not reachable from StartAt '{start_at}' in {owner}")));
+    }
+    Ok(Machine { start_at, states, timeout_seconds: None })
+}
+
+fn targets(state: &State) -> Vec<&str> {
+    let mut out: Vec<&str> = state.next.iter().map(|s| s.as_str()).collect();
+    out.extend(state.catch.iter().map(|c| c.next.as_str()));
+    if let Kind::Choice { choices, default } = &state.kind {
+        out.extend(choices.iter().map(|(_, n)| n.as_str()));
+        out.extend(default.iter().map(|s| s.as_str()));
+    }
+    out
+}
+
+fn positive_int(v: &Value) -> Option<u64> {
+    v.as_u64().filter(|n| *n > 0)
+}
+
+fn string_field<'a>(s: &'a Map<String, Value>, key: &str) -> Result<Option<&'a str>, String> {
+    match s.get(key) {
+        None => Ok(None),
+        Some(Value::String(v)) => Ok(Some(v)),
+        Some(_) => Err(format!("'{key}' must be a string")),
+    }
+}
+
+/// InputPath / OutputPath / ResultPath: absent means `$`, null means discard.
+fn io_path(s: &Map<String, Value>, key: &str, reference: bool) -> Result<Option<Path>, String> {
+    match s.get(key) {
+        None => Ok(Some(Path::parse("$")?)),
+        Some(Value::Null) => Ok(None),
+        Some(Value::String(p)) => {
+            let path = Path::parse(p).map_err(|e| format!("{key}: {e}"))?;
+            if path.context {
+                return Err(format!("{key} cannot use the context object ('$$')"));
+            }
+            if reference && !path.is_reference() {
+                return Err(format!("{key} '{p}' must be a Reference Path (only fields and indexes)"));
+            }
+            Ok(Some(path))
+        }
+        Some(_) => Err(format!("'{key}' must be a string or null")),
+    }
+}
+
+fn reference_path(v: &Value, key: &str) -> Result<Path, String> {
+    let s = v.as_str().ok_or_else(|| format!("'{key}' must be a string"))?;
+    let p = Path::parse(s).map_err(|e| format!("{key}: {e}"))?;
+    if !p.is_reference() {
+        return Err(format!("{key} '{s}' must be a Reference Path (only fields and indexes)"));
+    }
+    Ok(p)
+}
+
+fn parse_state(name: &str, s: &Map<String, Value>) -> Result<State, String> {
+    let kind_name = match s.get("Type") {
+        Some(Value::String(t)) => t.as_str(),
+        Some(_) => return Err("'Type' must be a string".into()),
+        None => return Err("'Type' is required".into()),
+    };
+    let allowed = allowed_fields(kind_name).ok_or_else(|| {
+        format!("unknown state Type '{kind_name}' (expected Task, Pass, Choice, Wait, Succeed, Fail, Parallel or Map)")
+    })?;
+    for key in s.keys() {
+        if SUPPORTED_COMMON.contains(&key.as_str()) || allowed.contains(&key.as_str()) {
+            continue;
+        }
+        if UNSUPPORTED.contains(&key.as_str()) {
+            return Err(format!("field '{key}' is not supported by this engine"));
+        }
+        return Err(format!("field '{key}' is not valid in a {kind_name} state"));
+    }
+    if let Some(ql) = s.get("QueryLanguage") {
+        check_query_language(ql, &format!("state '{name}'")).map_err(|e| e.to_string())?;
+    }
+
+    // Transitions.
+    let next = string_field(s, "Next")?.map(str::to_string);
+    let end = match s.get("End") {
+        None => false,
+        Some(Value::Bool(b)) => *b,
+        Some(_) => return Err("'End' must be a boolean".into()),
+    };
+    let terminal_kind = matches!(kind_name, "Choice" | "Succeed" | "Fail");
+    if !terminal_kind {
+        match (&next, end) {
+            (Some(_), true) => return Err("a state cannot have both 'Next' and 'End': true".into()),
+            (None, false) => return Err("a non-terminal state needs 'Next' or 'End': true".into()),
+            _ => {}
+        }
+    }
+
+    let template = |key: &str| -> Result<Option<Template>, String> {
+        s.get(key).map(|v| Template::parse(v, key)).transpose()
+    };
+    let mut retry = Vec::new();
+    if let Some(v) = s.get("Retry") {
+        let items = v.as_array().ok_or("'Retry' must be an array")?;
+        for (i, r) in items.iter().enumerate() {
+            retry.push(parse_retrier(r).map_err(|e| format!("Retry[{i}]: {e}"))?);
+        }
+        check_all_last(retry.iter().map(|r| &r.errors), "Retry")?;
+    }
+    let mut catch = Vec::new();
+    if let Some(v) = s.get("Catch") {
+        let items = v.as_array().ok_or("'Catch' must be an array")?;
+        for (i, c) in items.iter().enumerate() {
+            catch.push(parse_catcher(c).map_err(|e| format!("Catch[{i}]: {e}"))?);
+        }
+        check_all_last(catch.iter().map(|c| &c.errors), "Catch")?;
+    }
+
+    let kind = match kind_name {
+        "Pass" => Kind::Pass { result: s.get("Result").cloned() },
+        "Task" => {
+            let resource = string_field(s, "Resource")?.ok_or("'Resource' is required in a Task state")?;
+            if resource.is_empty() {
+                return Err("'Resource' must not be empty".into());
+            }
+            let timeout = match (s.get("TimeoutSeconds"), s.get("TimeoutSecondsPath")) {
+                (Some(_), Some(_)) => return Err("use only one of TimeoutSeconds and TimeoutSecondsPath".into()),
+                (Some(v), None) => Some(Seconds::Fixed(
+                    positive_int(v).ok_or("'TimeoutSeconds' must be a positive integer")?,
+                )),
+                (None, Some(v)) => Some(Seconds::Path(reference_path(v, "TimeoutSecondsPath")?)),
+                (None, None) => None,
+            };
+            for key in ["HeartbeatSeconds"] {
+                if let Some(v) = s.get(key) {
+                    positive_int(v).ok_or(format!("'{key}' must be a positive integer"))?;
+                }
+            }
+            Kind::Task { resource: resource.to_string(), timeout }
+        }
+        "Choice" => {
+            let items = match s.get("Choices") {
+                Some(Value::Array(a)) if !a.is_empty() => a,
+                _ => return Err("'Choices' must be a non-empty array".into()),
+            };
+            let mut choices = Vec::new();
+            for (i, c) in items.iter().enumerate() {
+                let obj = c.as_object().ok_or(format!("Choices[{i}] must be an object"))?;
+                let next = string_field(obj, "Next")
+                    .map_err(|e| format!("Choices[{i}]: {e}"))?
+                    .ok_or(format!("Choices[{i}] needs 'Next'"))?;
+                let rule = Rule::parse(obj, true).map_err(|e| format!("Choices[{i}]: {e}"))?;
+                choices.push((rule, next.to_string()));
+            }
+            Kind::Choice { choices, default: string_field(s, "Default")?.map(str::to_string) }
+        }
+        "Wait" => {
+            let given: Vec<&str> = ["Seconds", "SecondsPath", "Timestamp", "TimestampPath"]
+                .into_iter()
+                .filter(|k| s.contains_key(*k))
+                .collect();
+            if given.len() != 1 {
+                return Err(format!(
+                    "a Wait state needs exactly one of Seconds, SecondsPath, Timestamp, TimestampPath (found {given:?})"
+                ));
+            }
+            let v = &s[given[0]];
+            Kind::Wait(match given[0] {
+                "Seconds" => Seconds::Fixed(v.as_u64().ok_or("'Seconds' must be a non-negative integer")?).into(),
+                "SecondsPath" => Seconds::Path(reference_path(v, "SecondsPath")?).into(),
+                "Timestamp" => {
+                    let t = v.as_str().filter(|t| time::parse(t).is_some()).ok_or(
+                        "'Timestamp' must be an RFC 3339 timestamp such as 2024-01-01T00:00:00Z",
+                    )?;
+                    WaitFor::Timestamp(t.to_string())
+                }
+                _ => WaitFor::TimestampPath(reference_path(v, "TimestampPath")?),
+            })
+        }
+        "Succeed" => Kind::Succeed,
+        "Fail" => {
+            let source = |lit: &str, path: &str| -> Result<Option<Source>, String> {
+                match (string_field(s, lit)?, string_field(s, path)?) {
+                    (Some(_), Some(_)) => Err(format!("use only one of {lit} and {path}")),
+                    (Some(v), None) => Ok(Some(Source::Fixed(v.to_string()))),
+                    (None, Some(p)) => Ok(Some(Source::Dynamic(Dynamic::parse(p).map_err(|e| format!("{path}: {e}"))?))),
+                    (None, None) => Ok(None),
+                }
+            };
+            Kind::Fail { error: source("Error", "ErrorPath")?, cause: source("Cause", "CausePath")? }
+        }
+        "Parallel" => {
+            let items = match s.get("Branches") {
+                Some(Value::Array(a)) if !a.is_empty() => a,
+                _ => return Err("'Branches' must be a non-empty array".into()),
+            };
+            let mut branches = Vec::new();
+            for (i, b) in items.iter().enumerate() {
+                let obj = b.as_object().ok_or(format!("Branches[{i}] must be an object"))?;
+                check_sub_machine_fields(obj, &format!("Branches[{i}]"))?;
+                branches.push(Arc::new(
+                    parse_machine(obj, &format!("branch {i} of Parallel state '{name}'")).map_err(strip)?,
+                ));
+            }
+            Kind::Parallel { branches }
+        }
+        "Map" => {
+            let (key, proc_value) = match (s.get("ItemProcessor"), s.get("Iterator")) {
+                (Some(_), Some(_)) => return Err("use only one of ItemProcessor and Iterator".into()),
+                (Some(v), None) => ("ItemProcessor", v),
+                (None, Some(v)) => ("Iterator", v),
+                (None, None) => return Err("a Map state needs 'ItemProcessor' (or the legacy 'Iterator')".into()),
+            };
+            let obj = proc_value.as_object().ok_or(format!("'{key}' must be an object"))?;
+            if let Some(cfg) = obj.get("ProcessorConfig") {
+                let mode = cfg.get("Mode").and_then(|m| m.as_str()).unwrap_or("INLINE");
+                if mode != "INLINE" {
+                    return Err(format!("ProcessorConfig Mode '{mode}' is not supported (only INLINE)"));
+                }
+            }
+            check_sub_machine_fields(obj, key)?;
+            let processor = Arc::new(parse_machine(obj, &format!("the {key} of Map state '{name}'")).map_err(strip)?);
+            let items_path = match s.get("ItemsPath") {
+                None => Path::parse("$")?,
+                Some(v) => reference_path(v, "ItemsPath")?,
+            };
+            if s.contains_key("ItemSelector") && s.contains_key("Parameters") {
+                return Err("use only one of ItemSelector and Parameters".into());
+            }
+            let item_selector = match s.get("ItemSelector") {
+                Some(v) => Some(Template::parse(v, "ItemSelector")?),
+                None => template("Parameters")?,
+            };
+            let max_concurrency = match (s.get("MaxConcurrency"), s.get("MaxConcurrencyPath")) {
+                (Some(_), Some(_)) => return Err("use only one of MaxConcurrency and MaxConcurrencyPath".into()),
+                (Some(v), None) => Seconds::Fixed(v.as_u64().ok_or("'MaxConcurrency' must be a non-negative integer")?),
+                (None, Some(v)) => Seconds::Path(reference_path(v, "MaxConcurrencyPath")?),
+                (None, None) => Seconds::Fixed(0),
+            };
+            Kind::Map { processor, items_path, item_selector, max_concurrency }
+        }
+        _ => unreachable!("checked by allowed_fields"),
+    };
+
+    let parameters = if matches!(kind, Kind::Map { .. }) { None } else { template("Parameters")? };
+    Ok(State {
+        name: name.to_string(),
+        input_path: io_path(s, "InputPath", false)?,
+        output_path: io_path(s, "OutputPath", false)?,
+        result_path: io_path(s, "ResultPath", true)?,
+        parameters,
+        result_selector: template("ResultSelector")?,
+        retry,
+        catch,
+        next: if end { None } else { next },
+        kind,
+    })
+}
+
+impl From<Seconds> for WaitFor {
+    fn from(s: Seconds) -> Self {
+        WaitFor::Seconds(s)
+    }
+}
+
+/// Nested machine errors already carry their location; drop the "invalid definition" prefix.
+fn strip(e: DefinitionError) -> String {
+    match e {
+        DefinitionError::Invalid(m) => m,
+        other => other.to_string(),
+    }
+}
+
+fn check_sub_machine_fields(obj: &Map<String, Value>, owner: &str) -> Result<(), String> {
+    for key in obj.keys() {
+        if !["StartAt", "States", "Comment", "ProcessorConfig", "QueryLanguage"].contains(&key.as_str()) {
+            return Err(format!("{owner}: unknown field '{key}'"));
+        }
+    }
+    Ok(())
+}
+
+fn error_list(v: Option<&Value>) -> Result<Vec<String>, String> {
+    let items = v
+        .and_then(|v| v.as_array())
+        .filter(|a| !a.is_empty())
+        .ok_or("'ErrorEquals' must be a non-empty array of error names")?;
+    let errors: Vec<String> = items
+        .iter()
+        .map(|e| e.as_str().map(str::to_string).ok_or("'ErrorEquals' must hold strings"))
+        .collect::<Result<_, _>>()?;
+    if errors.iter().any(|e| e == names::ALL) && errors.len() > 1 {
+        return Err("States.ALL must appear alone in its ErrorEquals".into());
+    }
+    Ok(errors)
+}
+
+fn check_all_last<'a>(lists: impl Iterator<Item = &'a Vec<String>>, field: &str) -> Result<(), String> {
+    let lists: Vec<&Vec<String>> = lists.collect();
+    for (i, l) in lists.iter().enumerate() {
+        if l.iter().any(|e| e == names::ALL) && i + 1 != lists.len() {
+            return Err(format!("{field}[{i}]: States.ALL must be in the last {field} entry"));
+        }
+    }
+    Ok(())
+}
+
+fn parse_retrier(v: &Value) -> Result<Retrier, String> {
+    let obj = v.as_object().ok_or("a retrier must be an object")?;
+    for key in obj.keys() {
+        if ![
+            "ErrorEquals",
+            "IntervalSeconds",
+            "MaxAttempts",
+            "BackoffRate",
+            "MaxDelaySeconds",
+            "JitterStrategy",
+            "Comment",
+        ]
+        .contains(&key.as_str())
+        {
+            return Err(format!("unknown retrier field '{key}'"));
+        }
+    }
+    let errors = error_list(obj.get("ErrorEquals"))?;
+    let interval_seconds = match obj.get("IntervalSeconds") {
+        None => 1,
+        Some(v) => positive_int(v).ok_or("'IntervalSeconds' must be a positive integer")?,
+    };
+    let max_attempts = match obj.get("MaxAttempts") {
+        None => 3,
+        Some(v) => v
+            .as_u64()
+            .and_then(|n| u32::try_from(n).ok())
+            .ok_or("'MaxAttempts' must be a non-negative integer")?,
+    };
+    let backoff_rate = match obj.get("BackoffRate") {
+        None => 2.0,
+        Some(v) => v.as_f64().filter(|r| *r >= 1.0).ok_or("'BackoffRate' must be a number >= 1.0")?,
+    };
+    let max_delay_seconds = match obj.get("MaxDelaySeconds") {
+        None => None,
+        Some(v) => Some(positive_int(v).ok_or("'MaxDelaySeconds' must be a positive integer")?),
+    };
+    let jitter_full = match obj.get("JitterStrategy") {
+        None => false,
+        Some(v) => match v.as_str() {
+            Some("FULL") => true,
+            Some("NONE") => false,
+            _ => return Err("'JitterStrategy' must be \"FULL\" or \"NONE\"".into()),
+        },
+    };
+    Ok(Retrier { errors, interval_seconds, max_attempts, backoff_rate, max_delay_seconds, jitter_full })
+}
+
+fn parse_catcher(v: &Value) -> Result<Catcher, String> {
+    let obj = v.as_object().ok_or("a catcher must be an object")?;
+    for key in obj.keys() {
+        if !["ErrorEquals", "Next", "ResultPath", "Comment"].contains(&key.as_str()) {
+            return Err(format!("unknown catcher field '{key}'"));
+        }
+    }
+    let errors = error_list(obj.get("ErrorEquals"))?;
+    let next = string_field(obj, "Next")?.ok_or("a catcher needs 'Next'")?.to_string();
+    Ok(Catcher { errors, next, result_path: io_path(obj, "ResultPath", true)? })
+}

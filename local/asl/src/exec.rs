@@ -1,0 +1,723 @@
+//! The interpreter: runs states, records history and checkpoints each top-level transition.
+
+use crate::definition::{error_matches, Kind, Machine, Retrier, Seconds, Source, State, WaitFor};
+use crate::error::{names, StatesError};
+use crate::history::{ExecutionDescription, ExecutionStatus, HistoryEvent};
+use crate::invoke::{DelayReason, DelayRecord, EngineOptions, TaskContext, TaskInvoker};
+use crate::path::{kind, Path};
+use crate::time;
+use crate::Definition;
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Value};
+use std::future::Future;
+use std::path::PathBuf;
+use std::pin::Pin;
+use std::sync::atomic::AtomicBool;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use tokio::sync::watch;
+
+/// The IAM role reported as `$$.Execution.RoleArn`.
+pub(crate) const ROLE_ARN: &str = "arn:aws:iam::000000000000:role/imgpipe-local-stepfunctions";
+
+/// Where to continue a top-level run: state `state` was entered with raw input `input`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct Checkpoint {
+    pub state: String,
+    pub input: Value,
+    pub entered_time: String,
+    /// Per-retrier attempt counters of the state.
+    #[serde(default)]
+    pub retry_counts: Vec<u32>,
+    /// A pending wait (Wait state or retry backoff) ends at this real time.
+    #[serde(default)]
+    pub wake_at: Option<String>,
+}
+
+/// What the store keeps for one execution.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct Record {
+    pub description: ExecutionDescription,
+    pub definition: String,
+    pub history: Vec<HistoryEvent>,
+    pub checkpoint: Option<Checkpoint>,
+}
+
+/// One execution: its record (under a lock), its parsed definition and its store file.
+pub(crate) struct Execution {
+    pub arn: String,
+    pub definition: Definition,
+    pub input: Value,
+    record: Mutex<Record>,
+    done: watch::Sender<bool>,
+    file: Option<PathBuf>,
+    /// A task is driving this execution in this process.
+    pub active: AtomicBool,
+}
+
+impl Execution {
+    pub fn new(record: Record, definition: Definition, file: Option<PathBuf>) -> Execution {
+        let input = serde_json::from_str(&record.description.input).unwrap_or(Value::Null);
+        let finished = record.description.status != ExecutionStatus::Running;
+        Execution {
+            arn: record.description.execution_arn.clone(),
+            definition,
+            input,
+            done: watch::channel(finished).0,
+            record: Mutex::new(record),
+            file,
+            active: AtomicBool::new(false),
+        }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Record> {
+        self.record.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    pub fn description(&self) -> ExecutionDescription {
+        self.lock().description.clone()
+    }
+
+    pub fn history(&self) -> Vec<HistoryEvent> {
+        self.lock().history.clone()
+    }
+
+    pub fn checkpoint(&self) -> Option<Checkpoint> {
+        self.lock().checkpoint.clone()
+    }
+
+    pub fn last_event_id(&self) -> u64 {
+        self.lock().history.last().map(|e| e.id).unwrap_or(0)
+    }
+
+    /// Waits until the execution is no longer RUNNING.
+    pub async fn finished(&self) {
+        let mut rx = self.done.subscribe();
+        let _ = rx.wait_for(|d| *d).await;
+    }
+
+    /// Appends an event; returns its id.
+    fn event(&self, prev: u64, event_type: &str, details: Option<(&str, Value)>) -> u64 {
+        let mut rec = self.lock();
+        let id = rec.history.last().map(|e| e.id).unwrap_or(0) + 1;
+        let mut map = serde_json::Map::new();
+        if let Some((k, v)) = details {
+            map.insert(k.to_string(), v);
+        }
+        rec.history.push(HistoryEvent {
+            timestamp: time::now_string(),
+            event_type: event_type.to_string(),
+            id,
+            previous_event_id: prev,
+            details: map,
+        });
+        id
+    }
+
+    fn set_checkpoint(&self, cp: Checkpoint) {
+        let mut rec = self.lock();
+        rec.checkpoint = Some(cp);
+        self.persist(&rec);
+    }
+
+    /// Persists the record now (used after the start event).
+    pub fn save(&self) {
+        let rec = self.lock();
+        self.persist(&rec);
+    }
+
+    fn finish(&self, status: ExecutionStatus, output: Option<Value>, error: Option<StatesError>) {
+        {
+            let mut rec = self.lock();
+            let d = &mut rec.description;
+            d.status = status;
+            d.stop_date = Some(time::now_string());
+            d.output = output.map(|o| o.to_string());
+            if let Some(e) = error {
+                d.error = Some(e.error);
+                d.cause = Some(e.cause);
+            }
+            rec.checkpoint = None;
+            self.persist(&rec);
+        }
+        self.done.send_replace(true);
+    }
+
+    fn persist(&self, rec: &Record) {
+        let Some(file) = &self.file else { return };
+        if let Err(e) = write_atomically(file, rec) {
+            tracing::warn!(execution = %self.arn, error = %e, "could not persist execution");
+        }
+    }
+}
+
+fn write_atomically(file: &std::path::Path, rec: &Record) -> std::io::Result<()> {
+    let text = serde_json::to_vec(rec).map_err(std::io::Error::other)?;
+    let tmp = file.with_extension("json.tmp");
+    std::fs::write(&tmp, text)?;
+    std::fs::rename(&tmp, file)
+}
+
+type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
+
+/// Drives one execution.
+pub(crate) struct Runner {
+    pub exec: Arc<Execution>,
+    pub invoker: Arc<dyn TaskInvoker>,
+    pub options: EngineOptions,
+}
+
+/// How a state ends: the next state (or `None` at an end) and its output.
+type Step = (Option<String>, Value);
+
+impl Runner {
+    /// Runs (or resumes) the execution to its end and records the outcome.
+    pub async fn run(self: Arc<Self>, resume: Option<Checkpoint>, fresh: bool) {
+        let exec = self.exec.clone();
+        let mut cur = exec.last_event_id();
+        if fresh {
+            let details = json!({"input": exec.input.to_string(), "inputDetails": {"truncated": false}, "roleArn": ROLE_ARN});
+            cur = exec.event(cur, "ExecutionStarted", Some(("executionStartedEventDetails", details)));
+            exec.save();
+        }
+        let machine = exec.definition.machine.clone();
+        let input = exec.input.clone();
+        let run = self.run_machine(&machine, input, &mut cur, true, resume);
+        let outcome = match machine.timeout_seconds {
+            None => Some(run.await),
+            Some(limit) => {
+                let start = exec
+                    .description()
+                    .start_date
+                    .parse::<chrono::DateTime<chrono::Utc>>()
+                    .unwrap_or_else(|_| chrono::Utc::now());
+                let deadline = start + chrono::Duration::milliseconds((limit as f64 * self.options.time_scale * 1000.0) as i64);
+                let left = (deadline - chrono::Utc::now()).to_std().unwrap_or_default();
+                tokio::time::timeout(left, run).await.ok()
+            }
+        };
+        let last = exec.last_event_id();
+        match outcome {
+            Some(Ok(output)) => {
+                exec.event(last, "ExecutionSucceeded", Some(("executionSucceededEventDetails", json!({"output": output.to_string(), "outputDetails": {"truncated": false}}))));
+                exec.finish(ExecutionStatus::Succeeded, Some(output), None);
+            }
+            Some(Err(e)) => {
+                exec.event(last, "ExecutionFailed", Some(("executionFailedEventDetails", json!({"error": e.error, "cause": e.cause}))));
+                exec.finish(ExecutionStatus::Failed, None, Some(e));
+            }
+            None => {
+                let e = StatesError::new(names::TIMEOUT, "The execution exceeded the state machine's TimeoutSeconds");
+                exec.event(last, "ExecutionTimedOut", Some(("executionTimedOutEventDetails", json!({"error": e.error, "cause": e.cause}))));
+                exec.finish(ExecutionStatus::TimedOut, None, Some(e));
+            }
+        }
+    }
+
+    fn run_machine<'a>(
+        self: &'a Arc<Self>,
+        machine: &'a Arc<Machine>,
+        input: Value,
+        cur: &'a mut u64,
+        top: bool,
+        resume: Option<Checkpoint>,
+    ) -> BoxFuture<'a, Result<Value, StatesError>> {
+        Box::pin(async move {
+            let (mut name, mut input, mut resume) = match resume {
+                Some(cp) => (cp.state.clone(), cp.input.clone(), Some(cp)),
+                None => (machine.start_at.clone(), input, None),
+            };
+            loop {
+                let state = machine
+                    .states
+                    .get(&name)
+                    .ok_or_else(|| StatesError::runtime(format!("state '{name}' does not exist")))?;
+                match self.run_state(state, input, cur, top, resume.take()).await? {
+                    (Some(next), output) => {
+                        name = next;
+                        input = output;
+                    }
+                    (None, output) => return Ok(output),
+                }
+            }
+        })
+    }
+
+    fn emit(&self, cur: &mut u64, event_type: &str, details: Option<(&str, Value)>) {
+        *cur = self.exec.event(*cur, event_type, details);
+    }
+
+    /// The context object (`$$`) for a state.
+    fn context(&self, state: &str, entered: &str, retry_count: u32) -> Value {
+        let d = self.exec.description();
+        let sm_name = d.state_machine_arn.rsplit(':').next().unwrap_or_default().to_string();
+        json!({
+            "Execution": {
+                "Id": d.execution_arn,
+                "Input": self.exec.input,
+                "Name": d.name,
+                "RoleArn": ROLE_ARN,
+                "StartTime": d.start_date,
+                "RedriveCount": 0,
+            },
+            "State": {"EnteredTime": entered, "Name": state, "RetryCount": retry_count},
+            "StateMachine": {"Id": d.state_machine_arn, "Name": sm_name},
+        })
+    }
+
+    async fn run_state(
+        self: &Arc<Self>,
+        state: &State,
+        raw: Value,
+        cur: &mut u64,
+        top: bool,
+        resume: Option<Checkpoint>,
+    ) -> Result<Step, StatesError> {
+        let prefix = state.kind.event_prefix();
+        let entered = match &resume {
+            Some(cp) => cp.entered_time.clone(),
+            None => {
+                let details = json!({"name": state.name, "input": raw.to_string(), "inputDetails": {"truncated": false}});
+                self.emit(cur, &format!("{prefix}StateEntered"), Some(("stateEnteredEventDetails", details)));
+                time::now_string()
+            }
+        };
+        let mut counts = resume.as_ref().map(|cp| cp.retry_counts.clone()).unwrap_or_default();
+        counts.resize(state.retry.len(), 0);
+        let checkpoint = |counts: &[u32], wake_at: Option<String>| {
+            if top {
+                self.exec.set_checkpoint(Checkpoint {
+                    state: state.name.clone(),
+                    input: raw.clone(),
+                    entered_time: entered.clone(),
+                    retry_counts: counts.to_vec(),
+                    wake_at,
+                });
+            }
+        };
+        let pending_wake = resume.and_then(|cp| cp.wake_at);
+        if pending_wake.is_none() {
+            checkpoint(&counts, None);
+        }
+
+        let step = match &state.kind {
+            Kind::Fail { error, cause } => {
+                let pick = |s: &Option<Source>, what: &str| -> Result<String, StatesError> {
+                    match s {
+                        None => Ok(String::new()),
+                        Some(Source::Fixed(v)) => Ok(v.clone()),
+                        Some(Source::Dynamic(d)) => {
+                            let ctx = self.context(&state.name, &entered, 0);
+                            match d.eval(&raw, &ctx, names::RUNTIME).map_err(|e| at(state, e))? {
+                                Value::String(s) => Ok(s),
+                                other => Err(at(state, StatesError::runtime(format!("the {what} must be a string, not {}", kind(&other))))),
+                            }
+                        }
+                    }
+                };
+                return Err(StatesError { error: pick(error, "ErrorPath")?, cause: pick(cause, "CausePath")? });
+            }
+            Kind::Succeed => (None, io(state, &state.output_path, &io(state, &state.input_path, &raw, "InputPath")?, "OutputPath")?),
+            Kind::Choice { choices, default } => {
+                let effective = io(state, &state.input_path, &raw, "InputPath")?;
+                let mut next = None;
+                for (rule, target) in choices {
+                    if rule.eval(&effective).map_err(|e| at(state, e))? {
+                        next = Some(target.clone());
+                        break;
+                    }
+                }
+                let Some(next) = next.or_else(|| default.clone()) else {
+                    return Err(StatesError::new(
+                        names::NO_CHOICE_MATCHED,
+                        format!("No Choice rule of state '{}' matched and there is no Default", state.name),
+                    ));
+                };
+                (Some(next), io(state, &state.output_path, &effective, "OutputPath")?)
+            }
+            Kind::Wait(how) => {
+                let effective = io(state, &state.input_path, &raw, "InputPath")?;
+                match pending_wake {
+                    Some(wake) => sleep_until(&wake).await,
+                    None => {
+                        let seconds = wait_seconds(how, &effective).map_err(|e| at(state, e))?;
+                        let wake = self.delay_target(state, DelayReason::Wait, seconds);
+                        checkpoint(&counts, Some(wake.clone()));
+                        sleep_until(&wake).await;
+                    }
+                }
+                (state.next.clone(), io(state, &state.output_path, &effective, "OutputPath")?)
+            }
+            Kind::Pass { result } => {
+                let ctx = self.context(&state.name, &entered, 0);
+                let effective = io(state, &state.input_path, &raw, "InputPath")?;
+                let value = match result {
+                    Some(r) => r.clone(),
+                    None => match &state.parameters {
+                        Some(t) => t.eval(&effective, &ctx, names::PARAMETER_PATH_FAILURE).map_err(|e| at(state, e))?,
+                        None => effective,
+                    },
+                };
+                let combined = apply_result_path(state, &state.result_path, &raw, value)?;
+                (state.next.clone(), io(state, &state.output_path, &combined, "OutputPath")?)
+            }
+            Kind::Task { .. } | Kind::Parallel { .. } | Kind::Map { .. } => {
+                if let Some(wake) = &pending_wake {
+                    sleep_until(wake).await;
+                }
+                loop {
+                    let total: u32 = counts.iter().sum();
+                    let error = match self.attempt(state, &raw, &entered, total, cur).await {
+                        Ok(output) => break (state.next.clone(), output),
+                        Err(e) => e,
+                    };
+                    if let Some(i) = state.retry.iter().position(|r| error_matches(&r.errors, &error.error)) {
+                        let retrier = &state.retry[i];
+                        if counts[i] < retrier.max_attempts {
+                            let seconds = backoff(retrier, counts[i]);
+                            counts[i] += 1;
+                            let reason = DelayReason::Retry { retrier: i, attempt: counts[i] };
+                            let wake = self.delay_target(state, reason, seconds);
+                            checkpoint(&counts, Some(wake.clone()));
+                            sleep_until(&wake).await;
+                            continue;
+                        }
+                    }
+                    let Some(catcher) = state.catch.iter().find(|c| error_matches(&c.errors, &error.error)) else {
+                        return Err(error);
+                    };
+                    let error_output = json!({"Error": error.error, "Cause": error.cause});
+                    let output = apply_result_path(state, &catcher.result_path, &raw, error_output)?;
+                    break (Some(catcher.next.clone()), output);
+                }
+            }
+        };
+        let details = json!({"name": state.name, "output": step.1.to_string(), "outputDetails": {"truncated": false}});
+        self.emit(cur, &format!("{prefix}StateExited"), Some(("stateExitedEventDetails", details)));
+        Ok(step)
+    }
+
+    /// Reports a requested delay and returns the real time it ends (scaled).
+    fn delay_target(&self, state: &State, reason: DelayReason, seconds: f64) -> String {
+        if let Some(cb) = &self.options.on_delay {
+            cb(&DelayRecord {
+                execution_arn: self.exec.arn.clone(),
+                state_name: state.name.clone(),
+                reason,
+                seconds,
+            });
+        }
+        let scaled = duration(seconds * self.options.time_scale);
+        let wake = chrono::Utc::now() + chrono::Duration::from_std(scaled).unwrap_or(chrono::Duration::days(36500));
+        time::format(wake)
+    }
+
+    /// One attempt of a Task, Parallel or Map state: from the raw input to the state output.
+    async fn attempt(
+        self: &Arc<Self>,
+        state: &State,
+        raw: &Value,
+        entered: &str,
+        retry_count: u32,
+        cur: &mut u64,
+    ) -> Result<Value, StatesError> {
+        let ctx = self.context(&state.name, entered, retry_count);
+        let effective = io(state, &state.input_path, raw, "InputPath")?;
+        let parameters = |input: &Value| -> Result<Value, StatesError> {
+            match &state.parameters {
+                Some(t) => t.eval(input, &ctx, names::PARAMETER_PATH_FAILURE).map_err(|e| at(state, e)),
+                None => Ok(input.clone()),
+            }
+        };
+        let result = match &state.kind {
+            Kind::Task { resource, timeout } => {
+                let input = parameters(&effective)?;
+                let timeout = match timeout {
+                    None => None,
+                    Some(s) => Some(resolve_count(s, &effective, "TimeoutSecondsPath").map_err(|e| at(state, e))?),
+                };
+                self.invoke_task(state, resource, input, timeout, retry_count, cur).await?
+            }
+            Kind::Parallel { branches } => {
+                let input = parameters(&effective)?;
+                self.emit(cur, "ParallelStateStarted", None);
+                match self.run_parallel(branches, input, *cur).await {
+                    Ok(results) => {
+                        self.emit(cur, "ParallelStateSucceeded", None);
+                        Value::Array(results)
+                    }
+                    Err(e) => {
+                        self.emit(cur, "ParallelStateFailed", None);
+                        return Err(e);
+                    }
+                }
+            }
+            Kind::Map { processor, items_path, item_selector, max_concurrency } => {
+                let items = match items_path.select(&effective) {
+                    Some(Value::Array(items)) => items,
+                    Some(other) => {
+                        return Err(at(state, StatesError::runtime(format!(
+                            "ItemsPath '{}' must select an array, not {}",
+                            items_path.text(),
+                            kind(&other)
+                        ))))
+                    }
+                    None => {
+                        return Err(at(state, StatesError::runtime(format!(
+                            "ItemsPath '{}' could not be found in the input {effective}",
+                            items_path.text()
+                        ))))
+                    }
+                };
+                let limit = resolve_count(max_concurrency, &effective, "MaxConcurrencyPath").map_err(|e| at(state, e))?;
+                let mut inputs = Vec::with_capacity(items.len());
+                for (index, item) in items.into_iter().enumerate() {
+                    inputs.push(match item_selector {
+                        Some(t) => {
+                            let mut ctx = ctx.clone();
+                            ctx["Map"] = json!({"Item": {"Index": index, "Value": item}});
+                            t.eval(&effective, &ctx, names::PARAMETER_PATH_FAILURE).map_err(|e| at(state, e))?
+                        }
+                        None => item,
+                    });
+                }
+                self.emit(cur, "MapStateStarted", Some(("mapStateStartedEventDetails", json!({"length": inputs.len()}))));
+                match self.run_map(state, processor, inputs, limit, *cur).await {
+                    Ok(results) => {
+                        self.emit(cur, "MapStateSucceeded", None);
+                        Value::Array(results)
+                    }
+                    Err(e) => {
+                        self.emit(cur, "MapStateFailed", None);
+                        return Err(e);
+                    }
+                }
+            }
+            _ => unreachable!("attempt is only called for Task, Parallel and Map"),
+        };
+        let result = match &state.result_selector {
+            Some(t) => t.eval(&result, &ctx, names::PARAMETER_PATH_FAILURE).map_err(|e| at(state, e))?,
+            None => result,
+        };
+        let combined = apply_result_path(state, &state.result_path, raw, result)?;
+        io(state, &state.output_path, &combined, "OutputPath")
+    }
+
+    async fn invoke_task(
+        &self,
+        state: &State,
+        resource: &str,
+        input: Value,
+        timeout: Option<u64>,
+        attempt: u32,
+        cur: &mut u64,
+    ) -> Result<Value, StatesError> {
+        let (resource_type, short) = resource_parts(resource);
+        let mut scheduled = json!({
+            "resourceType": resource_type,
+            "resource": short,
+            "region": "local",
+            "parameters": input.to_string(),
+        });
+        if let Some(t) = timeout {
+            scheduled["timeoutInSeconds"] = json!(t);
+        }
+        self.emit(cur, "TaskScheduled", Some(("taskScheduledEventDetails", scheduled)));
+        self.emit(cur, "TaskStarted", Some(("taskStartedEventDetails", json!({"resourceType": resource_type, "resource": short}))));
+        let ctx = TaskContext { execution_id: self.exec.arn.clone(), state_name: state.name.clone(), attempt };
+        let call = self.invoker.invoke(resource, input, ctx);
+        let outcome = match timeout {
+            None => Some(call.await),
+            Some(t) => tokio::time::timeout(duration(t as f64 * self.options.time_scale), call).await.ok(),
+        };
+        match outcome {
+            Some(Ok(output)) => {
+                let details = json!({"resourceType": resource_type, "resource": short, "output": output.to_string(), "outputDetails": {"truncated": false}});
+                self.emit(cur, "TaskSucceeded", Some(("taskSucceededEventDetails", details)));
+                Ok(output)
+            }
+            Some(Err(f)) => {
+                let details = json!({"resourceType": resource_type, "resource": short, "error": f.error, "cause": f.cause});
+                self.emit(cur, "TaskFailed", Some(("taskFailedEventDetails", details)));
+                Err(StatesError { error: f.error, cause: f.cause })
+            }
+            None => {
+                let cause = format!("The task of state '{}' did not finish within {} seconds", state.name, timeout.unwrap_or(0));
+                let details = json!({"resourceType": resource_type, "resource": short, "error": names::TIMEOUT, "cause": cause});
+                self.emit(cur, "TaskTimedOut", Some(("taskTimedOutEventDetails", details)));
+                Err(StatesError::new(names::TIMEOUT, cause))
+            }
+        }
+    }
+
+    async fn run_parallel(self: &Arc<Self>, branches: &[Arc<Machine>], input: Value, started: u64) -> Result<Vec<Value>, StatesError> {
+        let mut set = tokio::task::JoinSet::new();
+        for (i, branch) in branches.iter().enumerate() {
+            let (me, branch, input) = (self.clone(), branch.clone(), input.clone());
+            set.spawn(async move {
+                let mut cur = started;
+                (i, me.run_machine(&branch, input, &mut cur, false, None).await)
+            });
+        }
+        collect(set, branches.len()).await
+    }
+
+    async fn run_map(
+        self: &Arc<Self>,
+        state: &State,
+        processor: &Arc<Machine>,
+        inputs: Vec<Value>,
+        limit: u64,
+        started: u64,
+    ) -> Result<Vec<Value>, StatesError> {
+        let count = inputs.len();
+        let permits = (limit > 0).then(|| Arc::new(tokio::sync::Semaphore::new(limit.min(10_000) as usize)));
+        let mut set = tokio::task::JoinSet::new();
+        for (index, input) in inputs.into_iter().enumerate() {
+            let (me, processor, permits, name) = (self.clone(), processor.clone(), permits.clone(), state.name.clone());
+            set.spawn(async move {
+                let _permit = match permits {
+                    Some(p) => match p.acquire_owned().await {
+                        Ok(permit) => Some(permit),
+                        Err(_) => return (index, Err(StatesError::runtime("the Map concurrency limiter closed"))),
+                    },
+                    None => None,
+                };
+                let mut cur = started;
+                let iteration = json!({"name": name, "index": index});
+                me.emit(&mut cur, "MapIterationStarted", Some(("mapIterationStartedEventDetails", iteration.clone())));
+                let result = me.run_machine(&processor, input, &mut cur, false, None).await;
+                let kind = if result.is_ok() { "MapIterationSucceeded" } else { "MapIterationFailed" };
+                let key = if result.is_ok() { "mapIterationSucceededEventDetails" } else { "mapIterationFailedEventDetails" };
+                me.emit(&mut cur, kind, Some((key, iteration)));
+                (index, result)
+            });
+        }
+        collect(set, count).await
+    }
+}
+
+/// Gathers branch results in order; the first failure cancels the others.
+async fn collect(
+    mut set: tokio::task::JoinSet<(usize, Result<Value, StatesError>)>,
+    count: usize,
+) -> Result<Vec<Value>, StatesError> {
+    let mut results: Vec<Value> = vec![Value::Null; count];
+    while let Some(joined) = set.join_next().await {
+        match joined {
+            Ok((i, Ok(v))) => results[i] = v,
+            Ok((_, Err(e))) => {
+                set.abort_all();
+                return Err(e);
+            }
+            Err(e) => {
+                set.abort_all();
+                return Err(StatesError::runtime(format!("a branch stopped unexpectedly: {e}")));
+            }
+        }
+    }
+    Ok(results)
+}
+
+/// Prefixes an engine-made error with the state it happened in.
+fn at(state: &State, mut e: StatesError) -> StatesError {
+    e.cause = format!("An error occurred while executing the state '{}': {}", state.name, e.cause);
+    e
+}
+
+/// Applies InputPath / OutputPath: `None` (null) gives `{}`; a path that matches nothing is
+/// States.Runtime.
+fn io(state: &State, path: &Option<Path>, value: &Value, field: &str) -> Result<Value, StatesError> {
+    match path {
+        None => Ok(json!({})),
+        Some(p) => p.select(value).ok_or_else(|| {
+            at(state, StatesError::runtime(format!("Invalid {field} '{}': it could not be found in {value}", p.text())))
+        }),
+    }
+}
+
+fn apply_result_path(state: &State, path: &Option<Path>, raw: &Value, result: Value) -> Result<Value, StatesError> {
+    match path {
+        None => Ok(raw.clone()),
+        Some(p) => p.set(raw.clone(), result).map_err(|e| at(state, StatesError::new(names::RESULT_PATH_MATCH_FAILURE, e))),
+    }
+}
+
+/// A non-negative whole number from a definition field or a Reference Path.
+fn resolve_count(s: &Seconds, input: &Value, field: &str) -> Result<u64, StatesError> {
+    match s {
+        Seconds::Fixed(n) => Ok(*n),
+        Seconds::Path(p) => match p.select(input) {
+            Some(v) => v.as_u64().ok_or_else(|| {
+                StatesError::runtime(format!("{field} '{}' must select a non-negative integer, not {v}", p.text()))
+            }),
+            None => Err(StatesError::runtime(format!("{field} '{}' could not be found in the input", p.text()))),
+        },
+    }
+}
+
+fn wait_seconds(how: &WaitFor, input: &Value) -> Result<f64, StatesError> {
+    let until = |ts: &str| -> Result<f64, StatesError> {
+        let t = time::parse(ts).ok_or_else(|| StatesError::runtime(format!("'{ts}' is not an RFC 3339 timestamp")))?;
+        let ms = (t.with_timezone(&chrono::Utc) - chrono::Utc::now()).num_milliseconds();
+        Ok((ms.max(0) as f64) / 1000.0)
+    };
+    match how {
+        WaitFor::Seconds(s) => Ok(resolve_count(s, input, "SecondsPath")? as f64),
+        WaitFor::Timestamp(ts) => until(ts),
+        WaitFor::TimestampPath(p) => match p.select(input) {
+            Some(Value::String(ts)) => until(&ts),
+            Some(other) => Err(StatesError::runtime(format!("TimestampPath '{}' must select a string, not {other}", p.text()))),
+            None => Err(StatesError::runtime(format!("TimestampPath '{}' could not be found in the input", p.text()))),
+        },
+    }
+}
+
+/// The delay before retry number `done + 1` of a retrier (spec: IntervalSeconds x
+/// BackoffRate^done, capped by MaxDelaySeconds; FULL jitter picks uniformly in [0, delay]).
+pub(crate) fn backoff(r: &Retrier, done: u32) -> f64 {
+    let mut delay = r.interval_seconds as f64 * r.backoff_rate.powi(done.min(1000) as i32);
+    if let Some(max) = r.max_delay_seconds {
+        delay = delay.min(max as f64);
+    }
+    if !delay.is_finite() {
+        delay = 99_999_999.0;
+    }
+    if r.jitter_full {
+        use rand::Rng;
+        delay = rand::thread_rng().gen_range(0.0..=delay);
+    }
+    delay
+}
+
+fn duration(seconds: f64) -> Duration {
+    if seconds.is_nan() || seconds <= 0.0 {
+        Duration::ZERO
+    } else {
+        Duration::try_from_secs_f64(seconds).unwrap_or(Duration::from_secs(u32::MAX as u64))
+    }
+}
+
+async fn sleep_until(wake: &str) {
+    let Ok(t) = wake.parse::<chrono::DateTime<chrono::Utc>>() else { return };
+    if let Ok(left) = (t - chrono::Utc::now()).to_std() {
+        tokio::time::sleep(left).await;
+    }
+}
+
+/// Splits a Resource into the history's `resourceType` and `resource`
+/// (`arn:aws:states:::lambda:invoke` -> `lambda`, `invoke`; a Lambda ARN -> `lambda`, the ARN).
+fn resource_parts(resource: &str) -> (String, String) {
+    if let Some(rest) = resource.strip_prefix("arn:aws:states:::") {
+        if let Some((service, action)) = rest.split_once(':') {
+            return (service.to_string(), action.to_string());
+        }
+    }
+    let parts: Vec<&str> = resource.split(':').collect();
+    if parts.len() > 2 && parts[0] == "arn" {
+        return (parts[2].to_string(), resource.to_string());
+    }
+    ("local".to_string(), resource.to_string())
+}
