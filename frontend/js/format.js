@@ -12,7 +12,8 @@ export function formatBytes(bytes) {
     value /= 1024;
     unit += 1;
   }
-  return `${value >= 100 ? value.toFixed(0) : value.toFixed(1)} ${units[unit]}`;
+  const digits = value >= 100 ? value.toFixed(0) : value.toFixed(1).replace(/\.0$/, "");
+  return `${digits} ${units[unit]}`;
 }
 
 /** A confidence 0–100 as "97.3%". */

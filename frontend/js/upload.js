@@ -13,8 +13,8 @@ const CONCURRENCY = 3;
 /** A sentence saying why `file` can't be uploaded, or null when it passes the client-side checks. */
 export function checkFile(file) {
   if (!ACCEPTED_TYPES.includes(file.type)) {
-    const kind = file.type ? `a ${file.type} file` : "a file of unknown type";
-    return `This is ${kind}. Only JPEG, PNG, WebP and GIF images can be uploaded.`;
+    const kind = file.type ? `This file's type is ${file.type}.` : "This file's type is unknown.";
+    return `${kind} Only JPEG, PNG, WebP and GIF images can be uploaded.`;
   }
   if (file.size === 0) return "The file is empty — there is no picture in it.";
   if (file.size > MAX_BYTES) {
@@ -172,9 +172,11 @@ async function runUpload(item, onFinished) {
     const code = err instanceof ApiError ? err.code : "ERROR";
     const message = err instanceof ApiError ? describeError({ code, message: err.message }) : String(err);
     item.node.dataset.code = code;
-    item.setStatus("failed", message, err instanceof ApiError ? err.message : "");
+    // A 400 answer means the server refused this file (its message is shown too); anything else failed.
+    const refused = err instanceof ApiError && err.status === 400 && !imageId;
+    item.setStatus(refused ? "invalid" : "failed", message, err instanceof ApiError ? err.message : "");
     if (imageId && code === "TIMEOUT") item.linkToViewer(imageId, "Check its status");
-    announce(`${file.name}: failed. ${message}`);
+    announce(`${file.name}: ${refused ? "not uploaded" : "failed"}. ${message}`);
   }
 }
 

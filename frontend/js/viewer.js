@@ -165,7 +165,12 @@ function renderLabels(labels, status) {
   const section = el("section", { class: "labels", "aria-labelledby": "labels-heading" },
     el("h3", { id: "labels-heading" }, "Labels"));
   if (labels.length === 0) {
-    section.append(el("p", { class: "muted" }, status === "DONE" ? "Nothing recognised in this picture." : "No labels yet."));
+    const why = {
+      DONE: "Nothing recognised in this picture.",
+      REJECTED: "No labels: the file was rejected before labelling.",
+      FAILED: "No labels: processing failed.",
+    };
+    section.append(el("p", { class: "muted" }, why[status] || "No labels yet."));
     return section;
   }
   const list = el("ul", { class: "label-list" });
