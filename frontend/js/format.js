@@ -25,6 +25,7 @@ export function formatPercent(value) {
 
 /** A duration in ms as "340 ms", "2.4 s" or "1 min 5 s". */
 export function formatDuration(ms) {
+  if (ms === null || ms === undefined || ms === "") return "—";
   const n = Number(ms);
   if (!Number.isFinite(n) || n < 0) return "—";
   if (n < 1000) return `${Math.round(n)} ms`;
