@@ -17,7 +17,12 @@ pub(crate) struct Canvas {
 
 /// Decode `bytes`; JPEGs are decoded at the smallest DCT scale whose longest side is still at
 /// least `longest_needed` pixels.
-pub(crate) fn decode(bytes: &[u8], format: Format, longest_needed: u32, limits: &Limits) -> Result<Canvas, Rejection> {
+pub(crate) fn decode(
+    bytes: &[u8],
+    format: Format,
+    longest_needed: u32,
+    limits: &Limits,
+) -> Result<Canvas, Rejection> {
     match format {
         Format::Jpeg => decode_jpeg(bytes, longest_needed, limits),
         Format::Png => decode_with_image(bytes, image::ImageFormat::Png, format, limits),
@@ -40,16 +45,24 @@ fn decode_jpeg(bytes: &[u8], longest_needed: u32, limits: &Limits) -> Result<Can
     let max_buffer = limits.max_pixels.saturating_mul(4);
     decoder.set_max_decoding_buffer_size(usize::try_from(max_buffer).unwrap_or(usize::MAX));
     decoder.read_info().map_err(fail)?;
-    let info = decoder.info().ok_or_else(|| cannot_decode(Format::Jpeg, "no header"))?;
+    let info = decoder
+        .info()
+        .ok_or_else(|| cannot_decode(Format::Jpeg, "no header"))?;
     check_dimensions(u32::from(info.width), u32::from(info.height), limits)?;
     if info.coding_process != CodingProcess::Lossless {
         // Only the longest side counts: u16::MAX on the other never satisfies the scaler.
         let wanted = u16::try_from(longest_needed).unwrap_or(u16::MAX).max(1);
-        let request = if info.width >= info.height { (wanted, u16::MAX) } else { (u16::MAX, wanted) };
+        let request = if info.width >= info.height {
+            (wanted, u16::MAX)
+        } else {
+            (u16::MAX, wanted)
+        };
         decoder.scale(request.0, request.1).map_err(fail)?;
     }
     let pixels = decoder.decode().map_err(fail)?;
-    let info = decoder.info().ok_or_else(|| cannot_decode(Format::Jpeg, "no header"))?;
+    let info = decoder
+        .info()
+        .ok_or_else(|| cannot_decode(Format::Jpeg, "no header"))?;
     let (width, height) = (u32::from(info.width), u32::from(info.height));
     let count = width as usize * height as usize;
     let (channels, data) = match info.pixel_format {
@@ -57,13 +70,20 @@ fn decode_jpeg(bytes: &[u8], longest_needed: u32, limits: &Limits) -> Result<Can
         PixelFormat::RGB24 => (3, pixels),
         PixelFormat::CMYK32 => (3, cmyk_to_rgb(&pixels)),
         PixelFormat::L16 => {
-            return Err(Rejection::unsupported("This is a 16-bit JPEG, which we cannot read"))
+            return Err(Rejection::unsupported(
+                "This is a 16-bit JPEG, which we cannot read",
+            ))
         }
     };
     if data.len() < count * channels {
         return Err(cannot_decode(Format::Jpeg, "too few pixels"));
     }
-    Ok(Canvas { width, height, channels, data })
+    Ok(Canvas {
+        width,
+        height,
+        channels,
+        data,
+    })
 }
 
 /// jpeg-decoder yields CMYK with 0 = no ink (Adobe's inversion already undone).
@@ -114,7 +134,12 @@ fn into_canvas(image: image::DynamicImage) -> Canvas {
         img if img.color().has_alpha() => (3, flatten_alpha(img.into_rgba8().into_raw(), 3)),
         img => (3, img.into_rgb8().into_raw()),
     };
-    Canvas { width, height, channels, data }
+    Canvas {
+        width,
+        height,
+        channels,
+        data,
+    }
 }
 
 /// Composite `channels`+alpha pixels onto white, in place, dropping the alpha byte.
@@ -144,6 +169,9 @@ mod tests {
 
     #[test]
     fn cmyk_converts() {
-        assert_eq!(cmyk_to_rgb(&[0, 0, 0, 0, 255, 0, 0, 0, 0, 0, 0, 255]), vec![255, 255, 255, 0, 255, 255, 0, 0, 0]);
+        assert_eq!(
+            cmyk_to_rgb(&[0, 0, 0, 0, 255, 0, 0, 0, 0, 0, 0, 255]),
+            vec![255, 255, 255, 0, 255, 255, 0, 0, 0]
+        );
     }
 }

@@ -117,7 +117,9 @@ fn describe_unsupported(head: &[u8]) -> String {
     }
     if let Some(text) = as_text(head) {
         let lower = text.trim_start().to_ascii_lowercase();
-        let what = if lower.starts_with("<svg") || (lower.starts_with("<?xml") && lower.contains("<svg")) {
+        let what = if lower.starts_with("<svg")
+            || (lower.starts_with("<?xml") && lower.contains("<svg"))
+        {
             "an SVG drawing"
         } else if lower.starts_with("<?xml") {
             "an XML document"

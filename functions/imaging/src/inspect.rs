@@ -23,7 +23,12 @@ pub struct Limits {
 impl Default for Limits {
     /// 15 MiB, sides 80..=10000 px, at most 50 megapixels.
     fn default() -> Self {
-        Limits { max_bytes: 15 * 1024 * 1024, min_side: 80, max_side: 10_000, max_pixels: 50_000_000 }
+        Limits {
+            max_bytes: 15 * 1024 * 1024,
+            min_side: 80,
+            max_side: 10_000,
+            max_pixels: 50_000_000,
+        }
     }
 }
 
@@ -53,7 +58,9 @@ pub struct ImageInfo {
 pub enum Inspection {
     Complete(ImageInfo),
     /// Call again with the first `bytes` bytes of the object (never more than its size).
-    NeedMore { bytes: u64 },
+    NeedMore {
+        bytes: u64,
+    },
 }
 
 /// How many leading bytes to fetch for the first call to [`inspect`].
@@ -79,11 +86,16 @@ pub fn inspect(prefix: &[u8], total_len: u64, limits: &Limits) -> Result<Inspect
             ),
         ));
     }
-    let usable = usize::try_from(total_len).unwrap_or(usize::MAX).min(prefix.len());
+    let usable = usize::try_from(total_len)
+        .unwrap_or(usize::MAX)
+        .min(prefix.len());
     let prefix = &prefix[..usable];
     let complete = prefix.len() as u64 >= total_len;
     let need_more = |needed: usize| Inspection::NeedMore {
-        bytes: (needed as u64).max(prefix.len() as u64 + 1).saturating_add(INITIAL_HEADER_BYTES).min(total_len),
+        bytes: (needed as u64)
+            .max(prefix.len() as u64 + 1)
+            .saturating_add(INITIAL_HEADER_BYTES)
+            .min(total_len),
     };
     if prefix.len() < SNIFF_BYTES && !complete {
         return Ok(need_more(SNIFF_BYTES));

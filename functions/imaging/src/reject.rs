@@ -68,7 +68,10 @@ pub struct Rejection {
 
 impl Rejection {
     pub fn new(code: RejectCode, message: impl Into<String>) -> Self {
-        Rejection { code, message: message.into() }
+        Rejection {
+            code,
+            message: message.into(),
+        }
     }
 
     /// Parse the `Display` form (`"CODE: message"`), e.g. from a Step Functions error cause.

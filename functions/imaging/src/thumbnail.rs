@@ -19,7 +19,10 @@ pub struct ThumbnailSpec {
 impl Default for ThumbnailSpec {
     /// Sizes 1024 and 256, quality 80.
     fn default() -> Self {
-        ThumbnailSpec { sizes: vec![1024, 256], quality: 80 }
+        ThumbnailSpec {
+            sizes: vec![1024, 256],
+            quality: 80,
+        }
     }
 }
 
@@ -59,7 +62,9 @@ pub fn make_thumbnails(
 ) -> Result<Vec<Thumbnail>, Rejection> {
     let fresh = match inspect(bytes, bytes.len() as u64, limits)? {
         Inspection::Complete(fresh) => fresh,
-        Inspection::NeedMore { .. } => return Err(Rejection::corrupt("The image file is cut short.")),
+        Inspection::NeedMore { .. } => {
+            return Err(Rejection::corrupt("The image file is cut short."))
+        }
     };
     if (fresh.format, fresh.width, fresh.height) != (info.format, info.width, info.height) {
         return Err(Rejection::corrupt(format!(
@@ -73,12 +78,24 @@ pub fn make_thumbnails(
     };
     let quality = spec.quality.clamp(1, 100);
     // Decoders are third-party code: a panic on hostile input becomes a rejection.
-    let rendered = std::panic::catch_unwind(|| render(bytes, &fresh, &sizes, largest, quality, limits))
-        .unwrap_or_else(|_| Err(Rejection::corrupt("The image is damaged and cannot be decoded.")))?;
+    let rendered =
+        std::panic::catch_unwind(|| render(bytes, &fresh, &sizes, largest, quality, limits))
+            .unwrap_or_else(|_| {
+                Err(Rejection::corrupt(
+                    "The image is damaged and cannot be decoded.",
+                ))
+            })?;
     Ok(rendered)
 }
 
-fn render(bytes: &[u8], info: &ImageInfo, sizes: &[u32], largest: u32, quality: u8, limits: &Limits) -> Result<Vec<Thumbnail>, Rejection> {
+fn render(
+    bytes: &[u8],
+    info: &ImageInfo,
+    sizes: &[u32],
+    largest: u32,
+    quality: u8,
+    limits: &Limits,
+) -> Result<Vec<Thumbnail>, Rejection> {
     let decoded = decode(bytes, info.format, largest, limits)?;
     let mut resizer = fast_image_resize::Resizer::new();
     // Largest first; each smaller size is rendered from the nearest larger rendering.
@@ -88,9 +105,19 @@ fn render(bytes: &[u8], info: &ImageInfo, sizes: &[u32], largest: u32, quality: 
     let mut out: Vec<Option<Thumbnail>> = vec![None; sizes.len()];
     for index in order {
         let (width, height) = stored_dims_for(info, sizes[index]);
-        let canvas = resize(&mut resizer, source.as_ref().unwrap_or(&decoded), width, height)?;
+        let canvas = resize(
+            &mut resizer,
+            source.as_ref().unwrap_or(&decoded),
+            width,
+            height,
+        )?;
         let shown = orient(canvas.clone(), info.orientation);
-        out[index] = Some(Thumbnail { size: sizes[index], width: shown.width, height: shown.height, jpeg: encode_jpeg(&shown, quality)? });
+        out[index] = Some(Thumbnail {
+            size: sizes[index],
+            width: shown.width,
+            height: shown.height,
+            jpeg: encode_jpeg(&shown, quality)?,
+        });
         source = Some(canvas);
     }
     Ok(out.into_iter().flatten().collect())
@@ -108,14 +135,23 @@ fn stored_dims_for(info: &ImageInfo, size: u32) -> (u32, u32) {
 fn encode_jpeg(canvas: &Canvas, quality: u8) -> Result<Vec<u8>, Rejection> {
     let rgb;
     let pixels = if canvas.channels == 1 {
-        rgb = canvas.data.iter().flat_map(|&v| [v, v, v]).collect::<Vec<u8>>();
+        rgb = canvas
+            .data
+            .iter()
+            .flat_map(|&v| [v, v, v])
+            .collect::<Vec<u8>>();
         &rgb
     } else {
         &canvas.data
     };
     let mut jpeg = Vec::new();
     image::codecs::jpeg::JpegEncoder::new_with_quality(&mut jpeg, quality)
-        .encode(pixels, canvas.width, canvas.height, image::ExtendedColorType::Rgb8)
+        .encode(
+            pixels,
+            canvas.width,
+            canvas.height,
+            image::ExtendedColorType::Rgb8,
+        )
         .map_err(|e| Rejection::corrupt(format!("The thumbnail could not be encoded ({e}).")))?;
     Ok(jpeg)
 }

@@ -24,7 +24,9 @@ fn seeds() -> Vec<Vec<u8>> {
         with_jpeg_exif(&jpeg(&img), &exif),
         png(&img),
         with_png_chunk(&png(&img), b"eXIf", &exif),
-        png_rgba(&rgba_image(90, 90, |x, y| [x as u8, y as u8, 0, (x + y) as u8])),
+        png_rgba(&rgba_image(90, 90, |x, y| {
+            [x as u8, y as u8, 0, (x + y) as u8]
+        })),
         gif(&[img.clone(), solid(96, 64, BLUE)], true),
         simple_webp.clone(),
         webp_extended(&simple_webp, 96, 64, Some(&exif), false),
@@ -105,7 +107,12 @@ fn mutate(rng: &mut XorShift, seed: &[u8]) -> Vec<u8> {
     bytes
 }
 
-fn check_inspection(result: &Result<Inspection, Rejection>, prefix_len: usize, total: u64, limits: &Limits) {
+fn check_inspection(
+    result: &Result<Inspection, Rejection>,
+    prefix_len: usize,
+    total: u64,
+    limits: &Limits,
+) {
     match result {
         Ok(Inspection::Complete(info)) => {
             assert!(info.width >= limits.min_side && info.height >= limits.min_side);
@@ -113,18 +120,33 @@ fn check_inspection(result: &Result<Inspection, Rejection>, prefix_len: usize, t
             assert!(u64::from(info.width) * u64::from(info.height) <= limits.max_pixels);
             assert!((1..=8).contains(&info.orientation));
             let swapped = info.orientation >= 5;
-            assert_eq!(info.oriented_width, if swapped { info.height } else { info.width });
-            for s in [&info.exif.make, &info.exif.model, &info.exif.software, &info.exif.date_time_original, &info.exif.lens_model]
-                .into_iter()
-                .flatten()
+            assert_eq!(
+                info.oriented_width,
+                if swapped { info.height } else { info.width }
+            );
+            for s in [
+                &info.exif.make,
+                &info.exif.model,
+                &info.exif.software,
+                &info.exif.date_time_original,
+                &info.exif.lens_model,
+            ]
+            .into_iter()
+            .flatten()
             {
                 assert!(!s.is_empty() && s.chars().count() <= MAX_EXIF_STRING_CHARS);
                 assert!(!s.chars().any(char::is_control) && s.trim() == s);
             }
         }
         Ok(Inspection::NeedMore { bytes }) => {
-            assert!((prefix_len as u64) < total, "NeedMore only when bytes are missing");
-            assert!(*bytes > prefix_len as u64 && *bytes <= total, "NeedMore must make progress");
+            assert!(
+                (prefix_len as u64) < total,
+                "NeedMore only when bytes are missing"
+            );
+            assert!(
+                *bytes > prefix_len as u64 && *bytes <= total,
+                "NeedMore must make progress"
+            );
         }
         Err(r) => {
             assert!(!r.message.is_empty());
@@ -145,13 +167,27 @@ fn random_and_mutated_inputs_never_panic() {
     }));
 
     // Small limits keep each decode cheap; min_side 1 lets more inputs reach the decoders.
-    let limits = Limits { max_bytes: 1 << 20, min_side: 1, max_side: 2000, max_pixels: 1_000_000 };
-    let spec = ThumbnailSpec { sizes: vec![48, 16], quality: 70 };
+    let limits = Limits {
+        max_bytes: 1 << 20,
+        min_side: 1,
+        max_side: 2000,
+        max_pixels: 1_000_000,
+    };
+    let spec = ThumbnailSpec {
+        sizes: vec![48, 16],
+        quality: 70,
+    };
     let seeds = seeds();
-    let seed_value = std::env::var("IMAGING_FUZZ_SEED").ok().and_then(|v| v.parse().ok()).unwrap_or(0x9E37_79B9_7F4A_7C15);
+    let seed_value = std::env::var("IMAGING_FUZZ_SEED")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0x9E37_79B9_7F4A_7C15);
     let mut rng = XorShift(seed_value);
     // IMAGING_FUZZ_ITERATIONS=1000000 for a longer run.
-    let iterations: usize = std::env::var("IMAGING_FUZZ_ITERATIONS").ok().and_then(|v| v.parse().ok()).unwrap_or(20_000);
+    let iterations: usize = std::env::var("IMAGING_FUZZ_ITERATIONS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(20_000);
     let (mut complete, mut rejected, mut need_more, mut thumbs_ok) = (0, 0, 0, 0);
     for i in 0..iterations {
         let seed = &seeds[i % seeds.len()];
@@ -161,13 +197,18 @@ fn random_and_mutated_inputs_never_panic() {
         let full = catch_unwind(AssertUnwindSafe(|| inspect(&bytes, total, &limits)))
             .unwrap_or_else(|_| panic!("inspect panicked on input #{i}: {bytes:02x?}"));
         check_inspection(&full, bytes.len(), total, &limits);
-        assert!(!matches!(full, Ok(Inspection::NeedMore { .. })), "the whole file never needs more");
+        assert!(
+            !matches!(full, Ok(Inspection::NeedMore { .. })),
+            "the whole file never needs more"
+        );
 
         // A random prefix of the same object, and a claim that the object is longer.
         let cut = rng.below(bytes.len() + 1);
         for claimed in [total, total + 1 + rng.below(5000) as u64] {
-            let partial = catch_unwind(AssertUnwindSafe(|| inspect(&bytes[..cut], claimed, &limits)))
-                .unwrap_or_else(|_| panic!("inspect panicked on prefix of input #{i}"));
+            let partial = catch_unwind(AssertUnwindSafe(|| {
+                inspect(&bytes[..cut], claimed, &limits)
+            }))
+            .unwrap_or_else(|_| panic!("inspect panicked on prefix of input #{i}"));
             check_inspection(&partial, cut, claimed, &limits);
             if matches!(partial, Ok(Inspection::NeedMore { .. })) {
                 need_more += 1;
@@ -177,15 +218,19 @@ fn random_and_mutated_inputs_never_panic() {
         match full {
             Ok(Inspection::Complete(info)) => {
                 complete += 1;
-                let result = catch_unwind(AssertUnwindSafe(|| make_thumbnails(&bytes, &info, &spec, &limits)))
-                    .unwrap_or_else(|_| panic!("make_thumbnails panicked on input #{i}: {bytes:02x?}"));
+                let result = catch_unwind(AssertUnwindSafe(|| {
+                    make_thumbnails(&bytes, &info, &spec, &limits)
+                }))
+                .unwrap_or_else(|_| panic!("make_thumbnails panicked on input #{i}: {bytes:02x?}"));
                 match result {
                     Ok(thumbs) => {
                         thumbs_ok += 1;
                         assert_eq!(thumbs.len(), 2);
                         for t in thumbs {
                             assert!(t.width.max(t.height) <= t.size);
-                            assert!(t.width >= 1 && t.height >= 1 && t.jpeg.starts_with(&[0xFF, 0xD8]));
+                            assert!(
+                                t.width >= 1 && t.height >= 1 && t.jpeg.starts_with(&[0xFF, 0xD8])
+                            );
                         }
                     }
                     Err(r) => assert!(!r.message.is_empty()),
@@ -195,7 +240,7 @@ fn random_and_mutated_inputs_never_panic() {
             Err(_) => rejected += 1,
         }
         // Info from the unmutated seed must never be trusted over the bytes.
-        let _ = catch_unwind(AssertUnwindSafe(|| {
+        catch_unwind(AssertUnwindSafe(|| {
             if let Ok(Inspection::Complete(seed_info)) = inspect(seed, seed.len() as u64, &limits) {
                 let _ = make_thumbnails(&bytes, &seed_info, &spec, &limits);
             }
