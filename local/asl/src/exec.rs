@@ -369,7 +369,7 @@ impl Runner {
                 }
                 loop {
                     let total: u32 = counts.iter().sum();
-                    let error = match self.attempt(state, &raw, &entered, total, cur).await {
+                    let error = match self.attempt(state, &raw, &entered, total, cur, top).await {
                         Ok(output) => break (state.next.clone(), output),
                         Err(e) => e,
                     };
@@ -422,6 +422,7 @@ impl Runner {
         entered: &str,
         retry_count: u32,
         cur: &mut u64,
+        top: bool,
     ) -> Result<Value, StatesError> {
         let ctx = self.context(&state.name, entered, retry_count);
         let effective = io(state, &state.input_path, raw, "InputPath")?;
@@ -438,7 +439,7 @@ impl Runner {
                     None => None,
                     Some(s) => Some(resolve_count(s, &effective, "TimeoutSecondsPath").map_err(|e| at(state, e))?),
                 };
-                self.invoke_task(state, resource, input, timeout, retry_count, cur).await?
+                self.invoke_task(state, resource, input, timeout, retry_count, cur, top).await?
             }
             Kind::Parallel { branches } => {
                 let input = parameters(&effective)?;
@@ -513,6 +514,7 @@ impl Runner {
         timeout: Option<u64>,
         attempt: u32,
         cur: &mut u64,
+        top: bool,
     ) -> Result<Value, StatesError> {
         let (resource_type, short) = resource_parts(resource);
         let mut scheduled = json!({
@@ -526,6 +528,10 @@ impl Runner {
         }
         self.emit(cur, "TaskScheduled", Some(("taskScheduledEventDetails", scheduled)));
         self.emit(cur, "TaskStarted", Some(("taskStartedEventDetails", json!({"resourceType": resource_type, "resource": short}))));
+        if top {
+            // A crash from here on re-invokes the task; keep the in-flight attempt on record.
+            self.exec.save();
+        }
         let ctx = TaskContext { execution_id: self.exec.arn.clone(), state_name: state.name.clone(), attempt };
         let call = self.invoker.invoke(resource, input, ctx);
         let outcome = match timeout {
