@@ -193,9 +193,9 @@ impl Runner {
                     .start_date
                     .parse::<chrono::DateTime<chrono::Utc>>()
                     .unwrap_or_else(|_| chrono::Utc::now());
-                let deadline = start + chrono::Duration::milliseconds((limit as f64 * self.options.time_scale * 1000.0) as i64);
-                let left = (deadline - chrono::Utc::now()).to_std().unwrap_or_default();
-                tokio::time::timeout(left, run).await.ok()
+                let limit = duration(limit as f64 * self.options.time_scale);
+                let elapsed = (chrono::Utc::now() - start).to_std().unwrap_or_default();
+                tokio::time::timeout(limit.saturating_sub(elapsed), run).await.ok()
             }
         };
         let last = exec.last_event_id();
@@ -410,7 +410,9 @@ impl Runner {
             });
         }
         let scaled = duration(seconds * self.options.time_scale);
-        let wake = chrono::Utc::now() + chrono::Duration::from_std(scaled).unwrap_or(chrono::Duration::days(36500));
+        // Capped at a century so the wake time stays a normal RFC 3339 date.
+        let scaled = scaled.min(Duration::from_secs(100 * 365 * 86_400));
+        let wake = chrono::Utc::now() + chrono::Duration::from_std(scaled).unwrap_or(chrono::Duration::days(36_500));
         time::format(wake)
     }
 

@@ -48,7 +48,7 @@ impl Call {
     /// Parses `States.Name(arg, ...)`; the error explains what is wrong.
     pub fn parse(text: &str) -> Result<Call, String> {
         let chars: Vec<char> = text.trim().chars().collect();
-        let mut p = Parser { chars: &chars, pos: 0 };
+        let mut p = Parser { chars: &chars, pos: 0, depth: 0 };
         let call = p.call().map_err(|e| format!("invalid intrinsic function '{text}': {e}"))?;
         p.skip_ws();
         if p.pos != chars.len() {
@@ -335,7 +335,11 @@ fn format_template(template: &str, args: &[Value]) -> Result<Value, String> {
 struct Parser<'a> {
     chars: &'a [char],
     pos: usize,
+    depth: usize,
 }
+
+/// How deeply intrinsic calls may nest.
+const MAX_DEPTH: usize = 32;
 
 impl Parser<'_> {
     fn skip_ws(&mut self) {
@@ -345,6 +349,16 @@ impl Parser<'_> {
     }
 
     fn call(&mut self) -> Result<Call, String> {
+        self.depth += 1;
+        if self.depth > MAX_DEPTH {
+            return Err(format!("calls nest deeper than {MAX_DEPTH} levels"));
+        }
+        let call = self.call_inner();
+        self.depth -= 1;
+        call
+    }
+
+    fn call_inner(&mut self) -> Result<Call, String> {
         self.skip_ws();
         let start = self.pos;
         while self.chars.get(self.pos).is_some_and(|c| c.is_alphanumeric() || *c == '.') {

@@ -150,3 +150,11 @@ async fn bad_intrinsics_are_definition_errors() {
         assert!(err.to_string().contains("state 'P'"), "{bad}: {err}");
     }
 }
+
+#[test]
+fn deeply_nested_calls_are_rejected_not_a_stack_overflow() {
+    let expr = format!("{}1{}", "States.Array(".repeat(5000), ")".repeat(5000));
+    let def = pass(json!({"Parameters": {"r.$": expr}}));
+    let err = asl::Definition::parse(&def.to_string()).unwrap_err().to_string();
+    assert!(err.contains("nest deeper"), "{err}");
+}

@@ -209,3 +209,16 @@ async fn execution_timeout_seconds_times_the_execution_out() {
     assert_eq!(d.error.as_deref(), Some("States.Timeout"));
     assert_eq!(h.last().unwrap().event_type, "ExecutionTimedOut");
 }
+
+#[tokio::test]
+async fn huge_waits_do_not_panic() {
+    let engine = asl::Engine::in_memory(Recorder::echo(), EngineOptions::default()).unwrap();
+    let def = asl::Definition::parse(&wait(json!({"SecondsPath": "$.s"})).to_string()).unwrap();
+    let sm = engine.register_state_machine("w", def);
+    let arn = engine.start_execution(&sm, None, json!({"s": u64::MAX})).await.unwrap();
+    tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    assert_eq!(engine.describe(&arn).unwrap().status, asl::ExecutionStatus::Running, "still waiting, not crashed");
+    let def = json!({"TimeoutSeconds": 99999999, "StartAt": "P", "States": {"P": {"Type": "Pass", "End": true}}});
+    let (d, _) = run_with(&def, json!({}), Recorder::echo(), EngineOptions::default()).await;
+    output(&d);
+}
