@@ -185,7 +185,7 @@ function renderLabels(labels, status) {
         class: `label-button colour-${index % BOX_COLOURS}`,
         "data-label-index": index,
         "aria-pressed": "false",
-        "aria-label": `${name}, ${formatPercent(confidence)} confidence${count ? `, ${count} ${count === 1 ? "box" : "boxes"}` : ""}. Press to highlight.`,
+        title: count ? "Highlight its boxes (press to keep them highlighted)" : null,
       },
       el("span", { class: "label-row" },
         el("span", { class: "label-name" }, name),
@@ -195,7 +195,8 @@ function renderLabels(labels, status) {
         ? el("span", { class: "label-meta" },
           [parents.length ? `in ${parents.join(", ")}` : "", count ? `${count} ${count === 1 ? "box" : "boxes"}` : ""].filter(Boolean).join(" · "))
         : null),
-      el("a", { class: "label-search", href: `#/search?label=${encodeURIComponent(name)}&min=50` , "aria-label": `Find other images with ${name}` }, "Find more")));
+      el("a", { class: "label-search", href: `#/search?label=${encodeURIComponent(name)}&min=50` },
+        "Find more", el("span", { class: "visually-hidden" }, ` images with ${name}`))));
   });
   section.append(list);
   return section;

@@ -2,15 +2,18 @@
 //   IMGPIPE_URL          the server's URL (required)
 //   IMGPIPE_TEST_PHOTOS  directory with chelsea.png (a real cat photo from scikit-image)
 //   CHROMIUM_PATH        browser binary [/usr/bin/chromium]
+// Accessibility is checked with axe-core, injected from node_modules (no network).
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
+import { createRequire } from "node:module";
 import { fileURLToPath } from "node:url";
 import { chromium } from "playwright-core";
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
+const AXE = createRequire(import.meta.url).resolve("axe-core/axe.min.js");
 const ARTIFACTS = path.resolve(HERE, "../../artifacts");
 const FINAL = ["done", "rejected", "failed", "invalid"];
 const PIPELINE_TIMEOUT = 180_000;
@@ -214,6 +217,18 @@ describe("imgpipe page in headless Chromium", () => {
 
     await page.click("#search-clear");
     await page.locator(`.gallery-item[data-image-id="${catImageId}"]`).waitFor({ timeout: 20_000 });
+  });
+
+  test("axe-core finds no WCAG 2.1 A/AA problems on the gallery and the viewer", async () => {
+    assert.ok(catImageId, "needs the uploaded image");
+    for (const hash of ["#/", `#/images/${catImageId}`]) {
+      await page.goto(`${serverUrl}${hash}`);
+      await page.waitForFunction(() => !document.querySelector("[aria-busy]") && !document.querySelector(".loading"));
+      await page.addScriptTag({ path: AXE });
+      const result = await page.evaluate(() => window.axe.run(document, { runOnly: ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"] }));
+      const problems = result.violations.map((v) => `${v.id} (${v.impact}): ${v.nodes.map((n) => n.target.join(" ")).join(", ")}`);
+      assert.deepEqual(problems, [], `${hash}: accessibility problems`);
+    }
   });
 
   test("at phone width (375×800) nothing scrolls sideways", async () => {
