@@ -25,12 +25,12 @@ pub(crate) enum Relation {
 
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub(crate) enum TypeTest {
-    IsNull,
-    IsPresent,
-    IsNumeric,
-    IsString,
-    IsBoolean,
-    IsTimestamp,
+    Null,
+    Present,
+    Numeric,
+    String,
+    Boolean,
+    Timestamp,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -76,12 +76,12 @@ const RELATIONS: &[(&str, Relation)] = &[
     ("GreaterThan", Relation::GreaterThan),
 ];
 const TYPE_TESTS: &[(&str, TypeTest)] = &[
-    ("IsNull", TypeTest::IsNull),
-    ("IsPresent", TypeTest::IsPresent),
-    ("IsNumeric", TypeTest::IsNumeric),
-    ("IsString", TypeTest::IsString),
-    ("IsBoolean", TypeTest::IsBoolean),
-    ("IsTimestamp", TypeTest::IsTimestamp),
+    ("IsNull", TypeTest::Null),
+    ("IsPresent", TypeTest::Present),
+    ("IsNumeric", TypeTest::Numeric),
+    ("IsString", TypeTest::String),
+    ("IsBoolean", TypeTest::Boolean),
+    ("IsTimestamp", TypeTest::Timestamp),
 ];
 
 fn operator(name: &str) -> Option<(Family, Relation, bool)> {
@@ -198,7 +198,7 @@ impl Rule {
             Rule::Not(r) => Ok(!r.eval(input)?),
             Rule::Leaf { variable, test } => {
                 let value = variable.select(input);
-                if let Test::Type { test: TypeTest::IsPresent, expected } = test {
+                if let Test::Type { test: TypeTest::Present, expected } = test {
                     let present = match &value {
                         None => false,
                         Some(Value::Array(a)) if !variable.is_reference() => !a.is_empty(),
@@ -215,12 +215,12 @@ impl Rule {
                 match test {
                     Test::Type { test, expected } => {
                         let is = match test {
-                            TypeTest::IsNull => value.is_null(),
-                            TypeTest::IsNumeric => value.is_number(),
-                            TypeTest::IsString => value.is_string(),
-                            TypeTest::IsBoolean => value.is_boolean(),
-                            TypeTest::IsTimestamp => value.as_str().and_then(time::parse).is_some(),
-                            TypeTest::IsPresent => true,
+                            TypeTest::Null => value.is_null(),
+                            TypeTest::Numeric => value.is_number(),
+                            TypeTest::String => value.is_string(),
+                            TypeTest::Boolean => value.is_boolean(),
+                            TypeTest::Timestamp => value.as_str().and_then(time::parse).is_some(),
+                            TypeTest::Present => true,
                         };
                         Ok(is == *expected)
                     }

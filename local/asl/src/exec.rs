@@ -508,6 +508,7 @@ impl Runner {
         io(state, &state.output_path, &combined, "OutputPath")
     }
 
+    #[allow(clippy::too_many_arguments)]
     async fn invoke_task(
         &self,
         state: &State,

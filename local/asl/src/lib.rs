@@ -10,10 +10,34 @@
 //! Functions Local mock config. [`Engine`] keeps executions durable across restarts;
 //! [`run_once`] runs a definition once in memory.
 //!
+//! # API in brief
+//!
+//! - [`Definition::substitute`] fills `${Name}` placeholders, [`Definition::parse`] validates
+//!   (errors are [`DefinitionError`], naming the state and the problem).
+//! - [`Engine::open`] (durable, over a store directory) or [`Engine::in_memory`];
+//!   [`Engine::register_state_machine`], [`Engine::start_execution`], [`Engine::wait`],
+//!   [`Engine::describe`], [`Engine::history`], [`Engine::list_executions`],
+//!   [`Engine::resume_unfinished`], [`Engine::load_problems`].
+//! - [`ExecutionDescription`] and [`HistoryEvent`] serialize like DescribeExecution and
+//!   GetExecutionHistory (camelCase, `input`/`output` as JSON text, RFC 3339 dates).
+//! - [`EngineOptions::time_scale`] scales every real wait; [`EngineOptions::on_delay`] sees each
+//!   requested delay (Retry backoff after jitter, Wait states) in unscaled seconds.
+//! - [`run_once`] runs one execution in memory (for `imgpipe sfn run`).
+//!
+//! Error names: a Task failure's `error` is matched by `ErrorEquals`; the engine raises
+//! `States.Runtime` (InputPath/OutputPath/Choice/ItemsPath/Wait path problems),
+//! `States.ParameterPathFailure` (a `.$` path in Parameters, ResultSelector or ItemSelector
+//! matches nothing), `States.ResultPathMatchFailure`, `States.IntrinsicFailure`,
+//! `States.NoChoiceMatched` and `States.Timeout` (Task TimeoutSeconds/TimeoutSecondsPath and the
+//! execution's TimeoutSeconds, which ends it TIMED_OUT).
+//!
 //! Differences from AWS worth knowing: a Task without TimeoutSeconds has no timeout (AWS
 //! default); `States.Runtime` is never retried or caught (as on AWS); all Task events are
 //! `Task*` (no `LambdaFunction*` events); JSONata, variables (`Assign`), distributed Map and
-//! `ItemReader`/`ItemBatcher`/`ResultWriter` are rejected at load with a clear error.
+//! `ItemReader`/`ItemBatcher`/`ResultWriter` are rejected at load with a clear error;
+//! HeartbeatSeconds is accepted and ignored; a failed Map iteration fails the Map (no tolerated
+//! failures); `States.Hash` supports MD5, SHA-1, SHA-256, SHA-384 and SHA-512;
+//! `States.StringSplit` splits on any character of the delimiter string and drops empty parts.
 
 mod choice;
 mod definition;

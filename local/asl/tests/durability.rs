@@ -183,3 +183,20 @@ async fn run_once_runs_a_definition_to_its_end() {
     let bad = asl::run_once(Definition::parse(&pass(json!({})).to_string()).unwrap(), json!({}), Recorder::echo(), EngineOptions { time_scale: -1.0, ..Default::default() }).await;
     assert!(matches!(bad, Err(EngineError::InvalidOptions(_))));
 }
+
+#[tokio::test]
+async fn the_engine_can_be_shared_across_tasks() {
+    fn send_sync<T: Send + Sync>(_: &T) {}
+    fn send<T: Send>(_: &T) {}
+    let engine = Arc::new(Engine::in_memory(Recorder::echo(), fast()).unwrap());
+    send_sync(&engine);
+    let sm = engine.register_state_machine("m", Definition::parse(&pass(json!({})).to_string()).unwrap());
+    let start = engine.start_execution(&sm, None, json!({}));
+    send(&start);
+    let arn = start.await.unwrap();
+    let waiting = engine.wait(&arn);
+    send(&waiting);
+    let d = waiting.await.unwrap();
+    assert!(d.status == "SUCCEEDED" && d.status.to_string() == "SUCCEEDED" && d.status != "FAILED");
+    send(&engine.resume_unfinished());
+}
