@@ -54,6 +54,9 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 }
 
 fn check_options(options: &EngineOptions) -> Result<(), EngineError> {
+    if options.timeout_scale.is_some_and(|t| !t.is_finite() || t < 0.0) {
+        return Err(EngineError::InvalidOptions(format!("timeout_scale must be a finite number >= 0, got {:?}", options.timeout_scale)));
+    }
     if !options.time_scale.is_finite() || options.time_scale < 0.0 {
         return Err(EngineError::InvalidOptions(format!(
             "time_scale must be a finite number >= 0, got {}",

@@ -193,7 +193,7 @@ impl Runner {
                     .start_date
                     .parse::<chrono::DateTime<chrono::Utc>>()
                     .unwrap_or_else(|_| chrono::Utc::now());
-                let limit = duration(limit as f64 * self.options.time_scale);
+                let limit = duration(limit as f64 * self.options.timeout_scale.unwrap_or(self.options.time_scale));
                 let elapsed = (chrono::Utc::now() - start).to_std().unwrap_or_default();
                 tokio::time::timeout(limit.saturating_sub(elapsed), run).await.ok()
             }
@@ -539,7 +539,7 @@ impl Runner {
         let call = self.invoker.invoke(resource, input, ctx);
         let outcome = match timeout {
             None => Some(call.await),
-            Some(t) => tokio::time::timeout(duration(t as f64 * self.options.time_scale), call).await.ok(),
+            Some(t) => tokio::time::timeout(duration(t as f64 * self.options.timeout_scale.unwrap_or(self.options.time_scale)), call).await.ok(),
         };
         match outcome {
             Some(Ok(output)) => {

@@ -74,13 +74,16 @@ pub struct EngineOptions {
     /// Multiplies every real wait (Wait states, Retry delays, TimeoutSeconds, execution
     /// TimeoutSeconds): 1.0 is real time, 0.001 makes a second a millisecond, 0 never waits.
     pub time_scale: f64,
+    /// Multiplies TimeoutSeconds only, when set; `None` scales them by `time_scale`. A product
+    /// that shrinks Retry/Wait delays for tests keeps real task timeouts with `Some(1.0)`.
+    pub timeout_scale: Option<f64>,
     /// Called with every requested delay (for tests and tracing).
     pub on_delay: Option<DelayObserver>,
 }
 
 impl Default for EngineOptions {
     fn default() -> Self {
-        EngineOptions { time_scale: 1.0, on_delay: None }
+        EngineOptions { time_scale: 1.0, timeout_scale: None, on_delay: None }
     }
 }
 
@@ -88,6 +91,7 @@ impl fmt::Debug for EngineOptions {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("EngineOptions")
             .field("time_scale", &self.time_scale)
+            .field("timeout_scale", &self.timeout_scale)
             .field("on_delay", &self.on_delay.as_ref().map(|_| "<callback>"))
             .finish()
     }

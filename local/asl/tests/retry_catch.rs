@@ -10,7 +10,7 @@ use std::sync::{Arc, Mutex};
 fn observed() -> (EngineOptions, Arc<Mutex<Vec<DelayRecord>>>) {
     let seen = Arc::new(Mutex::new(Vec::new()));
     let sink = seen.clone();
-    let options = EngineOptions { time_scale: 0.0, on_delay: Some(Arc::new(move |d: &DelayRecord| sink.lock().unwrap().push(d.clone()))) };
+    let options = EngineOptions { time_scale: 0.0, on_delay: Some(Arc::new(move |d: &DelayRecord| sink.lock().unwrap().push(d.clone()))), ..Default::default() };
     (options, seen)
 }
 
