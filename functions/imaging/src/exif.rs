@@ -6,15 +6,19 @@ use serde::{Deserialize, Serialize};
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct ExifSubset {
+    /// Camera maker (tag 0x010F).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub make: Option<String>,
+    /// Camera model (tag 0x0110).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub model: Option<String>,
-    /// As written by the camera, usually `"YYYY:MM:DD HH:MM:SS"`.
+    /// When the photo was taken (tag 0x9003), as written by the camera, usually `"YYYY:MM:DD HH:MM:SS"`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub date_time_original: Option<String>,
+    /// Software that last wrote the file (tag 0x0131).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub software: Option<String>,
+    /// Lens model (tag 0xA434).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub lens_model: Option<String>,
 }

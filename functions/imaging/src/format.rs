@@ -8,9 +8,13 @@ use std::fmt;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Format {
+    /// JPEG (baseline, extended, progressive or lossless; gray, YCbCr/RGB or CMYK).
     Jpeg,
+    /// PNG, including 16-bit, palette and APNG (first frame).
     Png,
+    /// WebP: lossy, lossless or extended (animated: first frame).
     Webp,
+    /// GIF 87a/89a (animated: first frame).
     Gif,
 }
 

@@ -36,6 +36,7 @@ impl Default for Limits {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct ImageInfo {
+    /// Format from the magic bytes.
     pub format: Format,
     /// Stored width, before EXIF orientation.
     pub width: u32,
@@ -49,6 +50,7 @@ pub struct ImageInfo {
     pub oriented_height: u32,
     /// More than one frame (or a looping extension) was seen in the header bytes.
     pub animated: bool,
+    /// Selected EXIF fields (omitted from JSON when empty).
     #[serde(default, skip_serializing_if = "ExifSubset::is_empty")]
     pub exif: ExifSubset,
 }
@@ -56,9 +58,11 @@ pub struct ImageInfo {
 /// The result of [`inspect`]: either the answer, or a request for a longer prefix.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Inspection {
+    /// The header was read and the image passes the limits.
     Complete(ImageInfo),
     /// Call again with the first `bytes` bytes of the object (never more than its size).
     NeedMore {
+        /// Prefix length wanted: what the header reader needs plus read-ahead, capped at the object size.
         bytes: u64,
     },
 }

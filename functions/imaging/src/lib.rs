@@ -1,3 +1,4 @@
+#![warn(missing_docs)]
 //! Pure image work for imgpipe: header validation (format, limits, EXIF orientation) without
 //! decoding pixels, and thumbnails from one decode. No AWS types; no panics on any input.
 //!
@@ -21,6 +22,7 @@ mod exif;
 mod format;
 mod header;
 mod inspect;
+mod oriented;
 mod reject;
 mod thumbnail;
 mod transform;
@@ -28,5 +30,6 @@ mod transform;
 pub use exif::{ExifSubset, MAX_EXIF_STRING_CHARS};
 pub use format::Format;
 pub use inspect::{inspect, ImageInfo, Inspection, Limits, INITIAL_HEADER_BYTES};
+pub use oriented::decode_oriented;
 pub use reject::{RejectCode, Rejection};
 pub use thumbnail::{make_thumbnails, Thumbnail, ThumbnailSpec};

@@ -62,11 +62,14 @@ impl fmt::Display for RejectCode {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, thiserror::Error)]
 #[error("{}: {}", code.as_str(), message)]
 pub struct Rejection {
+    /// The machine code.
     pub code: RejectCode,
+    /// One sentence for people, e.g. "This is a HEIC image; upload a JPEG, PNG, WebP or GIF."
     pub message: String,
 }
 
 impl Rejection {
+    /// A rejection with `code` and a sentence for people.
     pub fn new(code: RejectCode, message: impl Into<String>) -> Self {
         Rejection {
             code,

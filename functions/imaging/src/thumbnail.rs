@@ -31,8 +31,11 @@ impl Default for ThumbnailSpec {
 pub struct Thumbnail {
     /// The requested size (longest side) this was made for.
     pub size: u32,
+    /// Displayed width in pixels.
     pub width: u32,
+    /// Displayed height in pixels.
     pub height: u32,
+    /// The encoded JPEG.
     pub jpeg: Vec<u8>,
 }
 
@@ -124,7 +127,7 @@ fn render(
 }
 
 /// Stored (pre-orientation) dimensions whose longest side is `min(size, longest side)`.
-fn stored_dims_for(info: &ImageInfo, size: u32) -> (u32, u32) {
+pub(crate) fn stored_dims_for(info: &ImageInfo, size: u32) -> (u32, u32) {
     let (w, h) = (u64::from(info.width.max(1)), u64::from(info.height.max(1)));
     let longest = w.max(h);
     let target = u64::from(size).min(longest);
