@@ -1,7 +1,7 @@
 //! Thumbnails: one decode, orientation applied, each size rendered and encoded as JPEG.
 
 use crate::decode::{decode, Canvas};
-use crate::inspect::{inspect, ImageInfo, Inspection, Limits};
+use crate::inspect::{format_name, inspect, ImageInfo, Inspection, Limits};
 use crate::reject::Rejection;
 use crate::transform::{orient, resize};
 use serde::{Deserialize, Serialize};
@@ -72,7 +72,12 @@ pub fn make_thumbnails(
     if (fresh.format, fresh.width, fresh.height) != (info.format, info.width, info.height) {
         return Err(Rejection::corrupt(format!(
             "The file is a {}×{} {} image, not the {}×{} {} image that was validated.",
-            fresh.width, fresh.height, fresh.format, info.width, info.height, info.format
+            fresh.width,
+            fresh.height,
+            format_name(fresh.format),
+            info.width,
+            info.height,
+            format_name(info.format)
         )));
     }
     let sizes: Vec<u32> = spec.sizes.iter().copied().filter(|&s| s > 0).collect();

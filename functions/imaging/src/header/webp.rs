@@ -14,7 +14,8 @@ pub(super) fn read(data: &[u8]) -> Read<Header> {
     match chunk {
         b"VP8 " => {
             let body = bytes(data, 20, 10)?;
-            if body[3..6] != [0x9D, 0x01, 0x2A] {
+            // Bit 0 of the frame tag is 0 for a key frame; a still image starts with one.
+            if body[0] & 1 != 0 || body[3..6] != [0x9D, 0x01, 0x2A] {
                 return Err(bad("The WebP (VP8) image header is damaged."));
             }
             let width = le16(body, 6)? & 0x3FFF;
