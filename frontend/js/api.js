@@ -152,7 +152,8 @@ const sleep = (ms, signal) => new Promise((resolve, reject) => {
 export async function pollImage(id, {
   onUpdate = () => {}, signal, interval = 700, maxInterval = 5000, backoff = 1.25, timeoutMs = 120000,
 } = {}) {
-  const deadline = Date.now() + timeoutMs;
+  const started = Date.now();
+  const deadline = started + timeoutMs;
   let delay = interval;
   for (;;) {
     if (signal?.aborted) throw new ApiError(0, "ABORTED", "Stopped.");
@@ -161,7 +162,9 @@ export async function pollImage(id, {
       onUpdate(record);
       if (record.status && record.status !== "PENDING") return record;
     } catch (err) {
-      if (!(err instanceof ApiError) || !err.transient) throw err;
+      // A record that is not there yet right after an upload is worth a few more looks.
+      const earlyNotFound = err instanceof ApiError && err.status === 404 && Date.now() - started < 10000;
+      if (!(err instanceof ApiError) || !(err.transient || earlyNotFound)) throw err;
     }
     if (Date.now() + delay > deadline) {
       throw new ApiError(0, "TIMEOUT", "This is taking longer than expected. The image may still be processed; check the gallery later.");
