@@ -1,0 +1,575 @@
+#!/usr/bin/env python3
+"""imgpipe side by side with sharp, Pillow and Python + boto3: measures, then writes
+docs/performance.md. Called by bench/run.sh, which installs the anchors and builds the binaries.
+
+Every measurement runs the anchors in the same run on the same inputs, interleaved round by
+round, so that a busy machine slows all of them alike; the report gives medians, spread and
+ratios, and checks the targets.
+"""
+import argparse
+import datetime
+import http.server
+import io
+import json
+import os
+import platform
+import shutil
+import socketserver
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+
+import numpy as np
+from PIL import Image, ImageOps
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+MIB = 1024 * 1024
+
+# The thumbnail set: real photos from Debian's mate-backgrounds, 1.8 to 17.9 megapixels.
+THUMBNAIL_SET = [
+    "nature/Dune.jpg",
+    "nature/Storm.jpg",
+    "nature/Wood.jpg",
+    "abstract/Elephants_3840x2160.jpg",
+    "abstract/Elephants_5640x3172.jpg",
+]
+LARGEST = "abstract/Elephants_5640x3172.jpg"
+
+TARGETS = {
+    "thumb_set_ratio": 0.8,
+    "thumb_largest_ratio": 0.8,
+    "ssim_delta": 0.01,
+    "thumb_rss_mb": 100,
+    "validate_ms": 1.0,
+    "init_ms": 50,
+    "init_rss_mb": 20,
+    "engine_overhead": 0.10,
+}
+
+
+# ---------------------------------------------------------------- running children
+
+
+def run_child(cmd, env=None, cwd=None):
+    """Run `cmd` to completion; return (stdout, wall seconds, peak RSS bytes, cpu seconds)."""
+    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
+        start = time.perf_counter()
+        proc = subprocess.Popen(cmd, stdout=out, stderr=err, env=env, cwd=cwd)
+        _, status, usage = os.wait4(proc.pid, 0)
+        wall = time.perf_counter() - start
+        proc.returncode = os.waitstatus_to_exitcode(status)
+        out.seek(0)
+        err.seek(0)
+        stdout, stderr = out.read().decode(), err.read().decode()
+    if proc.returncode != 0:
+        raise RuntimeError(f"{' '.join(cmd)} failed ({proc.returncode}):\n{stderr[-3000:]}")
+    return stdout, wall, usage.ru_maxrss * 1024, usage.ru_utime + usage.ru_stime
+
+
+def json_lines(text):
+    return [json.loads(line) for line in text.splitlines() if line.startswith("{")]
+
+
+def quantiles(values):
+    """median, p25, p75, min, max of `values`."""
+    v = sorted(values)
+    if len(v) == 1:
+        return {"median": v[0], "p25": v[0], "p75": v[0], "min": v[0], "max": v[0], "n": 1}
+    q = statistics.quantiles(v, n=4, method="inclusive")
+    return {"median": statistics.median(v), "p25": q[0], "p75": q[2], "min": v[0], "max": v[-1], "n": len(v)}
+
+
+# ---------------------------------------------------------------- tools
+
+
+class Tools:
+    def __init__(self, args):
+        self.args = args
+        self.node = shutil.which("node")
+        self.python = sys.executable
+
+    def thumbnail_cmd(self, tool, files, passes, warmup, out=None):
+        extra = ["--passes", str(passes), "--warmup", str(warmup)] + (["--out", out] if out else [])
+        if tool == "imgpipe":
+            return [self.args.thumbnail_bench, "thumbnail"] + extra + files
+        if tool == "sharp":
+            return [self.node, os.path.join(HERE, "anchors", "sharp_thumb.js")] + extra + files
+        if tool == "Pillow":
+            return [self.python, os.path.join(HERE, "anchors", "pillow_thumb.py")] + extra + files
+        raise ValueError(tool)
+
+
+THUMB_TOOLS = ["imgpipe", "sharp", "Pillow"]
+
+
+# ---------------------------------------------------------------- thumbnails
+
+
+def bench_thumbnails(tools, photos, rounds, passes):
+    files = [os.path.join(photos, f) for f in THUMBNAIL_SET]
+    samples = {t: {f: [] for f in THUMBNAIL_SET} for t in THUMB_TOOLS}
+    cpu_over_wall = {t: [] for t in THUMB_TOOLS}
+    out_dirs = {t: tempfile.mkdtemp(prefix=f"bench-{t}-") for t in THUMB_TOOLS}
+    for r in range(rounds):
+        order = THUMB_TOOLS[r % 3:] + THUMB_TOOLS[:r % 3]
+        for tool in order:
+            out = out_dirs[tool] if r == rounds - 1 else None
+            stdout, wall, _, cpu = run_child(tools.thumbnail_cmd(tool, files, passes, 1, out))
+            timed_ms = 0.0
+            for row, name in zip(json_lines(stdout), THUMBNAIL_SET):
+                samples[tool][name].extend(row["ms"])
+                timed_ms += sum(row["ms"]) * (passes + 1) / passes
+            cpu_over_wall[tool].append(cpu / wall)
+        log(f"thumbnails: round {r + 1}/{rounds} done")
+    per_image = {t: {f: quantiles(s) for f, s in samples[t].items()} for t in THUMB_TOOLS}
+    # Over the set: the mean of per-image medians (= total time for the set / number of images).
+    over_set = {t: statistics.mean(per_image[t][f]["median"] for f in THUMBNAIL_SET) for t in THUMB_TOOLS}
+    rss = {}
+    for tool in THUMB_TOOLS:
+        _, _, peak, _ = run_child(tools.thumbnail_cmd(tool, [os.path.join(photos, LARGEST)], 1, 0))
+        rss[tool] = peak
+    log("thumbnails: peak RSS done")
+    quality = thumbnail_quality(photos, out_dirs)
+    for d in out_dirs.values():
+        shutil.rmtree(d, ignore_errors=True)
+    return {
+        "per_image": per_image,
+        "over_set": over_set,
+        "rss_largest": rss,
+        "cpu_over_wall": {t: statistics.median(v) for t, v in cpu_over_wall.items()},
+        "quality": quality,
+        "samples_per_image": rounds * passes,
+    }
+
+
+def luma(img):
+    a = np.asarray(img.convert("RGB"), dtype=np.float64)
+    return a[..., 0] * 0.299 + a[..., 1] * 0.587 + a[..., 2] * 0.114
+
+
+def gaussian_filter(x, size=11, sigma=1.5):
+    k = np.exp(-0.5 * ((np.arange(size) - size // 2) / sigma) ** 2)
+    k /= k.sum()
+    x = np.lib.stride_tricks.sliding_window_view(x, size, axis=0) @ k
+    return np.lib.stride_tricks.sliding_window_view(x, size, axis=1) @ k
+
+
+def ssim(a, b):
+    """Mean SSIM of two luma images (Wang et al. 2004: 11×11 Gaussian σ 1.5, K1 .01, K2 .03)."""
+    c1, c2 = (0.01 * 255) ** 2, (0.03 * 255) ** 2
+    mu_a, mu_b = gaussian_filter(a), gaussian_filter(b)
+    var_a = gaussian_filter(a * a) - mu_a**2
+    var_b = gaussian_filter(b * b) - mu_b**2
+    cov = gaussian_filter(a * b) - mu_a * mu_b
+    s = ((2 * mu_a * mu_b + c1) * (2 * cov + c2)) / ((mu_a**2 + mu_b**2 + c1) * (var_a + var_b + c2))
+    return float(s.mean())
+
+
+def thumbnail_quality(photos, out_dirs):
+    """Dimensions and SSIM of each tool's thumbnails against a reference: Pillow's LANCZOS
+    resize of the full decode (no DCT scaling), oriented, to the same dimensions."""
+    rows = {}
+    for name in THUMBNAIL_SET:
+        full = ImageOps.exif_transpose(Image.open(os.path.join(photos, name))).convert("RGB")
+        stem = os.path.splitext(os.path.basename(name))[0]
+        for size in (1024, 256):
+            dims = {}
+            scores = {}
+            for tool, d in out_dirs.items():
+                thumb = Image.open(os.path.join(d, f"{stem}_{size}.jpg"))
+                dims[tool] = thumb.size
+            ref_size = dims["sharp"]
+            reference = luma(full.resize(ref_size, Image.LANCZOS))
+            for tool, d in out_dirs.items():
+                thumb = Image.open(os.path.join(d, f"{stem}_{size}.jpg"))
+                scores[tool] = ssim(luma(thumb), reference) if thumb.size == ref_size else None
+            rows[f"{name}@{size}"] = {"name": name, "size": size, "dims": dims, "ssim": scores}
+    return rows
+
+
+# ---------------------------------------------------------------- validate
+
+
+def make_validate_set(photos, work):
+    """One file per format: JPEG and PNG from the package, GIF and WebP converted by Pillow."""
+    jpeg = os.path.join(photos, LARGEST)
+    png = os.path.join(photos, "desktop/Ubuntu-Mate-Cold-no-logo.png")
+    src = Image.open(os.path.join(photos, "nature/Wood.jpg"))
+    gif = os.path.join(work, "Wood.gif")
+    webp = os.path.join(work, "Wood.webp")
+    src.save(gif)
+    src.save(webp, quality=80)
+    return {"JPEG": jpeg, "PNG": png, "GIF": gif, "WebP": webp}
+
+
+def bench_validate(tools, photos, work, passes):
+    files = make_validate_set(photos, work)
+    cmd = [tools.args.thumbnail_bench, "validate", "--passes", str(passes), "--warmup", "3"]
+    stdout, _, _, _ = run_child(cmd + list(files.values()))
+    rows = {}
+    for (fmt, path), row in zip(files.items(), json_lines(stdout)):
+        im = Image.open(path)
+        rows[fmt] = {
+            "file": os.path.basename(path),
+            "dims": im.size,
+            "bytes": os.path.getsize(path),
+            "ms": quantiles(row["ms"]),
+        }
+    # The same files decoded (Pillow, full decode): what validation would cost if it decoded.
+    for fmt, path in files.items():
+        start = time.perf_counter()
+        Image.open(path).load()
+        rows[fmt]["pillow_decode_ms"] = (time.perf_counter() - start) * 1e3
+    return rows
+
+
+# ---------------------------------------------------------------- cold start
+
+
+class RuntimeApi(socketserver.ThreadingMixIn, http.server.HTTPServer):
+    daemon_threads = True
+    allow_reuse_address = True
+
+
+def make_runtime_handler(first_next):
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_GET(self):
+            if "/runtime/invocation/next" in self.path and not first_next.is_set():
+                first_next.when = time.perf_counter()
+                first_next.set()
+            # Hold the request: the function waits here as it would for its first event.
+            time.sleep(5)
+            self.send_response(500)
+            self.end_headers()
+
+        def log_message(self, *a):
+            pass
+
+    return Handler
+
+
+def read_status(pid, key):
+    try:
+        with open(f"/proc/{pid}/status") as f:
+            for line in f:
+                if line.startswith(key + ":"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        return None
+    return None
+
+
+def function_cold_start(binary, extra_env):
+    first_next = threading.Event()
+    server = RuntimeApi(("127.0.0.1", 0), make_runtime_handler(first_next))
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    env = dict(os.environ)
+    env.update({
+        "AWS_LAMBDA_RUNTIME_API": f"127.0.0.1:{server.server_address[1]}",
+        "AWS_LAMBDA_FUNCTION_NAME": os.path.basename(binary),
+        "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": "512",
+        "AWS_LAMBDA_FUNCTION_VERSION": "$LATEST",
+        "AWS_LAMBDA_LOG_STREAM_NAME": "bench",
+        "AWS_LAMBDA_LOG_GROUP_NAME": "bench",
+        "AWS_REGION": "us-east-1",
+        "AWS_ACCESS_KEY_ID": "bench",
+        "AWS_SECRET_ACCESS_KEY": "bench",
+    })
+    env.update(extra_env)
+    start = time.perf_counter()
+    proc = subprocess.Popen([binary], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    ok = first_next.wait(10)
+    try:
+        if not ok:
+            proc.kill()
+            raise RuntimeError(f"{binary} never asked for /next: {proc.stderr.read().decode()[-2000:]}")
+        ms = (first_next.when - start) * 1e3
+        rss = read_status(proc.pid, "VmHWM")
+        return ms, rss
+    finally:
+        proc.kill()
+        proc.wait()
+        server.shutdown()
+        server.server_close()
+
+
+BOTO3_INIT = "import boto3; boto3.client('rekognition'); boto3.client('s3')"
+
+
+def bench_cold_start(tools, rounds):
+    env = {"AWS_REGION": "us-east-1", "AWS_ACCESS_KEY_ID": "bench", "AWS_SECRET_ACCESS_KEY": "bench"}
+    results = {}
+    binaries = {name: path for name, path in tools.args.function.items() if os.path.exists(path)}
+    samples = {name: [] for name in binaries}
+    rss = {name: [] for name in binaries}
+    samples["python3 + boto3"] = []
+    rss["python3 + boto3"] = []
+    for _ in range(rounds):
+        for name, path in binaries.items():
+            ms, peak = function_cold_start(path, tools.args.function_env)
+            samples[name].append(ms)
+            rss[name].append(peak)
+        _, wall, peak, _ = run_child([sys.executable, "-c", BOTO3_INIT], env={**os.environ, **env})
+        samples["python3 + boto3"].append(wall * 1e3)
+        rss["python3 + boto3"].append(peak)
+    for name in samples:
+        results[name] = {"ms": quantiles(samples[name]), "rss": statistics.median(rss[name])}
+    return results
+
+
+# ---------------------------------------------------------------- report
+
+
+def log(msg):
+    print(f"[bench {time.strftime('%H:%M:%S')}] {msg}", file=sys.stderr, flush=True)
+
+
+def cmd_out(cmd, cwd=None):
+    try:
+        return subprocess.run(cmd, capture_output=True, text=True, check=True, cwd=cwd).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return "?"
+
+
+def machine_info(tools):
+    cpu = "?"
+    with open("/proc/cpuinfo") as f:
+        for line in f:
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    sharp_versions = cmd_out([tools.node, "-e", "const s=require('sharp');console.log(s.versions.sharp+' (libvips '+s.versions.vips+')')"], cwd=HERE)
+    import PIL
+
+    return {
+        "date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+        "cpu": f"{cpu}, {os.cpu_count()} cores",
+        "kernel": platform.release(),
+        "memory": f"{os.sysconf('SC_PAGE_SIZE') * os.sysconf('SC_PHYS_PAGES') / 2**30:.0f} GiB",
+        "rustc": cmd_out(["rustc", "--version"]),
+        "node": cmd_out([tools.node, "--version"]),
+        "sharp": sharp_versions,
+        "python": platform.python_version(),
+        "Pillow": PIL.__version__,
+        "numpy": np.__version__,
+        "load": " ".join(f"{x:.2f}" for x in os.getloadavg()),
+    }
+
+
+def fmt_q(q, digits=0):
+    f = f"{{:.{digits}f}}"
+    return f"{f.format(q['median'])} ({f.format(q['p25'])}–{f.format(q['p75'])})"
+
+
+def verdict(ok):
+    return "**met**" if ok else "**missed**"
+
+
+def report(results, info, args):
+    lines = []
+    w = lines.append
+    w("# Performance")
+    w("")
+    w("Written by `bench/run.sh` (do not edit by hand; run it again). Every table compares imgpipe with")
+    w("the tool people would otherwise use, **in the same run on the same inputs**, interleaved round by")
+    w("round. Times are medians with the interquartile range in parentheses; ratios are imgpipe ÷ anchor")
+    w("(below 1 means imgpipe is faster). Photos: Debian's `mate-backgrounds` package (not committed).")
+    w("")
+    w("## Machine")
+    w("")
+    for k, v in info.items():
+        w(f"- {k}: {v}")
+    w(f"- load average at the end: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
+    if args.note:
+        w("")
+        w(f"> {args.note}")
+    w("")
+    targets = []
+
+    t = results.get("thumbnails")
+    if t:
+        w("## Thumbnail: decode + orient + 1024 px and 256 px + JPEG q80, one thread")
+        w("")
+        w("Bytes in memory to two encoded JPEGs in memory, per image, after one warm-up pass;")
+        w(f"{t['samples_per_image']} samples per image and tool. imgpipe: `make_thumbnails`")
+        w("(examples/thumbnail_bench.rs). sharp: one shrink-on-load decode, `.rotate()`, 1024 px, then")
+        w("256 px from those pixels, `sharp.concurrency(1)`, cache off. Pillow: `draft()`,")
+        w("`exif_transpose`, LANCZOS to 1024 px, then 256 px from those pixels.")
+        w("")
+        w("| photo | MP | imgpipe ms | sharp ms | Pillow ms | imgpipe ÷ sharp | imgpipe ÷ Pillow |")
+        w("|---|---:|---:|---:|---:|---:|---:|")
+        for name in THUMBNAIL_SET:
+            p = t["per_image"]
+            mp = megapixels(os.path.join(args.photos, name))
+            w(f"| {os.path.basename(name)} | {mp:.1f} | {fmt_q(p['imgpipe'][name], 1)} | {fmt_q(p['sharp'][name], 1)} | "
+              f"{fmt_q(p['Pillow'][name], 1)} | {p['imgpipe'][name]['median'] / p['sharp'][name]['median']:.2f} | "
+              f"{p['imgpipe'][name]['median'] / p['Pillow'][name]['median']:.2f} |")
+        s = t["over_set"]
+        w(f"| **over the set (ms/image)** | | **{s['imgpipe']:.1f}** | **{s['sharp']:.1f}** | **{s['Pillow']:.1f}** | "
+          f"**{s['imgpipe'] / s['sharp']:.2f}** | **{s['imgpipe'] / s['Pillow']:.2f}** |")
+        w("")
+        w("Min–max per image (ms): " + "; ".join(
+            f"{os.path.basename(n)}: " + ", ".join(
+                f"{tool} {t['per_image'][tool][n]['min']:.0f}–{t['per_image'][tool][n]['max']:.0f}" for tool in THUMB_TOOLS)
+            for n in THUMBNAIL_SET) + ".")
+        w("")
+        w("CPU time ÷ wall time of each tool's process (1.0 = one busy thread): " + ", ".join(
+            f"{tool} {v:.2f}" for tool, v in t["cpu_over_wall"].items()) + ".")
+        w("")
+        w(f"Peak RSS of one process thumbnailing only {os.path.basename(LARGEST)} (17.9 MP, "
+          f"{os.path.getsize(os.path.join(args.photos, LARGEST)) / 1e6:.1f} MB, progressive):")
+        w("")
+        w("| | imgpipe | sharp (node) | Pillow (python3) |")
+        w("|---|---:|---:|---:|")
+        r = t["rss_largest"]
+        w(f"| peak RSS MB | {r['imgpipe'] / 1e6:.1f} | {r['sharp'] / 1e6:.1f} | {r['Pillow'] / 1e6:.1f} |")
+        w("")
+        w("Quality: every tool's thumbnail against a reference, Pillow's LANCZOS resize of the full")
+        w("decode (no DCT scaling) to the same dimensions; SSIM on luma (11×11 Gaussian, σ 1.5).")
+        w("")
+        w("| photo | size | dimensions (imgpipe / sharp / Pillow) | SSIM imgpipe | SSIM sharp | SSIM Pillow |")
+        w("|---|---:|---|---:|---:|---:|")
+        worst_delta = 0.0
+        dims_ok = True
+        for row in t["quality"].values():
+            name, size = row["name"], row["size"]
+            d = row["dims"]
+            same = len(set(map(tuple, d.values()))) == 1
+            dims_ok &= same
+            sc = row["ssim"]
+            if sc["imgpipe"] is not None and sc["sharp"] is not None:
+                worst_delta = max(worst_delta, sc["sharp"] - sc["imgpipe"])
+            else:
+                worst_delta = float("inf")
+            fmt = lambda v: "—" if v is None else f"{v:.4f}"
+            w(f"| {os.path.basename(name)} | {size} | {'×'.join(map(str, d['imgpipe']))} / {'×'.join(map(str, d['sharp']))} / "
+              f"{'×'.join(map(str, d['Pillow']))}{'' if same else ' **differ**'} | {fmt(sc['imgpipe'])} | {fmt(sc['sharp'])} | {fmt(sc['Pillow'])} |")
+        w("")
+        largest_ratio = t["per_image"]["imgpipe"][LARGEST]["median"] / t["per_image"]["sharp"][LARGEST]["median"]
+        targets += [
+            ("thumbnail over the set ≤ 0.8× sharp", f"{s['imgpipe'] / s['sharp']:.2f}×", s["imgpipe"] / s["sharp"] <= TARGETS["thumb_set_ratio"]),
+            ("thumbnail of the 17.9 MP photo ≤ 0.8× sharp", f"{largest_ratio:.2f}×", largest_ratio <= TARGETS["thumb_largest_ratio"]),
+            ("SSIM within 0.01 of sharp's, same dimensions", f"worst {-worst_delta:+.4f} vs sharp" + ("" if dims_ok else ", dimensions differ"),
+             dims_ok and worst_delta <= TARGETS["ssim_delta"]),
+            ("peak RSS thumbnailing the 17.9 MP JPEG ≤ 100 MB", f"{r['imgpipe'] / 1e6:.1f} MB", r["imgpipe"] <= TARGETS["thumb_rss_mb"] * 1e6),
+        ]
+
+    v = results.get("validate")
+    if v:
+        w("## Validate: header only")
+        w("")
+        w("`inspect` on the first 64 KiB of each file (what the validate function reads with a ranged")
+        w("GET), many passes after warm-up. For scale, Pillow's full decode of the same file: validation")
+        w("that decoded pixels would cost that much.")
+        w("")
+        w("| format | file | dimensions | bytes | inspect µs (median, IQR) | Pillow full decode ms |")
+        w("|---|---|---|---:|---:|---:|")
+        worst = 0.0
+        for fmt, row in v.items():
+            q = {k: (x * 1e3 if isinstance(x, float) else x) for k, x in row["ms"].items()}
+            worst = max(worst, row["ms"]["median"])
+            w(f"| {fmt} | {row['file']} | {row['dims'][0]}×{row['dims'][1]} | {row['bytes']} | {fmt_q(q, 1)} | {row['pillow_decode_ms']:.0f} |")
+        w("")
+        targets.append(("validate < 1 ms per image, no pixel decode", f"worst median {worst * 1e3:.1f} µs", worst < TARGETS["validate_ms"]))
+
+    c = results.get("cold_start")
+    if c:
+        w("## Cold start: process start to the first Runtime API `/next`")
+        w("")
+        w("A local Runtime API answers nothing but records when `/next` is first asked for; peak RSS")
+        w("(VmHWM) is read at that moment. Anchor: `python3 -c \"" + BOTO3_INIT + "\"` (whole process).")
+        w("")
+        w("| program | init ms (median, IQR) | peak RSS MB |")
+        w("|---|---:|---:|")
+        for name, row in c.items():
+            w(f"| {name} | {fmt_q(row['ms'], 1)} | {row['rss'] / 1e6:.1f} |")
+        w("")
+        fns = {n: r for n, r in c.items() if n != "python3 + boto3"}
+        if fns:
+            worst_ms = max(r["ms"]["median"] for r in fns.values())
+            worst_rss = max(r["rss"] for r in fns.values())
+            targets.append(("function init ≤ 50 ms and ≤ 20 MB RSS", f"worst {worst_ms:.1f} ms, {worst_rss / 1e6:.1f} MB",
+                            worst_ms <= TARGETS["init_ms"] and worst_rss <= TARGETS["init_rss_mb"] * 1e6))
+
+    for section in results.get("extra_sections", []):
+        lines.extend(section["lines"])
+        targets.extend(section.get("targets", []))
+
+    if results.get("skipped"):
+        w("## Not measured in this run")
+        w("")
+        for s in results["skipped"]:
+            w(f"- {s}")
+        w("")
+
+    w("## Targets")
+    w("")
+    w("| target | measured | |")
+    w("|---|---|---|")
+    for name, measured, ok in targets:
+        w(f"| {name} | {measured} | {verdict(ok)} |")
+    w("")
+    if args.notes_file and os.path.exists(args.notes_file):
+        with open(args.notes_file) as f:
+            w(f.read().rstrip())
+        w("")
+    return "\n".join(lines)
+
+
+def megapixels(path):
+    w, h = Image.open(path).size
+    return w * h / 1e6
+
+
+# ---------------------------------------------------------------- main
+
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__)
+    p.add_argument("--photos", required=True, help="the unpacked mate-backgrounds folder")
+    p.add_argument("--thumbnail-bench", required=True, help="imgpipe-imaging's thumbnail_bench example")
+    p.add_argument("--function", action="append", default=[], metavar="NAME=PATH", help="a Lambda function binary")
+    p.add_argument("--imgpipe", help="the imgpipe binary (end to end)")
+    p.add_argument("--rounds", type=int, default=5)
+    p.add_argument("--passes", type=int, default=2)
+    p.add_argument("--only", help="comma-separated: thumbnails,validate,cold_start")
+    p.add_argument("--out", default=os.path.join(HERE, "..", "docs", "performance.md"))
+    p.add_argument("--json", help="also write the raw results here")
+    p.add_argument("--note", help="a line quoted under Machine")
+    p.add_argument("--notes-file", default=os.path.join(HERE, "notes.md"), help="appended to the report")
+    args = p.parse_args()
+    args.function = dict(item.split("=", 1) for item in args.function)
+    args.function_env = {}
+    only = set(args.only.split(",")) if args.only else {"thumbnails", "validate", "cold_start"}
+    tools = Tools(args)
+    info = machine_info(tools)
+    results = {"skipped": []}
+    work = tempfile.mkdtemp(prefix="imgpipe-bench-")
+    try:
+        if "thumbnails" in only:
+            results["thumbnails"] = bench_thumbnails(tools, args.photos, args.rounds, args.passes)
+        if "validate" in only:
+            results["validate"] = bench_validate(tools, args.photos, work, 2000)
+            log("validate done")
+        if "cold_start" in only:
+            if args.function:
+                results["cold_start"] = bench_cold_start(tools, max(args.rounds, 5) * 2)
+                log("cold start done")
+            else:
+                results["skipped"].append("cold start: no function binary was built")
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    text = report(results, info, args)
+    with open(args.out, "w") as f:
+        f.write(text + "\n")
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump(results, f, indent=1, default=str)
+    log(f"wrote {os.path.relpath(args.out)}")
+
+
+if __name__ == "__main__":
+    main()
