@@ -1,5 +1,6 @@
 //! One decode of a whole image into 8-bit gray or RGB pixels, with limits checked before the
-//! pixel buffer is allocated. JPEGs are shrunk while decoding (DCT scaling).
+//! pixel buffer is allocated. JPEGs are shrunk while decoding (DCT scaling, jpeg-decoder) when a
+//! scale of 1/2 or less still covers the size needed; otherwise zune-jpeg decodes them whole.
 
 use crate::format::Format;
 use crate::inspect::{check_dimensions, format_name, Limits};
@@ -49,6 +50,13 @@ fn decode_jpeg(bytes: &[u8], longest_needed: u32, limits: &Limits) -> Result<Can
         .info()
         .ok_or_else(|| cannot_decode(Format::Jpeg, "no header"))?;
     check_dimensions(u32::from(info.width), u32::from(info.height), limits)?;
+    let longest = info.width.max(info.height);
+    let shrinkable = u32::from(longest) >= longest_needed.saturating_mul(2);
+    let plain = matches!(info.pixel_format, PixelFormat::L8 | PixelFormat::RGB24);
+    if !shrinkable && plain && info.coding_process != CodingProcess::Lossless {
+        // No DCT scale would shrink it: zune-jpeg's SIMD decoder is the faster full decode.
+        return decode_jpeg_full(bytes, info.pixel_format == PixelFormat::L8, limits);
+    }
     if info.coding_process != CodingProcess::Lossless {
         // Only the longest side counts: u16::MAX on the other never satisfies the scaler.
         let wanted = u16::try_from(longest_needed).unwrap_or(u16::MAX).max(1);
@@ -81,6 +89,36 @@ fn decode_jpeg(bytes: &[u8], longest_needed: u32, limits: &Limits) -> Result<Can
     Ok(Canvas {
         width,
         height,
+        channels,
+        data,
+    })
+}
+
+/// Full-size decode of a gray or YCbCr/RGB JPEG with zune-jpeg.
+fn decode_jpeg_full(bytes: &[u8], gray: bool, limits: &Limits) -> Result<Canvas, Rejection> {
+    use zune_core::{bytestream::ZCursor, colorspace::ColorSpace, options::DecoderOptions};
+    let fail = |e: zune_jpeg::errors::DecodeErrors| cannot_decode(Format::Jpeg, e);
+    let side = usize::try_from(limits.max_side).unwrap_or(usize::MAX);
+    let (channels, colorspace) = if gray {
+        (1, ColorSpace::Luma)
+    } else {
+        (3, ColorSpace::RGB)
+    };
+    let options = DecoderOptions::default()
+        .set_max_width(side)
+        .set_max_height(side)
+        .jpeg_set_out_colorspace(colorspace);
+    let mut decoder = zune_jpeg::JpegDecoder::new_with_options(ZCursor::new(bytes), options);
+    let data = decoder.decode().map_err(fail)?;
+    let (width, height) = decoder
+        .dimensions()
+        .ok_or_else(|| cannot_decode(Format::Jpeg, "no header"))?;
+    if data.len() < width * height * channels {
+        return Err(cannot_decode(Format::Jpeg, "too few pixels"));
+    }
+    Ok(Canvas {
+        width: u32::try_from(width).map_err(|_| cannot_decode(Format::Jpeg, "too wide"))?,
+        height: u32::try_from(height).map_err(|_| cannot_decode(Format::Jpeg, "too tall"))?,
         channels,
         data,
     })

@@ -141,6 +141,9 @@ pub(crate) fn stored_dims_for(info: &ImageInfo, size: u32) -> (u32, u32) {
 }
 
 fn encode_jpeg(canvas: &Canvas, quality: u8) -> Result<Vec<u8>, Rejection> {
+    let failed = |e: &dyn std::fmt::Display| {
+        Rejection::corrupt(format!("The thumbnail could not be encoded ({e})."))
+    };
     let rgb;
     let pixels = if canvas.channels == 1 {
         rgb = canvas
@@ -152,14 +155,12 @@ fn encode_jpeg(canvas: &Canvas, quality: u8) -> Result<Vec<u8>, Rejection> {
     } else {
         &canvas.data
     };
+    let width = u16::try_from(canvas.width).map_err(|e| failed(&e))?;
+    let height = u16::try_from(canvas.height).map_err(|e| failed(&e))?;
     let mut jpeg = Vec::new();
-    image::codecs::jpeg::JpegEncoder::new_with_quality(&mut jpeg, quality)
-        .encode(
-            pixels,
-            canvas.width,
-            canvas.height,
-            image::ExtendedColorType::Rgb8,
-        )
-        .map_err(|e| Rejection::corrupt(format!("The thumbnail could not be encoded ({e}).")))?;
+    // Baseline, 4:2:0 below quality 90, AVX2 DCT where the CPU has it.
+    jpeg_encoder::Encoder::new(&mut jpeg, quality)
+        .encode(pixels, width, height, jpeg_encoder::ColorType::Rgb)
+        .map_err(|e| failed(&e))?;
     Ok(jpeg)
 }
