@@ -19,7 +19,7 @@ if [ ${#need_apt[@]} -gt 0 ]; then
 fi
 
 step "python packages"
-python3 -m pip install --quiet --disable-pip-version-check -r tests/requirements.txt
+python3 -m pip install --quiet --disable-pip-version-check -r tests/infra/requirements.txt -r tests/requirements.txt
 
 step "model and photos"
 scripts/fetch-model.sh
