@@ -1,0 +1,341 @@
+//! End-to-end tests of `imgpipe serve`: the real binary, its embedded S3/DynamoDB, the engine
+//! running `statemachine/pipeline.asl.json`, the real model, over HTTP as the page uses it.
+//! Each test has its own server and data directory.
+//!
+//! Needs: `cargo build --workspace --bins`, the model (scripts/fetch-model.sh) and
+//! IMGPIPE_TEST_PHOTOS (tests/fixtures/photos.sh).
+
+use std::collections::BTreeSet;
+use std::time::Duration;
+
+use imgpipe_e2e::serve::{
+    decoded_size, imgpipe_command, model_path, png_claiming, test_photo, timeline_state, timeline_states, Server, TempDir,
+};
+use serde_json::{json, Value};
+
+/// How long one image may take to reach a final status (2 shared cores, a real model).
+const FINAL: Duration = Duration::from_secs(240);
+/// Fast retries: IntervalSeconds 2 becomes 20 ms.
+const FAST: [(&str, &str); 1] = [("IMGPIPE_TIME_SCALE", "0.01")];
+
+fn label<'a>(record: &'a Value, name: &str) -> Option<&'a Value> {
+    record["labels"].as_array()?.iter().find(|l| l["name"] == name)
+}
+
+fn label_names(labels: &Value) -> Vec<String> {
+    labels.as_array().into_iter().flatten().filter_map(|l| l["name"].as_str().map(str::to_string)).collect()
+}
+
+/// Every entry exited, with a duration.
+fn assert_complete(timeline: &Value) {
+    for e in timeline["events"].as_array().expect("timeline events") {
+        assert!(e["exitedAt"].is_string(), "state {} never exited: {timeline}", e["state"]);
+        let ms = e["durationMs"].as_i64().unwrap_or_else(|| panic!("no durationMs for {}: {timeline}", e["state"]));
+        assert!(ms >= 0, "negative duration: {e}");
+    }
+}
+
+/// A record that is DONE for a photo: image, labels and thumbnails whose URLs work.
+async fn check_done_photo(server: &Server, id: &str, record: &Value, photo_size: (u32, u32)) {
+    assert_eq!(record["status"], "DONE", "record: {record}");
+    assert_eq!(record["imageId"], id);
+    assert_eq!(record["image"]["width"], photo_size.0, "record: {record}");
+    assert_eq!(record["image"]["height"], photo_size.1, "record: {record}");
+    let execution = record["executionId"].as_str().unwrap_or_else(|| panic!("no executionId: {record}"));
+
+    let thumbs = record["thumbnails"].as_array().unwrap_or_else(|| panic!("no thumbnails: {record}"));
+    let sizes: BTreeSet<u64> = thumbs.iter().filter_map(|t| t["size"].as_u64()).collect();
+    assert_eq!(sizes, BTreeSet::from([256, 1024]), "thumbnail sizes: {record}");
+    let original_longest = photo_size.0.max(photo_size.1);
+    for t in thumbs {
+        let size = t["size"].as_u64().unwrap() as u32;
+        let url = t["url"].as_str().unwrap_or_else(|| panic!("thumbnail without url: {t}"));
+        let resp = server.http().get(url).send().await.expect("GET thumbnail");
+        assert_eq!(resp.status().as_u16(), 200, "GET {url}");
+        let ct = resp.headers().get("content-type").and_then(|v| v.to_str().ok()).unwrap_or_default().to_string();
+        assert_eq!(ct, "image/jpeg", "thumbnail content type");
+        let bytes = resp.bytes().await.expect("thumbnail body");
+        let (w, h) = decoded_size(&bytes);
+        // Never upscaled: the longest side is the size, or the original's if smaller.
+        assert_eq!(w.max(h), size.min(original_longest), "thumbnail {size}: {w}x{h}");
+        assert_eq!((u64::from(w), u64::from(h)), (t["width"].as_u64().unwrap(), t["height"].as_u64().unwrap()), "{t}");
+        // Aspect ratio kept (within rounding).
+        let expected_h = f64::from(w) * f64::from(photo_size.1) / f64::from(photo_size.0);
+        assert!((expected_h - f64::from(h)).abs() <= 1.0, "aspect ratio of {w}x{h} vs {photo_size:?}");
+    }
+
+    let result_url = record["resultUrl"].as_str().unwrap_or_else(|| panic!("no resultUrl: {record}"));
+    let resp = server.http().get(result_url).send().await.expect("GET result");
+    assert_eq!(resp.status().as_u16(), 200, "GET {result_url}");
+    let result: Value = resp.json().await.expect("result JSON");
+    assert_eq!(result["executionId"], execution, "result document: {result}");
+    let result_labels = if result["labels"].is_array() { &result["labels"] } else { &result["labels"]["labels"] };
+    assert_eq!(label_names(result_labels), label_names(&record["labels"]), "result labels vs record: {result}");
+
+    let timeline = server.timeline(id).await;
+    assert_eq!(timeline["executionId"], execution, "timeline: {timeline}");
+    assert_eq!(timeline["status"], "SUCCEEDED", "timeline: {timeline}");
+    assert_eq!(timeline_states(&timeline), ["Validate", "DetectLabels", "Thumbnail", "Persist"], "timeline: {timeline}");
+    for e in timeline["events"].as_array().unwrap() {
+        assert_eq!(e["attempts"], 1, "no retries expected: {e}");
+    }
+    assert_complete(&timeline);
+}
+
+#[tokio::test]
+async fn photos_go_from_signed_upload_to_done_with_labels_thumbnails_and_queries() {
+    let (chelsea, coffee) = (test_photo("chelsea.png"), test_photo("coffee.png"));
+    model_path();
+    let dir = TempDir::new("done");
+    let server = Server::start(&dir.join("data"), &FAST, &[]).await;
+    let cat_id = server.upload_file(&chelsea, "image/png").await;
+    let cup_id = server.upload_file(&coffee, "image/png").await;
+    assert_ne!(cat_id, cup_id);
+
+    let cat = server.wait_final(&cat_id, FINAL).await;
+    check_done_photo(&server, &cat_id, &cat, (451, 300)).await;
+    assert_eq!(cat["filename"], "chelsea.png");
+    let cat_label = label(&cat, "Cat").unwrap_or_else(|| panic!("chelsea.png has no Cat label: {}", cat["labels"]));
+    let confidence = cat_label["confidence"].as_f64().expect("confidence");
+    assert!(confidence > 50.0 && confidence <= 100.0, "{cat_label}");
+    let instances = cat_label["instances"].as_array().expect("instances");
+    assert!(!instances.is_empty(), "the cat has no box: {cat_label}");
+    for inst in instances {
+        let b = &inst["boundingBox"];
+        let (l, t, w, h) = (b["left"].as_f64().unwrap(), b["top"].as_f64().unwrap(), b["width"].as_f64().unwrap(), b["height"].as_f64().unwrap());
+        assert!(w > 0.0 && h > 0.0 && l >= 0.0 && t >= 0.0 && l + w <= 1.0001 && t + h <= 1.0001, "box as ratios: {b}");
+    }
+
+    let cup = server.wait_final(&cup_id, FINAL).await;
+    check_done_photo(&server, &cup_id, &cup, (600, 400)).await;
+    assert!(label(&cup, "Cup").is_some(), "coffee.png has no Cup label: {}", cup["labels"]);
+
+    let (status, found) = server.get_json("/images?label=cat").await;
+    assert_eq!(status, 200, "{found}");
+    let ids: Vec<&str> = found["items"].as_array().expect("items").iter().filter_map(|i| i["imageId"].as_str()).collect();
+    assert!(ids.contains(&cat_id.as_str()), "label query for cat: {found}");
+    let (_, cups) = server.get_json("/images?label=Cup").await;
+    let cup_ids: Vec<&str> = cups["items"].as_array().expect("items").iter().filter_map(|i| i["imageId"].as_str()).collect();
+    assert!(cup_ids.contains(&cup_id.as_str()), "label query for Cup: {cups}");
+}
+
+#[tokio::test]
+async fn non_images_and_decompression_bombs_are_rejected_with_a_code() {
+    model_path();
+    let dir = TempDir::new("rejected");
+    let server = Server::start(&dir.join("data"), &FAST, &[]).await;
+    let text = b"These are my notes, not a photo.\nLine two.\n".repeat(20);
+    let notes = server.upload(&text, "notes.jpg", "image/jpeg").await;
+    let bomb = server.upload(&png_claiming(60_000, 60_000), "bomb.png", "image/png").await;
+    // Each side within 10000 but 81 megapixels, over the 50 megapixel limit.
+    let wide = server.upload(&png_claiming(9_000, 9_000), "wide.png", "image/png").await;
+
+    for (id, code) in [(&notes, "UNSUPPORTED_FORMAT"), (&bomb, "DIMENSIONS_TOO_LARGE"), (&wide, "DIMENSIONS_TOO_LARGE")] {
+        let record = server.wait_final(id, FINAL).await;
+        assert_eq!(record["status"], "REJECTED", "{record}");
+        assert_eq!(record["error"]["code"], code, "{record}");
+        let message = record["error"]["message"].as_str().unwrap_or_default();
+        assert!(!message.is_empty() && !message.starts_with(code), "a sentence for people: {record}");
+        assert!(record["thumbnails"].as_array().is_none_or(|t| t.is_empty()), "{record}");
+        let timeline = server.timeline(id).await;
+        assert_eq!(timeline_states(&timeline), ["Validate", "RecordRejected", "Rejected"], "{timeline}");
+        let validate = timeline_state(&timeline, "Validate").unwrap();
+        assert_eq!(validate["attempts"], 1, "ImageRejected is never retried: {validate}");
+    }
+}
+
+#[tokio::test]
+async fn retryable_faults_are_retried_until_done() {
+    let chelsea = test_photo("chelsea.png");
+    let dir = TempDir::new("retry");
+    let server = Server::start(&dir.join("data"), &[("IMGPIPE_TIME_SCALE", "0.01"), ("IMGPIPE_FAULTS", "detect-labels=2")], &[]).await;
+    let id = server.upload_file(&chelsea, "image/png").await;
+    let record = server.wait_final(&id, FINAL).await;
+    assert_eq!(record["status"], "DONE", "{record}");
+    assert!(label(&record, "Cat").is_some(), "{record}");
+
+    let timeline = server.timeline(&id).await;
+    assert_eq!(timeline_states(&timeline), ["Validate", "DetectLabels", "Thumbnail", "Persist"], "{timeline}");
+    let detect = timeline_state(&timeline, "DetectLabels").unwrap();
+    assert_eq!(detect["attempts"], 3, "{detect}");
+    let errors = detect["errors"].as_array().expect("errors");
+    assert_eq!(errors.len(), 2, "{detect}");
+    for e in errors {
+        assert_eq!(e["error"], "Retryable", "{e}");
+    }
+    assert_complete(&timeline);
+}
+
+#[tokio::test]
+async fn faults_beyond_max_attempts_end_failed_with_the_error_stored() {
+    let chelsea = test_photo("chelsea.png");
+    let dir = TempDir::new("failed");
+    let server = Server::start(&dir.join("data"), &[("IMGPIPE_TIME_SCALE", "0.01"), ("IMGPIPE_FAULTS", "detect-labels=9")], &[]).await;
+    let id = server.upload_file(&chelsea, "image/png").await;
+    let record = server.wait_final(&id, FINAL).await;
+    assert_eq!(record["status"], "FAILED", "{record}");
+    assert_eq!(record["error"]["code"], "Retryable", "{record}");
+    let message = record["error"]["message"].as_str().unwrap_or_default();
+    assert!(message.contains("injected fault"), "{record}");
+    assert!(record["executionId"].is_string(), "{record}");
+
+    let timeline = server.timeline(&id).await;
+    assert_eq!(timeline["status"], "FAILED", "{timeline}");
+    assert_eq!(timeline_states(&timeline), ["Validate", "DetectLabels", "RecordFailed", "Failed"], "{timeline}");
+    let detect = timeline_state(&timeline, "DetectLabels").unwrap();
+    // MaxAttempts 4 retries after the first attempt.
+    assert_eq!(detect["attempts"], 5, "{detect}");
+    assert_eq!(detect["errors"].as_array().map(Vec::len), Some(5), "{detect}");
+}
+
+#[tokio::test]
+async fn the_same_event_delivered_twice_leaves_one_record() {
+    let chelsea = test_photo("chelsea.png");
+    let dir = TempDir::new("duplicate");
+    let data = dir.join("data");
+    let mut server = Server::start(&data, &FAST, &[]).await;
+    let id = server.upload_file(&chelsea, "image/png").await;
+    let first = server.wait_final(&id, FINAL).await;
+    assert_eq!(first["status"], "DONE", "{first}");
+    server.stop();
+    drop(server);
+
+    let image = &first["image"];
+    let (bucket, key, etag) = (
+        image["bucket"].as_str().unwrap_or_else(|| panic!("no image.bucket: {first}")),
+        image["key"].as_str().unwrap_or_else(|| panic!("no image.key: {first}")),
+        image["etag"].as_str().unwrap_or_else(|| panic!("no image.etag: {first}")),
+    );
+    let size = std::fs::metadata(&chelsea).unwrap().len();
+    let event = json!({
+        "version": "0",
+        "id": "5a3c1a47-0e4c-4c2b-9a53-1b2a3c4d5e6f",
+        "detail-type": "Object Created",
+        "source": "aws.s3",
+        "account": "000000000000",
+        "time": "2026-01-01T00:00:00Z",
+        "region": "us-east-1",
+        "resources": [format!("arn:aws:s3:::{bucket}")],
+        "detail": {
+            "version": "0",
+            "bucket": { "name": bucket },
+            "object": { "key": key, "size": size, "etag": etag, "sequencer": "0062E99A88DC407460" },
+            "request-id": "N4N7GDK58NMKJ12R",
+            "requester": "000000000000",
+            "reason": "PostObject"
+        }
+    });
+    let event_file = dir.join("event.json");
+    std::fs::write(&event_file, event.to_string()).unwrap();
+
+    for run in 1..=2 {
+        let out = imgpipe_command()
+            .env("IMGPIPE_TIME_SCALE", "0.01")
+            .args(["sfn", "run", "--definition"])
+            .arg(imgpipe_e2e::serve::pipeline_definition_path())
+            .arg("--input")
+            .arg(format!("@{}", event_file.display()))
+            .arg("--data")
+            .arg(&data)
+            .output()
+            .expect("run imgpipe sfn run");
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(0), "sfn run #{run}: {stdout}\n{stderr}");
+        let output: Value = serde_json::from_str(&stdout).unwrap_or_else(|e| panic!("sfn run #{run} output is not JSON ({e}): {stdout}"));
+        assert_eq!(output["record"]["status"], "DONE", "sfn run #{run}: {output}");
+        assert_eq!(output["record"]["written"], false, "a duplicate event must not rewrite the record (run #{run}): {output}");
+    }
+
+    let server = Server::start(&data, &FAST, &[]).await;
+    let again = server.image(&id).await;
+    assert_eq!(again["status"], "DONE", "{again}");
+    assert_eq!(again["executionId"], first["executionId"], "{again}");
+    let (_, cats) = server.get_json("/images?label=cat").await;
+    let hits = cats["items"].as_array().expect("items").iter().filter(|i| i["imageId"] == id.as_str()).count();
+    assert_eq!(hits, 1, "label query after a duplicate event: {cats}");
+    let (_, recent) = server.get_json("/images").await;
+    let hits = recent["items"].as_array().expect("items").iter().filter(|i| i["imageId"] == id.as_str()).count();
+    assert_eq!(hits, 1, "recent images after a duplicate event: {recent}");
+}
+
+#[tokio::test]
+async fn executions_killed_mid_flight_finish_after_a_restart() {
+    let (chelsea, coffee) = (test_photo("chelsea.png"), test_photo("coffee.png"));
+    let dir = TempDir::new("restart");
+    let data = dir.join("data");
+    // Retries wait seconds, so both executions are mid-flight when the server dies.
+    let mut server = Server::start(&data, &[("IMGPIPE_TIME_SCALE", "1"), ("IMGPIPE_FAULTS", "detect-labels=3")], &[]).await;
+    let ids = [server.upload_file(&chelsea, "image/png").await, server.upload_file(&coffee, "image/png").await];
+    // Both executions have had a DetectLabels attempt fail (from the server's own log).
+    let failed_in_both = |log: &str| {
+        let executions: BTreeSet<&str> = log
+            .lines()
+            .filter(|l| l.contains("task failed") && l.contains("DetectLabels"))
+            .filter_map(|l| l.split_whitespace().find_map(|w| w.strip_prefix("execution=")))
+            .collect();
+        executions.len() >= 2
+    };
+    assert!(
+        server.wait_for_log(Duration::from_secs(90), failed_in_both).await,
+        "precondition: both executions should have hit the injected DetectLabels fault; log:\n{}",
+        server.log_tail(40)
+    );
+    for id in &ids {
+        let record = server.image(id).await;
+        assert_eq!(record["status"], "PENDING", "precondition: still in flight before the kill: {record}");
+    }
+    server.kill9();
+    drop(server);
+
+    let server = Server::start(&data, &FAST, &[]).await;
+    for id in &ids {
+        let record = server.wait_final(id, FINAL).await;
+        let status = record["status"].as_str().unwrap();
+        assert!(matches!(status, "DONE" | "REJECTED" | "FAILED"), "{record}");
+        let timeline = server.timeline(id).await;
+        assert_complete(&timeline);
+        let states = timeline_states(&timeline);
+        let expected_end = match status {
+            "DONE" => "Persist",
+            "REJECTED" => "Rejected",
+            _ => "Failed",
+        };
+        assert_eq!(states.last().map(String::as_str), Some(expected_end), "{timeline}");
+        assert_eq!(states.first().map(String::as_str), Some("Validate"), "{timeline}");
+        if status == "DONE" {
+            assert_eq!(states, ["Validate", "DetectLabels", "Thumbnail", "Persist"], "{timeline}");
+            let detect = timeline_state(&timeline, "DetectLabels").unwrap();
+            assert!(detect["attempts"].as_u64().unwrap_or(0) >= 2, "the faults before the kill are in the history: {detect}");
+        } else {
+            assert!(record["error"]["code"].is_string(), "a final failure says why: {record}");
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_modified_definition_is_run_as_written() {
+    let chelsea = test_photo("chelsea.png");
+    let dir = TempDir::new("definition");
+    let text = std::fs::read_to_string(imgpipe_e2e::serve::pipeline_definition_path()).unwrap();
+    let mut def: Value = serde_json::from_str(&text).unwrap();
+    let states = def["States"].as_object_mut().unwrap();
+    assert!(states.remove("Thumbnail").is_some());
+    states.insert(
+        "SkipThumbnails".into(),
+        json!({ "Type": "Pass", "Result": [], "ResultPath": "$.thumbnails", "Next": "Persist" }),
+    );
+    def["States"]["DetectLabels"]["Next"] = json!("SkipThumbnails");
+    let def_file = dir.join("no-thumbnails.asl.json");
+    std::fs::write(&def_file, serde_json::to_string_pretty(&def).unwrap()).unwrap();
+
+    let server = Server::start(&dir.join("data"), &FAST, &["--definition", def_file.to_str().unwrap()]).await;
+    let id = server.upload_file(&chelsea, "image/png").await;
+    let record = server.wait_final(&id, FINAL).await;
+    assert_eq!(record["status"], "DONE", "{record}");
+    assert!(label(&record, "Cat").is_some(), "{record}");
+    assert_eq!(record["thumbnails"], json!([]), "the definition skipped thumbnails: {record}");
+    let timeline = server.timeline(&id).await;
+    assert_eq!(timeline_states(&timeline), ["Validate", "DetectLabels", "SkipThumbnails", "Persist"], "{timeline}");
+    assert_eq!(timeline_state(&timeline, "SkipThumbnails").unwrap()["type"], "Pass", "{timeline}");
+}
