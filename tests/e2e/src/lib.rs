@@ -1,0 +1,6 @@
+//! Shared helpers for the end-to-end tests.
+
+pub mod endpoints;
+pub mod images;
+pub mod runtime_api;
+pub mod serve;

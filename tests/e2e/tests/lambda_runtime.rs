@@ -1,0 +1,342 @@
+//! Each compiled function binary (`target/debug/<name>`, built by `cargo build --workspace --bins`)
+//! run as Lambda runs it: under a Lambda Runtime API on loopback, with Lambda's environment,
+//! talking to the embedded S3 and DynamoDB endpoints. Real events in, the right responses and
+//! `errorType`s out.
+
+use std::sync::{Arc, Mutex};
+
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::IntoResponse;
+use imgpipe_e2e::endpoints::{self, Endpoints, INPUT_BUCKET, OUTPUT_BUCKET};
+use imgpipe_e2e::images;
+use imgpipe_e2e::runtime_api::{http_event, http_response, LambdaFunction};
+use serde_json::{json, Value};
+
+async fn start(name: &str, ep: &Endpoints, extra: &[(&str, &str)]) -> LambdaFunction {
+    let mut env = ep.function_env();
+    env.extend(extra.iter().map(|(k, v)| (k.to_string(), v.to_string())));
+    let function = LambdaFunction::start(name, &env).await;
+    // Init finished: the runtime asked for its first event.
+    let polled = function.api.first_poll().expect("the function polled /next");
+    eprintln!("{name}: cold start {:?} (first /next {polled:?} after the Runtime API started)", function.cold_start);
+    assert!(function.api.init_error().is_none());
+    function
+}
+
+#[tokio::test]
+async fn validate_describes_images_and_names_its_errors() {
+    let mut ep = Endpoints::start().await;
+    let mut f = start("validate", &ep, &[]).await;
+
+    let (id, detail) = ep.upload(images::jpeg(640, 480), "jpg", "image/jpeg").await;
+    let out = f.invoke(json!({ "detail": detail })).await;
+    let image = out.response();
+    assert_eq!(image["id"], id.as_str());
+    assert_eq!(image["format"], "jpeg");
+    assert_eq!(image["contentType"], "image/jpeg");
+    assert_eq!((image["width"].as_u64(), image["height"].as_u64()), (Some(640), Some(480)));
+    assert_eq!(image["bucket"], INPUT_BUCKET);
+    assert_eq!(image["key"], detail.object.key.as_str());
+    assert_eq!(image["etag"], detail.object.etag.as_str());
+    assert_eq!(image["bytes"], detail.object.size);
+
+    // A text file under an image key: rejected with a machine code.
+    let (_, text) = ep.upload(b"just some notes, not a picture\n".repeat(10), "jpg", "image/jpeg").await;
+    let out = f.invoke(json!({ "detail": text })).await;
+    let (error_type, message) = out.error();
+    assert_eq!(error_type, "ImageRejected");
+    assert!(message.starts_with("UNSUPPORTED_FORMAT: "), "{message}");
+
+    // Too small: its own code.
+    let (_, tiny) = ep.upload(images::png(20, 20), "png", "image/png").await;
+    let out = f.invoke(json!({ "detail": tiny })).await;
+    let (error_type, message) = out.error();
+    assert_eq!(error_type, "ImageRejected");
+    assert!(message.starts_with("TOO_SMALL: "), "{message}");
+
+    // A key imgpipe did not generate: a bug upstream, not the user's fault.
+    let mut foreign = detail.clone();
+    foreign.object.key = "elsewhere/photo.jpg".into();
+    let out = f.invoke(json!({ "detail": foreign })).await;
+    assert_eq!(out.error().0, "InternalError", "{out:?}");
+
+    // Input of the wrong shape: InternalError, never a Rust type name.
+    for bad in [json!({"detail": {"bucket": "x"}}), json!({"unexpected": true}), json!([1, 2, 3]), json!("text")] {
+        let out = f.invoke(bad.clone()).await;
+        let (error_type, message) = out.error();
+        assert_eq!(error_type, "InternalError", "{bad} -> {out:?}");
+        assert!(!message.is_empty());
+        assert!(!error_type.contains("::"), "{error_type}");
+    }
+
+    // A missing object: S3 says NoSuchKey; retrying will not bring it back.
+    let mut gone = detail.clone();
+    gone.object.key = format!("uploads/{}.jpg", uuid::Uuid::new_v4());
+    let out = f.invoke(json!({ "detail": gone })).await;
+    assert_eq!(out.error().0, "InternalError", "{out:?}");
+
+    // Errors reach the Runtime API as Lambda expects: with the error-type header.
+    let out = f.invoke(json!({ "detail": text })).await;
+    match out {
+        imgpipe_e2e::runtime_api::Outcome::Error { header, .. } => assert!(header.is_some(), "no Lambda-Runtime-Function-Error-Type header"),
+        other => panic!("{other:?}"),
+    }
+    // The process survived every error and still answers.
+    assert_eq!(f.invoke(json!({ "detail": detail })).await.response()["width"], 640);
+}
+
+#[tokio::test]
+async fn thumbnail_writes_both_sizes() {
+    let mut ep = Endpoints::start().await;
+    let (id, detail) = ep.upload(images::jpeg(640, 480), "jpg", "image/jpeg").await;
+    let image = ep.pipeline().run(imgpipe_core::StepFunction::Validate, json!({ "detail": detail })).await.unwrap();
+
+    let mut f = start("thumbnail", &ep, &[]).await;
+    let out = f.invoke(json!({ "image": image })).await;
+    let thumbs = out.response().as_array().expect("a list of thumbnails").clone();
+    assert_eq!(thumbs.len(), 2, "{thumbs:?}");
+    let expected = [(1024, 640, 480), (256, 256, 192)];
+    for (size, width, height) in expected {
+        let t = thumbs.iter().find(|t| t["size"] == size).unwrap_or_else(|| panic!("no {size} thumbnail in {thumbs:?}"));
+        let key = format!("thumbnails/{id}/{size}.jpg");
+        assert_eq!(t["key"], key.as_str());
+        assert_eq!(t["bucket"], OUTPUT_BUCKET);
+        assert_eq!((t["width"].as_u64(), t["height"].as_u64()), (Some(width), Some(height)));
+        let stored = ep.get_object(OUTPUT_BUCKET, &key).await.unwrap_or_else(|| panic!("{key} not written"));
+        assert_eq!(t["bytes"], stored.len());
+        assert_eq!(images::describe(&stored), (image::ImageFormat::Jpeg, width as u32, height as u32));
+    }
+}
+
+#[tokio::test]
+async fn persist_stores_done_and_rejected_records() {
+    let mut ep = Endpoints::start().await;
+    let pipeline = ep.pipeline();
+    let (id, detail) = ep.upload(images::jpeg(640, 480), "jpg", "image/jpeg").await;
+    let image = pipeline.run(imgpipe_core::StepFunction::Validate, json!({ "detail": detail })).await.unwrap();
+    let thumbnails = pipeline.run(imgpipe_core::StepFunction::Thumbnail, json!({ "image": image })).await.unwrap();
+    let execution = format!("arn:aws:states:us-east-1:123456789012:execution:imgpipe-pipeline:{}", uuid::Uuid::new_v4());
+    let labels = json!({"source": "rekognition", "modelVersion": "3.0", "labels": [
+        {"name": "Dog", "confidence": 96.5, "parents": ["Animal"], "aliases": [], "categories": [], "instances": []}
+    ]});
+
+    let mut f = start("persist", &ep, &[]).await;
+    let done = json!({
+        "status": "DONE", "detail": detail, "image": image, "labels": labels, "thumbnails": thumbnails,
+        "executionId": execution, "startedAt": "2025-01-01T00:00:00Z"
+    });
+    let record = f.invoke(done).await.response().clone();
+    assert_eq!(record["status"], "DONE");
+    assert_eq!(record["written"], true);
+    assert_eq!(record["pk"], format!("IMAGE#{id}").as_str());
+    let stored = ep.image_item(&id).await.expect("the image record");
+    assert_eq!(stored["status"], "DONE");
+    assert_eq!(stored["executionId"], execution.as_str());
+    assert_eq!(stored["labels"]["labels"][0]["name"], "Dog");
+    let result = ep.get_object(OUTPUT_BUCKET, &format!("results/{id}.json")).await.expect("results/<id>.json");
+    let result: Value = serde_json::from_slice(&result).unwrap();
+    assert_eq!(result["imageId"], id.as_str());
+    assert_eq!(result["image"]["width"], 640);
+
+    // RecordRejected: Validate's error object, as the Catch put it at $.error.
+    let (rid, rdetail) = ep.upload(b"%PDF-1.7 not an image".repeat(8), "jpg", "image/jpeg").await;
+    let rejected = json!({
+        "status": "REJECTED", "detail": rdetail,
+        "error": {"Error": "ImageRejected", "Cause": json!({"errorType": "ImageRejected", "errorMessage": "UNSUPPORTED_FORMAT: This is a PDF document; upload a JPEG, PNG, WebP or GIF."}).to_string()},
+        "executionId": execution, "startedAt": "2025-01-01T00:00:00Z"
+    });
+    let record = f.invoke(rejected).await.response().clone();
+    assert_eq!(record["status"], "REJECTED");
+    assert!(record["resultKey"].is_null());
+    let stored = ep.image_item(&rid).await.expect("the rejected record");
+    assert_eq!(stored["status"], "REJECTED");
+    assert_eq!(stored["error"]["code"], "UNSUPPORTED_FORMAT");
+    assert_eq!(stored["error"]["message"], "This is a PDF document; upload a JPEG, PNG, WebP or GIF.");
+    assert_eq!(ep.get_object(OUTPUT_BUCKET, &format!("results/{rid}.json")).await, None);
+
+    // DONE without its parts is a definition bug.
+    let out = f.invoke(json!({"status": "DONE", "detail": rdetail})).await;
+    assert_eq!(out.error().0, "InternalError");
+}
+
+#[tokio::test]
+async fn presign_answers_api_gateway_events() {
+    let ep = Endpoints::start().await;
+    let mut f = start("presign", &ep, &[]).await;
+    let photo = images::jpeg(200, 150);
+
+    let body = json!({"filename": "cat.jpg", "contentType": "image/jpeg", "size": photo.len()});
+    let out = f.invoke(http_event("POST", "/uploads", "", Some(&body))).await;
+    let (status, doc) = http_response(out.response());
+    assert_eq!(status, 201, "{doc}");
+    let id = doc["imageId"].as_str().expect("imageId");
+    assert_eq!(doc["key"], format!("uploads/{id}.jpg").as_str());
+    assert_eq!(doc["upload"]["url"], format!("{}/{INPUT_BUCKET}", ep.s3.url).as_str());
+    assert!(doc["upload"]["fields"]["x-amz-signature"].is_string(), "{doc}");
+    assert_eq!(ep.image_item(id).await.expect("a PENDING record")["status"], "PENDING");
+
+    // The signature made inside the Lambda (from its environment credentials) is accepted by S3.
+    let mut form = reqwest::multipart::Form::new();
+    for (k, v) in doc["upload"]["fields"].as_object().unwrap() {
+        form = form.text(k.clone(), v.as_str().unwrap().to_string());
+    }
+    form = form.part("file", reqwest::multipart::Part::bytes(photo.clone()));
+    let res = reqwest::Client::new().post(doc["upload"]["url"].as_str().unwrap()).multipart(form).send().await.unwrap();
+    assert!(res.status().is_success(), "{:?}", res.text().await);
+
+    for (bad, code) in [
+        (json!({"filename": "cat.heic", "contentType": "image/heic", "size": 10}), "UNSUPPORTED_TYPE"),
+        (json!({"filename": "cat.jpg", "contentType": "image/jpeg"}), "BAD_REQUEST"),
+        (json!({"filename": "cat.jpg", "contentType": "image/jpeg", "size": 0}), "EMPTY"),
+    ] {
+        let out = f.invoke(http_event("POST", "/uploads", "", Some(&bad))).await;
+        let (status, doc) = http_response(out.response());
+        assert_eq!((status, doc["error"]["code"].as_str()), (400, Some(code)), "{bad} -> {doc}");
+    }
+}
+
+#[tokio::test]
+async fn query_answers_api_gateway_events() {
+    let ep = Endpoints::start().await;
+    let mut f = start("query", &ep, &[]).await;
+
+    let unknown = uuid::Uuid::new_v4();
+    let out = f.invoke(http_event("GET", &format!("/images/{unknown}"), "", None)).await;
+    let (status, doc) = http_response(out.response());
+    assert_eq!((status, doc["error"]["code"].as_str()), (404, Some("NOT_FOUND")), "{doc}");
+
+    let out = f.invoke(http_event("GET", "/images/not-a-uuid", "", None)).await;
+    let (status, doc) = http_response(out.response());
+    assert_eq!((status, doc["error"]["code"].as_str()), (400, Some("BAD_REQUEST")), "{doc}");
+
+    let out = f.invoke(http_event("GET", "/images", "label=Dog&limit=0", None)).await;
+    let (status, _) = http_response(out.response());
+    assert_eq!(status, 400);
+
+    // A record written by the pipeline is found, with its query string parsed by API Gateway.
+    let (id, detail) = {
+        let id = uuid::Uuid::new_v4().to_string();
+        let detail = json!({"version": "0", "bucket": {"name": INPUT_BUCKET},
+            "object": {"key": format!("uploads/{id}.jpg"), "size": 1, "etag": "abc"}, "reason": "PostObject"});
+        (id, detail)
+    };
+    let cause = json!({"errorType": "ImageRejected", "errorMessage": "CORRUPT: The image is damaged."}).to_string();
+    ep.pipeline()
+        .run(imgpipe_core::StepFunction::Persist, json!({"status": "REJECTED", "detail": detail, "error": {"Error": "ImageRejected", "Cause": cause}}))
+        .await
+        .unwrap();
+    let out = f.invoke(http_event("GET", &format!("/images/{id}"), "", None)).await;
+    let (status, doc) = http_response(out.response());
+    assert_eq!(status, 200, "{doc}");
+    assert_eq!(doc["status"], "REJECTED");
+    assert_eq!(doc["error"]["code"], "CORRUPT");
+    let out = f.invoke(http_event("GET", "/images", "limit=5", None)).await;
+    let (status, doc) = http_response(out.response());
+    assert_eq!(status, 200, "{doc}");
+    assert_eq!(doc["items"][0]["imageId"], id.as_str());
+}
+
+// ---------------------------------------------------------------------------------------------
+// detect-labels against a loopback service that answers as Rekognition does
+
+/// What the stand-in Rekognition answers next, and the requests it saw.
+#[derive(Default)]
+struct Rekognition {
+    answer: Mutex<Option<(StatusCode, &'static str, Value)>>,
+    requests: Mutex<Vec<(String, Value)>>,
+}
+
+async fn rekognition(
+    axum::extract::State(state): axum::extract::State<Arc<Rekognition>>,
+    headers: HeaderMap,
+    body: axum::body::Bytes,
+) -> axum::response::Response {
+    let target = headers.get("x-amz-target").and_then(|v| v.to_str().ok()).unwrap_or_default().to_string();
+    state.requests.lock().unwrap().push((target, serde_json::from_slice(&body).unwrap_or(Value::Null)));
+    let (status, error_type, doc) = state.answer.lock().unwrap().clone().expect("an answer is set");
+    let mut response = (status, [("content-type", "application/x-amz-json-1.1")], doc.to_string()).into_response();
+    if !error_type.is_empty() {
+        response.headers_mut().insert("x-amzn-errortype", error_type.parse().unwrap());
+    }
+    response
+}
+
+#[tokio::test]
+async fn detect_labels_maps_rekognition_answers_and_errors() {
+    let mut ep = Endpoints::start().await;
+    let stub = Arc::new(Rekognition::default());
+    let url = endpoints::serve(axum::Router::new().fallback(rekognition).with_state(stub.clone())).await;
+    let mut f = start("detect-labels", &ep, &[("AWS_ENDPOINT_URL_REKOGNITION", url.as_str()), ("AWS_MAX_ATTEMPTS", "1")]).await;
+
+    let (_, detail) = ep.upload(images::jpeg(640, 480), "jpg", "image/jpeg").await;
+    let image = ep.pipeline().run(imgpipe_core::StepFunction::Validate, json!({ "detail": detail })).await.unwrap();
+    let event = json!({ "image": image });
+
+    let set = |status, error_type, doc| *stub.answer.lock().unwrap() = Some((status, error_type, doc));
+
+    set(StatusCode::BAD_REQUEST, "ThrottlingException", json!({"__type": "ThrottlingException", "message": "Rate exceeded"}));
+    let out = f.invoke(event.clone()).await;
+    assert_eq!(out.error().0, "Retryable", "{out:?}");
+
+    set(
+        StatusCode::BAD_REQUEST,
+        "InvalidImageFormatException",
+        json!({"__type": "InvalidImageFormatException", "message": "Request has invalid image format"}),
+    );
+    let out = f.invoke(event.clone()).await;
+    let (error_type, message) = out.error();
+    assert_eq!(error_type, "ImageRejected");
+    assert!(message.starts_with("UNSUPPORTED_FORMAT: "), "{message}");
+
+    set(StatusCode::BAD_REQUEST, "AccessDeniedException", json!({"__type": "AccessDeniedException", "message": "no"}));
+    assert_eq!(f.invoke(event.clone()).await.error().0, "InternalError");
+
+    set(StatusCode::INTERNAL_SERVER_ERROR, "InternalServerError", json!({"__type": "InternalServerError", "message": "boom"}));
+    assert_eq!(f.invoke(event.clone()).await.error().0, "Retryable");
+
+    set(
+        StatusCode::OK,
+        "",
+        json!({
+            "LabelModelVersion": "3.0",
+            "Labels": [
+                {"Name": "Grass", "Confidence": 40.5, "Instances": [], "Parents": [{"Name": "Plant"}], "Aliases": [], "Categories": [{"Name": "Plants and Flowers"}]},
+                {"Name": "Animal", "Confidence": 97.25, "Instances": [], "Parents": [], "Aliases": [], "Categories": [{"Name": "Animals and Pets"}]},
+                {"Name": "Dog", "Confidence": 98.5,
+                 "Instances": [
+                    {"BoundingBox": {"Width": 0.5, "Height": 0.625, "Left": 0.125, "Top": 0.25}, "Confidence": 96.75},
+                    {"BoundingBox": {"Width": 0.25, "Height": 0.25, "Left": 0.7, "Top": 0.1}, "Confidence": 80.0}
+                 ],
+                 "Parents": [{"Name": "Animal"}, {"Name": "Pet"}, {"Name": "Mammal"}],
+                 "Aliases": [{"Name": "Puppy"}],
+                 "Categories": [{"Name": "Animals and Pets"}]}
+            ]
+        }),
+    );
+    let out = f.invoke(event.clone()).await;
+    let labels = out.response();
+    assert_eq!(labels["source"], "rekognition");
+    assert_eq!(labels["modelVersion"], "3.0");
+    let names: Vec<&str> = labels["labels"].as_array().unwrap().iter().map(|l| l["name"].as_str().unwrap()).collect();
+    assert_eq!(names, vec!["Dog", "Animal"], "sorted by confidence, below MIN_CONFIDENCE dropped: {labels}");
+    let dog = &labels["labels"][0];
+    assert_eq!(dog["confidence"], 98.5);
+    assert_eq!(dog["parents"], json!(["Animal", "Pet", "Mammal"]));
+    assert_eq!(dog["aliases"], json!(["Puppy"]));
+    assert_eq!(dog["categories"], json!(["Animals and Pets"]));
+    assert_eq!(dog["instances"].as_array().unwrap().len(), 2);
+    assert_eq!(dog["instances"][0]["confidence"], 96.75);
+    assert_eq!(dog["instances"][0]["boundingBox"], json!({"left": 0.125, "top": 0.25, "width": 0.5, "height": 0.625}));
+
+    // Every call was a DetectLabels by S3 reference (no image bytes), one attempt each.
+    let requests = stub.requests.lock().unwrap().clone();
+    assert_eq!(requests.len(), 5, "AWS_MAX_ATTEMPTS=1 means one request per invocation: {requests:?}");
+    for (target, body) in &requests {
+        assert_eq!(target, "RekognitionService.DetectLabels");
+        assert_eq!(body["Image"]["S3Object"]["Bucket"], INPUT_BUCKET);
+        assert_eq!(body["Image"]["S3Object"]["Name"], detail.object.key.as_str());
+        assert!(body["Image"].get("Bytes").is_none());
+        assert_eq!(body["MaxLabels"], 20);
+        assert_eq!(body["MinConfidence"], 55.0);
+    }
+}
