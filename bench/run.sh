@@ -48,6 +48,11 @@ for fn in validate detect-labels thumbnail persist presign query; do
 done
 if cargo build --release --quiet -p imgpipe 2>"$CACHE/build-imgpipe.log"; then
     ARGS+=(--imgpipe "$CARGO_TARGET_DIR/release/imgpipe")
+    if MODEL="$(bash "$ROOT/scripts/fetch-model.sh" 2>"$CACHE/fetch-model.log" | tail -n 1)" && [[ -f "$MODEL" ]]; then
+        ARGS+=(--model "$MODEL")
+    else
+        say "model not fetched (see $CACHE/fetch-model.log)"
+    fi
 else
     say "imgpipe does not build; end-to-end skipped (see $CACHE/build-imgpipe.log)"
 fi
