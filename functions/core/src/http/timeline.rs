@@ -1,0 +1,202 @@
+//! Execution timelines: the `Executions` port (Step Functions on AWS, the embedded engine
+//! locally) and the per-state view the page shows, built from GetExecutionHistory-shaped events.
+
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+use serde_json::{json, Value};
+
+use crate::error::{classify_sdk_error, StepError};
+use crate::steps::detect::BoxFuture;
+
+/// Where execution histories come from.
+pub trait Executions: Send + Sync {
+    /// The execution's events, shaped like GetExecutionHistory's JSON (`type`, `id`,
+    /// `timestamp`, `stateEnteredEventDetails`, `taskFailedEventDetails`, ...).
+    fn history<'a>(&'a self, execution_arn: &'a str) -> BoxFuture<'a, Result<Vec<Value>, StepError>>;
+
+    /// A link to the execution in a console, where there is one.
+    fn console_url(&self, _execution_arn: &str) -> Option<String> {
+        None
+    }
+}
+
+/// One state's row in the timeline.
+#[derive(Debug, Serialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct TimelineEntry {
+    pub state: String,
+    #[serde(rename = "type")]
+    pub state_type: String,
+    pub entered_at: Option<String>,
+    pub exited_at: Option<String>,
+    pub duration_ms: Option<i64>,
+    /// Task invocations (1 + retries); 0 for states that call nothing.
+    pub attempts: u32,
+    pub errors: Vec<Value>,
+}
+
+/// Folds history events into one entry per entered state, in order.
+pub fn build_timeline(events: &[Value]) -> Vec<TimelineEntry> {
+    let mut entries: Vec<TimelineEntry> = Vec::new();
+    let mut open: Option<usize> = None;
+    for ev in events {
+        let kind = ev["type"].as_str().unwrap_or_default();
+        let at = timestamp(&ev["timestamp"]);
+        if let Some(state_type) = kind.strip_suffix("StateEntered") {
+            entries.push(TimelineEntry {
+                state: ev["stateEnteredEventDetails"]["name"].as_str().unwrap_or("?").to_string(),
+                state_type: state_type.to_string(),
+                entered_at: at.map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true)),
+                exited_at: None,
+                duration_ms: None,
+                attempts: 0,
+                errors: Vec::new(),
+            });
+            open = Some(entries.len() - 1);
+        } else if kind.ends_with("StateExited") {
+            if let Some(entry) = open.and_then(|i| entries.get_mut(i)) {
+                entry.exited_at = at.map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true));
+                let entered = entry.entered_at.as_deref().and_then(|s| DateTime::parse_from_rfc3339(s).ok());
+                entry.duration_ms = match (entered, at) {
+                    (Some(a), Some(b)) => Some((b - a.with_timezone(&Utc)).num_milliseconds()),
+                    _ => None,
+                };
+            }
+            open = None;
+        } else if matches!(kind, "TaskScheduled" | "LambdaFunctionScheduled") {
+            if let Some(entry) = open.and_then(|i| entries.get_mut(i)) {
+                entry.attempts += 1;
+            }
+        } else if let Some(details) = failure_details(ev, kind) {
+            if let Some(entry) = open.and_then(|i| entries.get_mut(i)) {
+                entry.errors.push(json!({ "error": details["error"], "cause": details["cause"] }));
+            }
+        }
+    }
+    entries
+}
+
+fn failure_details<'a>(ev: &'a Value, kind: &str) -> Option<&'a Value> {
+    let field = match kind {
+        "TaskFailed" => "taskFailedEventDetails",
+        "TaskTimedOut" => "taskTimedOutEventDetails",
+        "LambdaFunctionFailed" => "lambdaFunctionFailedEventDetails",
+        "LambdaFunctionTimedOut" => "lambdaFunctionTimedOutEventDetails",
+        "LambdaFunctionScheduleFailed" => "lambdaFunctionScheduleFailedEventDetails",
+        "LambdaFunctionStartFailed" => "lambdaFunctionStartFailedEventDetails",
+        _ => return None,
+    };
+    ev.get(field)
+}
+
+/// History timestamps: RFC 3339 strings, or epoch seconds as the JSON API sends them.
+fn timestamp(v: &Value) -> Option<DateTime<Utc>> {
+    match v {
+        Value::String(s) => DateTime::parse_from_rfc3339(s).ok().map(|t| t.with_timezone(&Utc)),
+        Value::Number(n) => n.as_f64().and_then(|s| DateTime::from_timestamp_millis((s * 1000.0) as i64)),
+        _ => None,
+    }
+}
+
+/// AWS Step Functions as the `Executions` port.
+pub struct SfnExecutions {
+    client: aws_sdk_sfn::Client,
+    region: String,
+}
+
+impl SfnExecutions {
+    /// Over an SFN client in `region` (for console links).
+    pub fn new(client: aws_sdk_sfn::Client, region: String) -> Self {
+        SfnExecutions { client, region }
+    }
+}
+
+impl Executions for SfnExecutions {
+    fn history<'a>(&'a self, execution_arn: &'a str) -> BoxFuture<'a, Result<Vec<Value>, StepError>> {
+        Box::pin(async move {
+            let mut pages = self.client.get_execution_history().execution_arn(execution_arn).into_paginator().send();
+            let mut events = Vec::new();
+            while let Some(page) = pages.next().await {
+                let page = page.map_err(|e| classify_sdk_error("reading the execution history", &e))?;
+                events.extend(page.events().iter().map(sfn_event_json));
+                if events.len() > 5000 {
+                    break;
+                }
+            }
+            Ok(events)
+        })
+    }
+
+    fn console_url(&self, execution_arn: &str) -> Option<String> {
+        let region = &self.region;
+        Some(format!(
+            "https://{region}.console.aws.amazon.com/states/home?region={region}#/v2/executions/details/{execution_arn}"
+        ))
+    }
+}
+
+fn sfn_event_json(e: &aws_sdk_sfn::types::HistoryEvent) -> Value {
+    let ts = DateTime::from_timestamp(e.timestamp().secs(), e.timestamp().subsec_nanos()).unwrap_or_default();
+    let mut v = json!({
+        "id": e.id(),
+        "previousEventId": e.previous_event_id(),
+        "type": e.r#type().as_str(),
+        "timestamp": ts.to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
+    });
+    let fail = |error: Option<&str>, cause: Option<&str>| json!({ "error": error, "cause": cause });
+    if let Some(d) = e.state_entered_event_details() {
+        v["stateEnteredEventDetails"] = json!({ "name": d.name() });
+    }
+    if let Some(d) = e.state_exited_event_details() {
+        v["stateExitedEventDetails"] = json!({ "name": d.name() });
+    }
+    if let Some(d) = e.task_failed_event_details() {
+        v["taskFailedEventDetails"] = fail(d.error(), d.cause());
+    }
+    if let Some(d) = e.task_timed_out_event_details() {
+        v["taskTimedOutEventDetails"] = fail(d.error(), d.cause());
+    }
+    if let Some(d) = e.lambda_function_failed_event_details() {
+        v["lambdaFunctionFailedEventDetails"] = fail(d.error(), d.cause());
+    }
+    if let Some(d) = e.lambda_function_timed_out_event_details() {
+        v["lambdaFunctionTimedOutEventDetails"] = fail(d.error(), d.cause());
+    }
+    if let Some(d) = e.execution_failed_event_details() {
+        v["executionFailedEventDetails"] = fail(d.error(), d.cause());
+    }
+    v
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn folds_retries_and_errors_into_one_row_per_state() {
+        let ev = |id: u32, t: &str, ts: &str, extra: Value| {
+            let mut v = json!({"id": id, "type": t, "timestamp": ts});
+            if let (Some(o), Some(e)) = (v.as_object_mut(), extra.as_object()) {
+                o.extend(e.clone());
+            }
+            v
+        };
+        let events = vec![
+            ev(1, "ExecutionStarted", "2026-01-01T00:00:00Z", json!({})),
+            ev(2, "TaskStateEntered", "2026-01-01T00:00:00.100Z", json!({"stateEnteredEventDetails": {"name": "DetectLabels"}})),
+            ev(3, "LambdaFunctionScheduled", "2026-01-01T00:00:00.100Z", json!({})),
+            ev(4, "LambdaFunctionFailed", "2026-01-01T00:00:00.200Z", json!({"lambdaFunctionFailedEventDetails": {"error": "Retryable", "cause": "x"}})),
+            ev(5, "LambdaFunctionScheduled", "2026-01-01T00:00:01Z", json!({})),
+            ev(6, "TaskStateExited", "2026-01-01T00:00:01.600Z", json!({"stateExitedEventDetails": {"name": "DetectLabels"}})),
+            ev(7, "PassStateEntered", 1767225602.0.to_string().as_str(), json!({"stateEnteredEventDetails": {"name": "P"}})),
+        ];
+        let rows = build_timeline(&events);
+        assert_eq!(rows.len(), 2);
+        assert_eq!(rows[0].state, "DetectLabels");
+        assert_eq!(rows[0].state_type, "Task");
+        assert_eq!(rows[0].attempts, 2);
+        assert_eq!(rows[0].duration_ms, Some(1500));
+        assert_eq!(rows[0].errors[0]["error"], "Retryable");
+        assert_eq!(rows[1].exited_at, None);
+    }
+}
