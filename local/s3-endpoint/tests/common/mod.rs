@@ -190,7 +190,3 @@ pub fn error_code(body: &str) -> &str {
 pub fn payload(len: usize) -> Vec<u8> {
     (0..len).map(|i| (i * 31 % 251) as u8).collect()
 }
-
-pub fn md5_hex_of_put(etag: Option<&str>) -> String {
-    etag.unwrap_or_default().trim_matches('"').to_owned()
-}
