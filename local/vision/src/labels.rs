@@ -126,7 +126,13 @@ pub fn build_labels(detections: &[Detection], max_labels: usize, min_confidence:
     for label in &mut labels {
         label.instances.sort_by(|a, b| b.confidence.total_cmp(&a.confidence));
     }
-    labels.sort_by(|a, b| b.confidence.total_cmp(&a.confidence).then_with(|| a.name.cmp(&b.name)));
+    // Highest confidence first; on a tie, a detected label before its parents, then by name.
+    labels.sort_by(|a, b| {
+        b.confidence
+            .total_cmp(&a.confidence)
+            .then_with(|| a.instances.is_empty().cmp(&b.instances.is_empty()))
+            .then_with(|| a.name.cmp(&b.name))
+    });
     labels.truncate(max_labels);
     labels
 }
@@ -182,6 +188,9 @@ mod tests {
         };
         let json = serde_json::to_value(&labels).unwrap();
         assert_eq!(json["modelVersion"], "v");
+        // The cat comes before its parents (same confidence).
+        assert_eq!(json["labels"][0]["name"], "Cat");
         assert!(json["labels"][0]["instances"][0]["boundingBox"]["left"].is_number());
+        assert!(json["labels"][1]["instances"].as_array().unwrap().is_empty());
     }
 }
