@@ -101,7 +101,10 @@ impl FrontDoor {
         };
         post_policy::verify(&form, &bucket, &auth, Utc::now()).map_err(|failure| (failure, false))?;
         drop(form);
-        Ok(self.forward(Request::from_parts(parts, Body::from(body))).await)
+        // s3s parses the form from a stream and refuses any single read that would take its form
+        // buffer past 64 KiB, so hand it the checked body in small pieces, as a socket would.
+        let chunks: s3s::stream::DynByteStream = Box::pin(ChunkedBody { data: body, chunk: 16 * 1024 });
+        Ok(self.forward(Request::from_parts(parts, Body::from(chunks))).await)
     }
 
     async fn forward(&self, req: Request<Body>) -> Response<Body> {
@@ -150,5 +153,29 @@ fn form_failure(err: &FormError) -> S3Failure {
             S3Failure::malformed_post("The body of your POST request is not well-formed multipart/form-data.")
         }
         FormError::NoFile | FormError::DuplicateField(_) => S3Failure::invalid_argument(err.to_string()),
+    }
+}
+
+/// An in-memory body streamed in fixed-size pieces.
+struct ChunkedBody {
+    data: Bytes,
+    chunk: usize,
+}
+
+impl futures::Stream for ChunkedBody {
+    type Item = Result<Bytes, s3s::StdError>;
+
+    fn poll_next(mut self: std::pin::Pin<&mut Self>, _cx: &mut std::task::Context<'_>) -> std::task::Poll<Option<Self::Item>> {
+        if self.data.is_empty() {
+            return std::task::Poll::Ready(None);
+        }
+        let n = self.chunk.min(self.data.len());
+        std::task::Poll::Ready(Some(Ok(self.data.split_to(n))))
+    }
+}
+
+impl s3s::stream::ByteStream for ChunkedBody {
+    fn remaining_length(&self) -> s3s::stream::RemainingLength {
+        s3s::stream::RemainingLength::new_exact(self.data.len())
     }
 }

@@ -1,0 +1,91 @@
+//! The `LabelDetector` port's local adapter: the object is read through the same S3 client,
+//! decoded once (shrink-on-load, oriented) and labelled by the local SSD-MobileNet model.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use imgpipe_core::model::{ImageMeta, LabelSet};
+use imgpipe_core::steps::detect::BoxFuture;
+use imgpipe_core::steps::LabelDetector;
+use imgpipe_core::StepError;
+use imgpipe_imaging::{ImageInfo, Limits};
+use tokio::sync::OnceCell;
+
+/// Longest side the detector sees; the network itself takes 300x300.
+const DETECT_SIDE: u32 = 640;
+
+/// The local model, loaded once on first use (or eagerly with [`LocalDetector::preload`]).
+pub struct LocalDetector {
+    path: PathBuf,
+    s3: aws_sdk_s3::Client,
+    limits: Limits,
+    model: OnceCell<Arc<vision::Detector>>,
+}
+
+impl LocalDetector {
+    /// A detector for the model at `path`, reading images through `s3`.
+    pub fn new(path: PathBuf, s3: aws_sdk_s3::Client, limits: Limits) -> Self {
+        LocalDetector { path, s3, limits, model: OnceCell::new() }
+    }
+
+    /// Loads the model now (it takes a few seconds), so the first image does not wait.
+    pub async fn preload(&self) -> Result<(), StepError> {
+        self.model().await.map(|_| ())
+    }
+
+    async fn model(&self) -> Result<Arc<vision::Detector>, StepError> {
+        self.model
+            .get_or_try_init(|| async {
+                let path = self.path.clone();
+                let loaded = tokio::task::spawn_blocking(move || vision::Detector::load(&path))
+                    .await
+                    .map_err(|e| StepError::Internal(format!("model loader failed: {e}")))?;
+                loaded.map(Arc::new).map_err(|e| StepError::Internal(e.to_string()))
+            })
+            .await
+            .cloned()
+    }
+}
+
+impl LabelDetector for LocalDetector {
+    fn detect<'a>(&'a self, image: &'a ImageMeta, max_labels: usize, min_confidence: f32) -> BoxFuture<'a, Result<LabelSet, StepError>> {
+        Box::pin(async move {
+            let model = self.model().await?;
+            let out = self
+                .s3
+                .get_object()
+                .bucket(&image.bucket)
+                .key(&image.key)
+                .send()
+                .await
+                .map_err(|e| imgpipe_core::error::classify_sdk_error("reading the upload", &e))?;
+            let bytes = out
+                .body
+                .collect()
+                .await
+                .map_err(|e| StepError::Retryable(format!("reading the upload: {e}")))?
+                .into_bytes();
+            let info = ImageInfo {
+                format: image.format,
+                width: image.width,
+                height: image.height,
+                orientation: image.orientation,
+                oriented_width: image.oriented_width,
+                oriented_height: image.oriented_height,
+                animated: image.animated,
+                exif: image.exif.clone(),
+            };
+            let limits = self.limits.clone();
+            let labels = tokio::task::spawn_blocking(move || -> Result<vision::Labels, StepError> {
+                let rgb = imgpipe_imaging::decode_oriented(&bytes, &info, DETECT_SIDE, &limits)?;
+                model.detect(&rgb, max_labels, min_confidence).map_err(|e| StepError::Internal(e.to_string()))
+            })
+            .await
+            .map_err(|e| StepError::Internal(format!("detector worker failed: {e}")))??;
+            // The local model answers in the same JSON shape as the Rekognition adapter.
+            serde_json::to_value(labels)
+                .and_then(serde_json::from_value)
+                .map_err(|e| StepError::Internal(format!("label shape mismatch: {e}")))
+        })
+    }
+}

@@ -1,0 +1,119 @@
+//! Runs the state machine's Task states in-process: the Lambda ARN a Task names maps to the
+//! same step function the Lambda `main` runs, with the same JSON in and out, and errors
+//! reported as Lambda reports them (`Error` = errorType, `Cause` = Lambda's JSON document).
+
+use std::collections::HashMap;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::{Arc, Mutex};
+
+use asl::{TaskContext, TaskFailure, TaskInvoker};
+use imgpipe_core::{Pipeline, StepError, StepFunction};
+use serde_json::Value;
+
+/// The local "account" and "region" of ARNs.
+pub const LOCAL_ACCOUNT: &str = "000000000000";
+pub const LOCAL_REGION: &str = "local";
+
+/// The ARN the local engine gives a step function (what `DefinitionSubstitutions` fill in).
+pub fn function_arn(f: StepFunction) -> String {
+    format!("arn:aws:lambda:{LOCAL_REGION}:{LOCAL_ACCOUNT}:function:{}", f.name())
+}
+
+/// `DefinitionSubstitutions` for `statemachine/pipeline.asl.json` in local mode.
+pub fn substitutions() -> HashMap<String, String> {
+    StepFunction::ALL.iter().map(|f| (f.substitution().to_string(), function_arn(*f))).collect()
+}
+
+/// Test-only fault injection: the first N invocations of a step in each execution throw `Retryable`.
+/// Set with `IMGPIPE_FAULTS=detect-labels=2,thumbnail=1` (for tests of Retry and Catch paths).
+#[derive(Default)]
+pub struct Faults {
+    planned: HashMap<String, u32>,
+    seen: Mutex<HashMap<(String, String), u32>>,
+}
+
+impl Faults {
+    /// Parses `name=N,...`; unknown step names or bad counts are errors.
+    pub fn parse(spec: &str) -> anyhow::Result<Faults> {
+        let mut planned = HashMap::new();
+        for part in spec.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+            let (name, n) = part.split_once('=').ok_or_else(|| anyhow::anyhow!("IMGPIPE_FAULTS: expected name=N, got {part:?}"))?;
+            if StepFunction::from_name(name.trim()).is_none() {
+                anyhow::bail!("IMGPIPE_FAULTS: unknown step {name:?}");
+            }
+            let n: u32 = n.trim().parse().map_err(|_| anyhow::anyhow!("IMGPIPE_FAULTS: bad count in {part:?}"))?;
+            planned.insert(name.trim().to_string(), n);
+        }
+        Ok(Faults { planned, seen: Mutex::default() })
+    }
+
+    fn should_fail(&self, step: &str, execution: &str) -> bool {
+        let Some(&limit) = self.planned.get(step) else { return false };
+        let mut seen = self.seen.lock().unwrap_or_else(|p| p.into_inner());
+        let count = seen.entry((step.to_string(), execution.to_string())).or_insert(0);
+        *count += 1;
+        *count <= limit
+    }
+}
+
+/// The in-process "Lambda service".
+pub struct LocalInvoker {
+    pub pipeline: Arc<Pipeline>,
+    pub faults: Arc<Faults>,
+}
+
+impl TaskInvoker for LocalInvoker {
+    fn invoke(
+        &self,
+        resource: &str,
+        input: Value,
+        ctx: TaskContext,
+    ) -> Pin<Box<dyn Future<Output = Result<Value, TaskFailure>> + Send + '_>> {
+        let function = StepFunction::ALL.into_iter().find(|f| function_arn(*f) == resource);
+        let resource = resource.to_string();
+        Box::pin(async move {
+            let Some(function) = function else {
+                return Err(TaskFailure {
+                    error: "Lambda.ResourceNotFoundException".into(),
+                    cause: format!("Function not found: {resource}"),
+                });
+            };
+            let started = std::time::Instant::now();
+            tracing::info!(execution = %ctx.execution_id, state = %ctx.state_name, function = function.name(), attempt = ctx.attempt, "task started");
+            let result = if self.faults.should_fail(function.name(), &ctx.execution_id) {
+                Err(StepError::Retryable(format!("injected fault in {} (IMGPIPE_FAULTS)", function.name())))
+            } else {
+                self.pipeline.run(function, input).await
+            };
+            let ms = started.elapsed().as_millis() as u64;
+            match result {
+                Ok(v) => {
+                    tracing::info!(execution = %ctx.execution_id, state = %ctx.state_name, ms, "task succeeded");
+                    Ok(v)
+                }
+                Err(e) => {
+                    tracing::warn!(execution = %ctx.execution_id, state = %ctx.state_name, ms, error_type = e.error_type(), error = %e, "task failed");
+                    Err(TaskFailure { error: e.error_type().to_string(), cause: e.cause_json() })
+                }
+            }
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn faults_count_per_execution() {
+        let f = Faults::parse("detect-labels=2").unwrap();
+        assert!(f.should_fail("detect-labels", "e1"));
+        assert!(f.should_fail("detect-labels", "e1"));
+        assert!(!f.should_fail("detect-labels", "e1"));
+        assert!(f.should_fail("detect-labels", "e2"));
+        assert!(!f.should_fail("validate", "e1"));
+        assert!(Faults::parse("nope=1").is_err());
+        assert!(Faults::parse("validate=x").is_err());
+    }
+}
