@@ -16,8 +16,9 @@ use serde_json::{json, Value};
 
 /// How long `imgpipe serve` may take to print its URL.
 pub const START_TIMEOUT: Duration = Duration::from_secs(120);
-/// Environment variables of the product that a test must set explicitly, never inherit.
-const PRODUCT_ENV: [&str; 4] = ["IMGPIPE_FAULTS", "IMGPIPE_TIME_SCALE", "IMGPIPE_DATA", "IMGPIPE_LOG"];
+/// Environment variables that change the product's behaviour: a test sets them explicitly,
+/// never inherits them (S3E_SKIP_POST_VERIFY would turn off the upload signature check).
+const PRODUCT_ENV: [&str; 5] = ["IMGPIPE_FAULTS", "IMGPIPE_TIME_SCALE", "IMGPIPE_DATA", "IMGPIPE_LOG", "S3E_SKIP_POST_VERIFY"];
 
 /// The workspace root (two levels above this crate).
 pub fn workspace_root() -> PathBuf {
@@ -250,37 +251,64 @@ impl Server {
         (status, serde_json::from_slice(&body).unwrap_or(Value::Null))
     }
 
-    /// POST /uploads for the bytes, then the signed multipart upload, as the page does.
-    /// Returns the image id.
-    pub async fn upload(&self, bytes: &[u8], filename: &str, content_type: &str) -> String {
+    /// POST /uploads, asserting 201; the response (`imageId`, `key`, `upload.url`, `upload.fields`).
+    pub async fn presign(&self, filename: &str, content_type: &str, size: usize) -> Value {
         let resp = self
             .http
             .post(self.endpoint("/uploads"))
-            .json(&json!({ "filename": filename, "contentType": content_type, "size": bytes.len() }))
+            .json(&json!({ "filename": filename, "contentType": content_type, "size": size }))
             .send()
             .await
             .expect("POST /uploads");
         let status = resp.status().as_u16();
         let body: Value = resp.json().await.unwrap_or(Value::Null);
         assert_eq!(status, 201, "POST /uploads for {filename}: {body}");
-        let id = body["imageId"].as_str().unwrap_or_else(|| panic!("no imageId in {body}")).to_string();
-        let url = body["upload"]["url"].as_str().unwrap_or_else(|| panic!("no upload.url in {body}")).to_string();
-        let fields = body["upload"]["fields"].as_object().unwrap_or_else(|| panic!("no upload.fields in {body}"));
+        assert!(body["imageId"].is_string() && body["upload"]["url"].is_string(), "POST /uploads: {body}");
+        body
+    }
 
+    /// The browser's signed upload: the form fields of `presigned` (with `overrides` replacing
+    /// or adding fields), then `file`. Returns the S3 endpoint's status and body.
+    pub async fn signed_post(
+        &self,
+        presigned: &Value,
+        bytes: &[u8],
+        filename: &str,
+        content_type: &str,
+        overrides: &[(&str, &str)],
+    ) -> (u16, String) {
+        let url = presigned["upload"]["url"].as_str().unwrap_or_else(|| panic!("no upload.url in {presigned}"));
+        let mut fields: Vec<(String, String)> = presigned["upload"]["fields"]
+            .as_object()
+            .unwrap_or_else(|| panic!("no upload.fields in {presigned}"))
+            .iter()
+            .map(|(k, v)| (k.clone(), v.as_str().unwrap_or_else(|| panic!("field {k} is not a string")).to_string()))
+            .collect();
+        for (name, value) in overrides {
+            fields.retain(|(k, _)| k != name);
+            fields.push((name.to_string(), value.to_string()));
+        }
         let mut form = reqwest::multipart::Form::new();
         for (name, value) in fields {
-            form = form.text(name.clone(), value.as_str().unwrap_or_else(|| panic!("field {name} is not a string")).to_string());
+            form = form.text(name, value);
         }
         let part = reqwest::multipart::Part::bytes(bytes.to_vec())
             .file_name(filename.to_string())
             .mime_str(content_type)
             .expect("content type");
         form = form.part("file", part);
-        let resp = self.http.post(&url).multipart(form).send().await.unwrap_or_else(|e| panic!("POST {url}: {e}"));
-        let status = resp.status();
-        let text = resp.text().await.unwrap_or_default();
-        assert!(status.is_success(), "signed upload of {filename} refused: {status} {text}");
-        id
+        let resp = self.http.post(url).multipart(form).send().await.unwrap_or_else(|e| panic!("POST {url}: {e}"));
+        let status = resp.status().as_u16();
+        (status, resp.text().await.unwrap_or_default())
+    }
+
+    /// POST /uploads for the bytes, then the signed multipart upload, as the page does.
+    /// Returns the image id.
+    pub async fn upload(&self, bytes: &[u8], filename: &str, content_type: &str) -> String {
+        let presigned = self.presign(filename, content_type, bytes.len()).await;
+        let (status, body) = self.signed_post(&presigned, bytes, filename, content_type, &[]).await;
+        assert!((200..300).contains(&status), "signed upload of {filename} refused: {status} {body}");
+        presigned["imageId"].as_str().unwrap_or_default().to_string()
     }
 
     /// Uploads a file from disk under its own name.

@@ -339,3 +339,49 @@ async fn a_modified_definition_is_run_as_written() {
     assert_eq!(timeline_states(&timeline), ["Validate", "DetectLabels", "SkipThumbnails", "Persist"], "{timeline}");
     assert_eq!(timeline_state(&timeline, "SkipThumbnails").unwrap()["type"], "Pass", "{timeline}");
 }
+
+#[tokio::test]
+async fn uploads_outside_the_signed_policy_are_refused() {
+    let coffee = std::fs::read(test_photo("coffee.png")).unwrap();
+    let dir = TempDir::new("policy");
+    let server = Server::start(&dir.join("data"), &FAST, &[]).await;
+
+    // The presign route checks the declared file.
+    for (body, code) in [
+        (json!({ "filename": "a.txt", "contentType": "text/plain", "size": 10 }), "UNSUPPORTED_TYPE"),
+        (json!({ "filename": "a.png", "contentType": "image/png", "size": 0 }), "EMPTY"),
+        (json!({ "filename": "a.png", "contentType": "image/png", "size": 15_728_641 }), "TOO_LARGE"),
+        (json!({ "filename": "a.png" }), "BAD_REQUEST"),
+    ] {
+        let resp = server.http().post(server.endpoint("/uploads")).json(&body).send().await.unwrap();
+        assert_eq!(resp.status().as_u16(), 400, "{body}");
+        let err: Value = resp.json().await.unwrap();
+        assert_eq!(err["error"]["code"], code, "{body} -> {err}");
+    }
+
+    // The signed upload only accepts the declared key, type and size.
+    let presigned = server.presign("coffee.png", "image/png", coffee.len()).await;
+    let id = presigned["imageId"].as_str().unwrap().to_string();
+    let mut longer = coffee.clone();
+    longer.push(0);
+    let other_key = format!("uploads/{}.png", uuid::Uuid::new_v4());
+    let zeros = "0".repeat(64);
+    let attempts: [(&str, &[u8], &str, Vec<(&str, &str)>); 4] = [
+        ("one byte more than declared", longer.as_slice(), "image/png", vec![]),
+        ("another content type", coffee.as_slice(), "image/gif", vec![("Content-Type", "image/gif")]),
+        ("another key", coffee.as_slice(), "image/png", vec![("key", other_key.as_str())]),
+        ("a forged signature", coffee.as_slice(), "image/png", vec![("x-amz-signature", zeros.as_str())]),
+    ];
+    for (what, bytes, ct, overrides) in &attempts {
+        let (status, body) = server.signed_post(&presigned, bytes, "coffee.png", ct, overrides).await;
+        assert!((400..500).contains(&status), "{what}: expected a 4xx refusal, got {status} {body}");
+    }
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let record = server.image(&id).await;
+    assert_eq!(record["status"], "PENDING", "refused uploads start nothing: {record}");
+
+    let (status, body) = server.signed_post(&presigned, &coffee, "coffee.png", "image/png", &[]).await;
+    assert!((200..300).contains(&status), "the upload as signed: {status} {body}");
+    let record = server.wait_final(&id, FINAL).await;
+    assert_eq!(record["status"], "DONE", "{record}");
+}
