@@ -74,7 +74,8 @@ async fn check_done_photo(server: &Server, id: &str, record: &Value, photo_size:
 
     let timeline = server.timeline(id).await;
     assert_eq!(timeline["executionId"], execution, "timeline: {timeline}");
-    assert_eq!(timeline["status"], "SUCCEEDED", "timeline: {timeline}");
+    // The timeline's status is the record's (the contract leaves it open; the API reports the record's).
+    assert_eq!(timeline["status"], record["status"], "timeline: {timeline}");
     assert_eq!(timeline_states(&timeline), ["Validate", "DetectLabels", "Thumbnail", "Persist"], "timeline: {timeline}");
     for e in timeline["events"].as_array().unwrap() {
         assert_eq!(e["attempts"], 1, "no retries expected: {e}");
@@ -288,28 +289,18 @@ async fn executions_killed_mid_flight_finish_after_a_restart() {
     server.kill9();
     drop(server);
 
+    // "Executions survive a restart": without the faults, both resume and finish.
     let server = Server::start(&data, &FAST, &[]).await;
     for id in &ids {
         let record = server.wait_final(id, FINAL).await;
-        let status = record["status"].as_str().unwrap();
-        assert!(matches!(status, "DONE" | "REJECTED" | "FAILED"), "{record}");
+        assert_eq!(record["status"], "DONE", "the resumed execution finishes: {record}");
         let timeline = server.timeline(id).await;
+        assert_eq!(timeline_states(&timeline), ["Validate", "DetectLabels", "Thumbnail", "Persist"], "{timeline}");
         assert_complete(&timeline);
-        let states = timeline_states(&timeline);
-        let expected_end = match status {
-            "DONE" => "Persist",
-            "REJECTED" => "Rejected",
-            _ => "Failed",
-        };
-        assert_eq!(states.last().map(String::as_str), Some(expected_end), "{timeline}");
-        assert_eq!(states.first().map(String::as_str), Some("Validate"), "{timeline}");
-        if status == "DONE" {
-            assert_eq!(states, ["Validate", "DetectLabels", "Thumbnail", "Persist"], "{timeline}");
-            let detect = timeline_state(&timeline, "DetectLabels").unwrap();
-            assert!(detect["attempts"].as_u64().unwrap_or(0) >= 2, "the faults before the kill are in the history: {detect}");
-        } else {
-            assert!(record["error"]["code"].is_string(), "a final failure says why: {record}");
-        }
+        let detect = timeline_state(&timeline, "DetectLabels").unwrap();
+        let attempts = detect["attempts"].as_u64().unwrap_or(0);
+        assert!(attempts >= 2, "the attempts before the kill are in the history: {detect}");
+        assert_eq!(detect["errors"].as_array().map(Vec::len), Some(attempts as usize - 1), "{detect}");
     }
 }
 
