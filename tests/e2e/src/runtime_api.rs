@@ -217,6 +217,16 @@ pub fn function_binary(name: &str) -> PathBuf {
     })
 }
 
+/// Why a function did not finish its init.
+#[derive(Debug)]
+pub struct InitFailure {
+    pub why: String,
+    /// Its stdout and stderr.
+    pub log: String,
+    /// What it posted to `/init/error`, if anything.
+    pub init_error: Option<Outcome>,
+}
+
 /// A function binary running under its own Runtime API, as Lambda runs it.
 pub struct LambdaFunction {
     pub name: String,
@@ -232,6 +242,14 @@ impl LambdaFunction {
     /// Spawns `target/debug/<name>` with Lambda's environment plus `env`, and waits until it
     /// polls for its first event (its init finished). Panics, with its log, if it does not.
     pub async fn start(name: &str, env: &[(String, String)]) -> LambdaFunction {
+        match Self::try_start(name, env).await {
+            Ok(function) => function,
+            Err(failure) => panic!("function {name} {}\n--- its log ---\n{}", failure.why, failure.log),
+        }
+    }
+
+    /// Like [`LambdaFunction::start`], but an init that fails (exit, `/init/error`, no poll) is returned.
+    pub async fn try_start(name: &str, env: &[(String, String)]) -> Result<LambdaFunction, InitFailure> {
         let binary = function_binary(name);
         let api = RuntimeApi::start().await;
         let log_dir = TempDir::new(&format!("imgpipe-e2e-{name}"));
@@ -264,10 +282,13 @@ impl LambdaFunction {
         };
         let function =
             LambdaFunction { name: name.to_string(), api, cold_start: spawned.elapsed(), child, log_file, _log_dir: log_dir };
-        if let Err(why) = init {
-            function.fail(&why);
+        match init {
+            Ok(()) => Ok(function),
+            Err(why) => {
+                let init_error = function.api.init_error();
+                Err(InitFailure { why, log: function.log(), init_error })
+            }
         }
-        function
     }
 
     /// Sends one event and returns what the function posted back.

@@ -9,7 +9,7 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::IntoResponse;
 use imgpipe_e2e::endpoints::{self, Endpoints, INPUT_BUCKET, OUTPUT_BUCKET};
 use imgpipe_e2e::images;
-use imgpipe_e2e::runtime_api::{http_event, http_response, LambdaFunction};
+use imgpipe_e2e::runtime_api::{function_binary, http_event, http_response, LambdaFunction};
 use serde_json::{json, Value};
 
 async fn start(name: &str, ep: &Endpoints, extra: &[(&str, &str)]) -> LambdaFunction {
@@ -339,4 +339,28 @@ async fn detect_labels_maps_rekognition_answers_and_errors() {
         assert_eq!(body["MaxLabels"], 20);
         assert_eq!(body["MinConfidence"], 55.0);
     }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Init
+
+#[tokio::test]
+async fn misconfiguration_fails_init_with_the_variable_named() {
+    let ep = Endpoints::start().await;
+    let mut env = ep.function_env();
+    env.push(("THUMBNAIL_QUALITY".into(), "101".into()));
+    let failure = match LambdaFunction::try_start("thumbnail", &env).await {
+        Ok(f) => panic!("thumbnail started with THUMBNAIL_QUALITY=101; log:\n{}", f.log()),
+        Err(failure) => failure,
+    };
+    assert!(failure.why.contains("exited during init"), "{failure:?}");
+    let reported = format!("{}{:?}", failure.log, failure.init_error);
+    assert!(reported.contains("THUMBNAIL_QUALITY"), "the reason does not name the variable: {failure:?}");
+}
+
+#[test]
+fn a_missing_binary_says_to_build_first() {
+    let panic = std::panic::catch_unwind(|| function_binary("no-such-function")).unwrap_err();
+    let message = panic.downcast_ref::<String>().cloned().unwrap_or_default();
+    assert!(message.contains("cargo build --workspace --bins"), "{message}");
 }
