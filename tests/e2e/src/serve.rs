@@ -340,6 +340,25 @@ impl Server {
         panic!("image {id} not final after {timeout:?}; last record: {last}\nserver log:\n{}", self.log_tail(60));
     }
 
+    /// Polls the timeline until its last state is `last_state` and has ended (exited, or a Fail
+    /// state). The record is final while its execution still finishes (e.g. Persist's exit, the
+    /// Fail state after RecordFailed), so tests of the timeline wait for this.
+    pub async fn wait_timeline(&self, id: &str, last_state: &str, timeout: Duration) -> Value {
+        let deadline = Instant::now() + timeout;
+        loop {
+            let timeline = self.timeline(id).await;
+            if let Some(last) = timeline["events"].as_array().and_then(|e| e.last()) {
+                if last["state"] == last_state && (last["exitedAt"].is_string() || last["type"] == "Fail") {
+                    return timeline;
+                }
+            }
+            if Instant::now() > deadline {
+                panic!("the timeline of {id} did not end in {last_state} within {timeout:?}: {timeline}\nserver log:\n{}", self.log_tail(40));
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
     /// GET /images/{id}/timeline, asserting 200.
     pub async fn timeline(&self, id: &str) -> Value {
         let (status, body) = self.get_json(&format!("/images/{id}/timeline")).await;

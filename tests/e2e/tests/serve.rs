@@ -15,6 +15,8 @@ use serde_json::{json, Value};
 
 /// How long one image may take to reach a final status (2 shared cores, a real model).
 const FINAL: Duration = Duration::from_secs(240);
+/// How long an execution may take to end after its record is final.
+const TIMELINE: Duration = Duration::from_secs(30);
 /// Fast retries: IntervalSeconds 2 becomes 20 ms.
 const FAST: [(&str, &str); 1] = [("IMGPIPE_TIME_SCALE", "0.01")];
 
@@ -72,7 +74,7 @@ async fn check_done_photo(server: &Server, id: &str, record: &Value, photo_size:
     let result_labels = if result["labels"].is_array() { &result["labels"] } else { &result["labels"]["labels"] };
     assert_eq!(label_names(result_labels), label_names(&record["labels"]), "result labels vs record: {result}");
 
-    let timeline = server.timeline(id).await;
+    let timeline = server.wait_timeline(id, "Persist", TIMELINE).await;
     assert_eq!(timeline["executionId"], execution, "timeline: {timeline}");
     // The timeline's status is the record's (the contract leaves it open; the API reports the record's).
     assert_eq!(timeline["status"], record["status"], "timeline: {timeline}");
@@ -138,7 +140,7 @@ async fn non_images_and_decompression_bombs_are_rejected_with_a_code() {
         let message = record["error"]["message"].as_str().unwrap_or_default();
         assert!(!message.is_empty() && !message.starts_with(code), "a sentence for people: {record}");
         assert!(record["thumbnails"].as_array().is_none_or(|t| t.is_empty()), "{record}");
-        let timeline = server.timeline(id).await;
+        let timeline = server.wait_timeline(id, "Rejected", TIMELINE).await;
         assert_eq!(timeline_states(&timeline), ["Validate", "RecordRejected", "Rejected"], "{timeline}");
         let validate = timeline_state(&timeline, "Validate").unwrap();
         assert_eq!(validate["attempts"], 1, "ImageRejected is never retried: {validate}");
@@ -155,7 +157,7 @@ async fn retryable_faults_are_retried_until_done() {
     assert_eq!(record["status"], "DONE", "{record}");
     assert!(label(&record, "Cat").is_some(), "{record}");
 
-    let timeline = server.timeline(&id).await;
+    let timeline = server.wait_timeline(&id, "Persist", TIMELINE).await;
     assert_eq!(timeline_states(&timeline), ["Validate", "DetectLabels", "Thumbnail", "Persist"], "{timeline}");
     let detect = timeline_state(&timeline, "DetectLabels").unwrap();
     assert_eq!(detect["attempts"], 3, "{detect}");
@@ -180,7 +182,7 @@ async fn faults_beyond_max_attempts_end_failed_with_the_error_stored() {
     assert!(message.contains("injected fault"), "{record}");
     assert!(record["executionId"].is_string(), "{record}");
 
-    let timeline = server.timeline(&id).await;
+    let timeline = server.wait_timeline(&id, "Failed", TIMELINE).await;
     assert_eq!(timeline["status"], "FAILED", "{timeline}");
     assert_eq!(timeline_states(&timeline), ["Validate", "DetectLabels", "RecordFailed", "Failed"], "{timeline}");
     let detect = timeline_state(&timeline, "DetectLabels").unwrap();
@@ -294,7 +296,7 @@ async fn executions_killed_mid_flight_finish_after_a_restart() {
     for id in &ids {
         let record = server.wait_final(id, FINAL).await;
         assert_eq!(record["status"], "DONE", "the resumed execution finishes: {record}");
-        let timeline = server.timeline(id).await;
+        let timeline = server.wait_timeline(id, "Persist", TIMELINE).await;
         assert_eq!(timeline_states(&timeline), ["Validate", "DetectLabels", "Thumbnail", "Persist"], "{timeline}");
         assert_complete(&timeline);
         let detect = timeline_state(&timeline, "DetectLabels").unwrap();
@@ -326,7 +328,7 @@ async fn a_modified_definition_is_run_as_written() {
     assert_eq!(record["status"], "DONE", "{record}");
     assert!(label(&record, "Cat").is_some(), "{record}");
     assert_eq!(record["thumbnails"], json!([]), "the definition skipped thumbnails: {record}");
-    let timeline = server.timeline(&id).await;
+    let timeline = server.wait_timeline(&id, "Persist", TIMELINE).await;
     assert_eq!(timeline_states(&timeline), ["Validate", "DetectLabels", "SkipThumbnails", "Persist"], "{timeline}");
     assert_eq!(timeline_state(&timeline, "SkipThumbnails").unwrap()["type"], "Pass", "{timeline}");
 }
