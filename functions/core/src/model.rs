@@ -83,6 +83,22 @@ pub struct ImageMeta {
     pub exif: ExifSubset,
 }
 
+impl ImageMeta {
+    /// The header facts in the imaging crate's terms (what decoding needs).
+    pub fn info(&self) -> imgpipe_imaging::ImageInfo {
+        imgpipe_imaging::ImageInfo {
+            format: self.format,
+            width: self.width,
+            height: self.height,
+            orientation: self.orientation,
+            oriented_width: self.oriented_width,
+            oriented_height: self.oriented_height,
+            animated: self.animated,
+            exif: self.exif.clone(),
+        }
+    }
+}
+
 /// `$.labels`: what is in the picture, in Rekognition DetectLabels' terms.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Default)]
 #[serde(rename_all = "camelCase")]

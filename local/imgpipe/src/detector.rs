@@ -8,7 +8,7 @@ use imgpipe_core::model::{ImageMeta, LabelSet};
 use imgpipe_core::steps::detect::BoxFuture;
 use imgpipe_core::steps::LabelDetector;
 use imgpipe_core::StepError;
-use imgpipe_imaging::{ImageInfo, Limits};
+use imgpipe_imaging::Limits;
 use tokio::sync::OnceCell;
 
 /// Longest side the detector sees; the network itself takes 300x300.
@@ -65,16 +65,7 @@ impl LabelDetector for LocalDetector {
                 .await
                 .map_err(|e| StepError::Retryable(format!("reading the upload: {e}")))?
                 .into_bytes();
-            let info = ImageInfo {
-                format: image.format,
-                width: image.width,
-                height: image.height,
-                orientation: image.orientation,
-                oriented_width: image.oriented_width,
-                oriented_height: image.oriented_height,
-                animated: image.animated,
-                exif: image.exif.clone(),
-            };
+            let info = image.info();
             let limits = self.limits.clone();
             let labels = tokio::task::spawn_blocking(move || -> Result<vision::Labels, StepError> {
                 let rgb = imgpipe_imaging::decode_oriented(&bytes, &info, DETECT_SIDE, &limits)?;

@@ -47,7 +47,6 @@ pub struct Stack {
     pub clients: Clients,
     pub pipeline: Arc<Pipeline>,
     pub engine: Option<Arc<asl::Engine>>,
-    pub state_machine_arn: String,
     pub s3: s3_endpoint::S3Endpoint,
     _dynamo: EmbeddedDynamo,
 }
@@ -90,7 +89,6 @@ impl Stack {
 
         let mut pipeline = Pipeline { config: config.clone(), clients: clients.clone(), detector: None };
         let mut engine = None;
-        let mut state_machine_arn = String::new();
         if opts.with_engine {
             let model = vision::Detector::locate(opts.model.as_deref())?;
             let detector = Arc::new(LocalDetector::new(model, clients.s3.clone(), config.limits.clone()));
@@ -110,16 +108,16 @@ impl Stack {
             .context("opening the execution store")?;
             let text = opts.definition.as_deref().unwrap_or(PIPELINE_DEFINITION);
             let definition = asl::Definition::parse(&asl::Definition::substitute(text, &substitutions())?)?;
-            state_machine_arn = e.register_state_machine(STATE_MACHINE_NAME, definition);
+            let state_machine_arn = e.register_state_machine(STATE_MACHINE_NAME, definition);
             let e = Arc::new(e);
             let resumed = e.resume_unfinished().await;
             if resumed > 0 {
                 tracing::info!(resumed, "resumed unfinished executions");
             }
-            tokio::spawn(route_events(events_rx, e.clone(), state_machine_arn.clone(), config.input_bucket.clone(), clients.region()));
+            tokio::spawn(route_events(events_rx, e.clone(), state_machine_arn, config.input_bucket.clone(), clients.region()));
             engine = Some(e);
         }
-        Ok(Stack { config, clients, pipeline: Arc::new(pipeline), engine, state_machine_arn, s3, _dynamo: dynamo })
+        Ok(Stack { config, clients, pipeline: Arc::new(pipeline), engine, s3, _dynamo: dynamo })
     }
 
     /// The API handlers' state, with execution histories from the engine.

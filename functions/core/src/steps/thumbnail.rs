@@ -6,7 +6,7 @@ use super::validate::collect;
 use super::Pipeline;
 use crate::error::{classify_sdk_error, StepError};
 use crate::model::{ImageMeta, ThumbnailRef};
-use imgpipe_imaging::{make_thumbnails, ImageInfo};
+use imgpipe_imaging::make_thumbnails;
 
 /// Thumbnail's input: `{"image": $.image}`.
 #[derive(Debug, Deserialize)]
@@ -32,16 +32,7 @@ pub async fn run(p: &Pipeline, input: ThumbnailInput) -> Result<Vec<ThumbnailRef
         .await
         .map_err(|e| classify_sdk_error("reading the upload", &e))?;
     let bytes = collect(out.body).await?;
-    let info = ImageInfo {
-        format: image.format,
-        width: image.width,
-        height: image.height,
-        orientation: image.orientation,
-        oriented_width: image.oriented_width,
-        oriented_height: image.oriented_height,
-        animated: image.animated,
-        exif: image.exif.clone(),
-    };
+    let info = image.info();
     let spec = p.config.thumbnails.clone();
     let limits = p.config.limits.clone();
     let thumbs = tokio::task::spawn_blocking(move || make_thumbnails(&bytes, &info, &spec, &limits))
