@@ -359,7 +359,9 @@ async fn uploads_outside_the_signed_policy_are_refused() {
     longer.push(0);
     let other_key = format!("uploads/{}.png", uuid::Uuid::new_v4());
     let zeros = "0".repeat(64);
-    let attempts: [(&str, &[u8], &str, Vec<(&str, &str)>); 4] = [
+    // (what, file bytes, file content type, form fields replaced)
+    type Attempt<'a> = (&'a str, &'a [u8], &'a str, Vec<(&'a str, &'a str)>);
+    let attempts: [Attempt; 4] = [
         ("one byte more than declared", longer.as_slice(), "image/png", vec![]),
         ("another content type", coffee.as_slice(), "image/gif", vec![("Content-Type", "image/gif")]),
         ("another key", coffee.as_slice(), "image/png", vec![("key", other_key.as_str())]),
