@@ -17,8 +17,8 @@ use serde_json::{json, Value};
 /// How long `imgpipe serve` may take to print its URL.
 pub const START_TIMEOUT: Duration = Duration::from_secs(120);
 /// Environment variables that change the product's behaviour: a test sets them explicitly,
-/// never inherits them (S3E_SKIP_POST_VERIFY would turn off the upload signature check).
-const PRODUCT_ENV: [&str; 5] = ["IMGPIPE_FAULTS", "IMGPIPE_TIME_SCALE", "IMGPIPE_DATA", "IMGPIPE_LOG", "S3E_SKIP_POST_VERIFY"];
+/// never inherits them.
+const PRODUCT_ENV: [&str; 4] = ["IMGPIPE_FAULTS", "IMGPIPE_TIME_SCALE", "IMGPIPE_DATA", "IMGPIPE_LOG"];
 
 /// The workspace root (two levels above this crate).
 pub fn workspace_root() -> PathBuf {
