@@ -51,20 +51,7 @@ impl LabelDetector for LocalDetector {
     fn detect<'a>(&'a self, image: &'a ImageMeta, max_labels: usize, min_confidence: f32) -> BoxFuture<'a, Result<LabelSet, StepError>> {
         Box::pin(async move {
             let model = self.model().await?;
-            let out = self
-                .s3
-                .get_object()
-                .bucket(&image.bucket)
-                .key(&image.key)
-                .send()
-                .await
-                .map_err(|e| imgpipe_core::error::classify_sdk_error("reading the upload", &e))?;
-            let bytes = out
-                .body
-                .collect()
-                .await
-                .map_err(|e| StepError::Retryable(format!("reading the upload: {e}")))?
-                .into_bytes();
+            let bytes = imgpipe_core::steps::validate::read_upload(&self.s3, image).await?;
             let info = image.info();
             let limits = self.limits.clone();
             let labels = tokio::task::spawn_blocking(move || -> Result<vision::Labels, StepError> {

@@ -2,7 +2,7 @@
 
 use serde::Deserialize;
 
-use super::validate::collect;
+use super::validate::read_upload;
 use super::Pipeline;
 use crate::error::{classify_sdk_error, StepError};
 use crate::model::{ImageMeta, ThumbnailRef};
@@ -22,16 +22,7 @@ pub fn thumbnail_key(id: &str, size: u32) -> String {
 /// Renders and stores the configured sizes.
 pub async fn run(p: &Pipeline, input: ThumbnailInput) -> Result<Vec<ThumbnailRef>, StepError> {
     let image = input.image;
-    let out = p
-        .clients
-        .s3
-        .get_object()
-        .bucket(&image.bucket)
-        .key(&image.key)
-        .send()
-        .await
-        .map_err(|e| classify_sdk_error("reading the upload", &e))?;
-    let bytes = collect(out.body).await?;
+    let bytes = read_upload(&p.clients.s3, &image).await?;
     let info = image.info();
     let spec = p.config.thumbnails.clone();
     let limits = p.config.limits.clone();

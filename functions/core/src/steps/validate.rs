@@ -80,6 +80,18 @@ async fn get_range(p: &Pipeline, bucket: &str, key: &str, start: u64, end: u64) 
     collect(out.body).await
 }
 
+/// Reads a whole uploaded object (the thumbnail step and the local detector).
+pub async fn read_upload(s3: &aws_sdk_s3::Client, image: &ImageMeta) -> Result<Vec<u8>, StepError> {
+    let out = s3
+        .get_object()
+        .bucket(&image.bucket)
+        .key(&image.key)
+        .send()
+        .await
+        .map_err(|e| classify_sdk_error("reading the upload", &e))?;
+    collect(out.body).await
+}
+
 /// Reads a body fully.
 pub(crate) async fn collect(body: ByteStream) -> Result<Vec<u8>, StepError> {
     body.collect()
