@@ -63,13 +63,20 @@ fn benches(c: &mut Criterion) {
     group.sample_size(10);
     for (name, bytes) in [
         ("baseline 12 MP (libjpeg 1/2 scale)", big.clone()),
-        ("progressive 12 MP (libjpeg 1/2 scale)", jpeg(4000, 3000, true)),
+        (
+            "progressive 12 MP (libjpeg 1/2 scale)",
+            jpeg(4000, 3000, true),
+        ),
         ("baseline 1.8 MP (zune-jpeg full)", jpeg(1680, 1050, false)),
     ] {
         let info = info(&bytes, &limits);
-        group.throughput(Throughput::Elements(u64::from(info.width) * u64::from(info.height)));
+        group.throughput(Throughput::Elements(
+            u64::from(info.width) * u64::from(info.height),
+        ));
         group.bench_function(name, |b| {
-            b.iter(|| make_thumbnails(black_box(&bytes), &info, &spec, &limits).expect("thumbnails"))
+            b.iter(|| {
+                make_thumbnails(black_box(&bytes), &info, &spec, &limits).expect("thumbnails")
+            })
         });
     }
     group.finish();
