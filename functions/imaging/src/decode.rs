@@ -5,6 +5,7 @@
 
 use crate::format::Format;
 use crate::inspect::{check_dimensions, format_name, Limits};
+use crate::progressive;
 use crate::reject::Rejection;
 use std::io::Cursor;
 
@@ -58,7 +59,10 @@ fn decode_jpeg(bytes: &[u8], longest_needed: u32, limits: &Limits) -> Result<Can
         return match dct_scale(longest, longest_needed) {
             // No DCT scale shrinks it: zune-jpeg's SIMD decoder is the faster full decode.
             8 => decode_jpeg_full(bytes, gray, limits),
-            eighths => decode_jpeg_scaled(bytes, gray, eighths, limits),
+            eighths => {
+                let shrink = f64::from(longest_needed) / f64::from(longest.max(1));
+                decode_jpeg_scaled(bytes, gray, eighths, shrink, limits)
+            }
         };
     }
     if info.coding_process != CodingProcess::Lossless {
@@ -109,42 +113,26 @@ fn dct_scale(longest: u32, needed: u32) -> u8 {
 }
 
 /// Decode a gray or YCbCr/RGB JPEG at `eighths`/8 of its size with libjpeg-turbo's scaled
-/// IDCT (the mozjpeg build): for progressive files its entropy decoder is the fastest we have.
+/// IDCT (the mozjpeg build): for progressive files its entropy decoder is the fastest we have,
+/// and it is given only the scans that a result shrunk by `shrink` shows (see `progressive`).
 fn decode_jpeg_scaled(
     bytes: &[u8],
     gray: bool,
     eighths: u8,
+    shrink: f64,
     limits: &Limits,
 ) -> Result<Canvas, Rejection> {
     let decoded = std::panic::catch_unwind(|| -> std::io::Result<Canvas> {
-        let mut decoder = mozjpeg::decompress::DecompressBuilder::new()
-            .with_err(strict_error_mgr())
-            .from_mem(bytes)?;
-        let (w, h) = decoder.size();
-        check_dimensions(
-            u32::try_from(w).unwrap_or(u32::MAX),
-            u32::try_from(h).unwrap_or(u32::MAX),
-            limits,
-        )
-        .map_err(|r| std::io::Error::other(r.to_string()))?;
-        decoder.scale(eighths);
-        let (channels, mut started) = if gray {
-            (1, decoder.grayscale()?)
-        } else {
-            (3, decoder.rgb()?)
-        };
-        let (width, height) = (started.width(), started.height());
-        let data: Vec<u8> = started.read_scanlines()?;
-        started.finish()?;
-        if data.len() != width * height * channels {
-            return Err(std::io::Error::other("too few pixels"));
+        let builder = mozjpeg::decompress::DecompressBuilder::new().with_err(strict_error_mgr());
+        match progressive::scans_for_shrink(bytes, shrink) {
+            Some(ranges) => read_scaled(
+                builder.from_reader(progressive::Pieces::new(bytes, ranges))?,
+                gray,
+                eighths,
+                limits,
+            ),
+            None => read_scaled(builder.from_mem(bytes)?, gray, eighths, limits),
         }
-        Ok(Canvas {
-            width: u32::try_from(width).map_err(std::io::Error::other)?,
-            height: u32::try_from(height).map_err(std::io::Error::other)?,
-            channels,
-            data,
-        })
     });
     match decoded {
         Ok(Ok(canvas)) => Ok(canvas),
@@ -157,6 +145,42 @@ fn decode_jpeg_scaled(
                 .map_or("libjpeg error", String::as_str),
         )),
     }
+}
+
+fn read_scaled<R: std::io::BufRead>(
+    mut decoder: mozjpeg::decompress::Decompress<R>,
+    gray: bool,
+    eighths: u8,
+    limits: &Limits,
+) -> std::io::Result<Canvas> {
+    let (w, h) = decoder.size();
+    check_dimensions(
+        u32::try_from(w).unwrap_or(u32::MAX),
+        u32::try_from(h).unwrap_or(u32::MAX),
+        limits,
+    )
+    .map_err(|r| std::io::Error::other(r.to_string()))?;
+    decoder.scale(eighths);
+    // Smoothing guesses coefficients of a progressive file that has not fully arrived; here the
+    // left-out scans are ones the output cannot show, so guessing would only cost time.
+    decoder.do_block_smoothing(false);
+    let (channels, mut started) = if gray {
+        (1, decoder.grayscale()?)
+    } else {
+        (3, decoder.rgb()?)
+    };
+    let (width, height) = (started.width(), started.height());
+    let data: Vec<u8> = started.read_scanlines()?;
+    started.finish()?;
+    if data.len() != width * height * channels {
+        return Err(std::io::Error::other("too few pixels"));
+    }
+    Ok(Canvas {
+        width: u32::try_from(width).map_err(std::io::Error::other)?,
+        height: u32::try_from(height).map_err(std::io::Error::other)?,
+        channels,
+        data,
+    })
 }
 
 /// libjpeg's error manager, except that fatal errors unwind (caught above) instead of exiting,

@@ -23,6 +23,7 @@ mod format;
 mod header;
 mod inspect;
 mod oriented;
+mod progressive;
 mod reject;
 mod thumbnail;
 mod transform;

@@ -99,13 +99,66 @@ fn a_jpeg_cut_short_is_corrupt_on_every_path() {
 
 #[test]
 fn gray_jpegs_stay_gray_when_scaled() {
-    let gray = image::GrayImage::from_fn(800, 400, |x, _| image::Luma([if x < 400 { 40 } else { 210 }]));
+    let gray = image::GrayImage::from_fn(800, 400, |x, _| {
+        image::Luma([if x < 400 { 40 } else { 210 }])
+    });
     let bytes = encode(&image::DynamicImage::ImageLuma8(gray), ImageFormat::Jpeg);
     let t = make(&bytes, &[200]).unwrap().remove(0);
     let img = pixels(&t);
     assert_eq!((t.width, t.height), (200, 100));
     for (x, expected) in [(40, 40u8), (160, 210)] {
         let px = img.get_pixel(x, 50).0;
-        assert!(px.iter().all(|&c| c.abs_diff(expected) <= 6), "at x={x}: {px:?}");
+        assert!(
+            px.iter().all(|&c| c.abs_diff(expected) <= 6),
+            "at x={x}: {px:?}"
+        );
+    }
+}
+
+/// `image` as libjpeg-turbo saves it at quality 100 (all quantizers 1), baseline or progressive
+/// with its standard scan script, as photo tools write "maximum quality" JPEGs.
+fn libjpeg_quality_100(image: &RgbImage, progressive: bool) -> Vec<u8> {
+    let mut compress = mozjpeg::Compress::new(mozjpeg::ColorSpace::JCS_RGB);
+    compress.set_fastest_defaults();
+    compress.set_size(image.width() as usize, image.height() as usize);
+    compress.set_quality(100.0);
+    if progressive {
+        compress.set_progressive_mode();
+    }
+    let mut started = compress.start_compress(Vec::new()).unwrap();
+    started.write_scanlines(image.as_raw()).unwrap();
+    started.finish().unwrap()
+}
+
+#[test]
+fn thumbnails_of_a_quality_100_progressive_jpeg_lose_nothing_visible() {
+    // Fine noise on the gradients puts most of the file in the high-frequency scans, which the
+    // scaled decode of a progressive file leaves out; a baseline file has no scans to leave out.
+    let mut rng = XorShift(0x5EED);
+    let mut source = gradient_quadrants(1600, 1200);
+    for p in source.pixels_mut() {
+        p.0 = p.0.map(|c| c.saturating_add(rng.byte() % 32));
+    }
+    let sizes = [200, 400, 800]; // 1/8, 1/4 and 1/2 DCT scales
+    let baseline = make(&libjpeg_quality_100(&source, false), &sizes).unwrap();
+    let progressive = make(&libjpeg_quality_100(&source, true), &sizes).unwrap();
+    // Reference: the same picture decoded whole (PNG), then resized.
+    let full = make(&png(&source), &sizes).unwrap();
+    for ((b, p), f) in baseline.iter().zip(&progressive).zip(&full) {
+        assert_eq!((b.width, b.height), (p.width, p.height));
+        let (b, p, f) = (pixels(b), pixels(p), pixels(f));
+        let (baseline_error, progressive_error) =
+            (mean_difference(&b, &f), mean_difference(&p, &f));
+        assert!(
+            progressive_error <= baseline_error + 0.1,
+            "{} px: progressive {progressive_error:.2} vs baseline {baseline_error:.2} from the full decode",
+            b.width()
+        );
+        let diff = mean_difference(&b, &p);
+        assert!(
+            diff < 2.0,
+            "{} px: progressive differs by {diff:.2} per channel",
+            b.width()
+        );
     }
 }
