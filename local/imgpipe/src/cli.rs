@@ -92,6 +92,23 @@ pub enum Command {
         #[arg(long, default_value_t = 80)]
         quality: u8,
     },
+    /// The local model alone, on local files: the labels it finds in each, and how long it took.
+    Detect {
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+        /// The model file (default: IMGPIPE_MODEL, then ~/.cache/imgpipe/models/ssd_mobilenet_v2_coco.pb).
+        #[arg(long)]
+        model: Option<PathBuf>,
+        /// Print a JSON line per file (labels as the DetectLabels step gives them, decodeMs, modelMs).
+        #[arg(long)]
+        json: bool,
+        /// Most labels per image (default: MAX_LABELS, as the pipeline).
+        #[arg(long)]
+        max_labels: Option<usize>,
+        /// Lowest confidence kept, 0-100 (default: MIN_CONFIDENCE, as the pipeline).
+        #[arg(long)]
+        min_confidence: Option<f32>,
+    },
     /// Step Functions tools.
     Sfn {
         #[command(subcommand)]
@@ -172,6 +189,9 @@ pub async fn run(command: Command) -> anyhow::Result<ExitCode> {
             api_get(&stack, &path).await
         }
         Command::Thumbnail { files, out, sizes, quality } => crate::thumbnail::run(&files, &out, &sizes, quality),
+        Command::Detect { files, model, json, max_labels, min_confidence } => {
+            crate::detect::run(&files, model.as_deref(), json, max_labels, min_confidence)
+        }
         Command::Sfn { command: SfnCommand::Run { definition, input, mock_config, test_case, state_machine, stack, time_scale } } => {
             crate::sfn::run(crate::sfn::RunArgs { definition, input, mock_config, test_case, state_machine, stack, time_scale }).await
         }

@@ -8,11 +8,17 @@ use imgpipe_core::model::{ImageMeta, LabelSet};
 use imgpipe_core::steps::detect::BoxFuture;
 use imgpipe_core::steps::LabelDetector;
 use imgpipe_core::StepError;
-use imgpipe_imaging::Limits;
+use imgpipe_imaging::{ImageInfo, Limits, Rejection};
 use tokio::sync::OnceCell;
 
 /// Longest side the detector sees; the network itself takes 300x300.
 const DETECT_SIDE: u32 = 640;
+
+/// The picture the model is given: `bytes` decoded once (shrink-on-load), oriented as EXIF says,
+/// longest side at most 640 px.
+pub fn detector_view(bytes: &[u8], info: &ImageInfo, limits: &Limits) -> Result<image::RgbImage, Rejection> {
+    imgpipe_imaging::decode_oriented(bytes, info, DETECT_SIDE, limits)
+}
 
 /// The local model, loaded once on first use (or eagerly with [`LocalDetector::preload`]).
 pub struct LocalDetector {
@@ -55,7 +61,7 @@ impl LabelDetector for LocalDetector {
             let info = image.info();
             let limits = self.limits.clone();
             let labels = tokio::task::spawn_blocking(move || -> Result<vision::Labels, StepError> {
-                let rgb = imgpipe_imaging::decode_oriented(&bytes, &info, DETECT_SIDE, &limits)?;
+                let rgb = detector_view(&bytes, &info, &limits)?;
                 model.detect(&rgb, max_labels, min_confidence).map_err(|e| StepError::Internal(e.to_string()))
             })
             .await

@@ -1,6 +1,7 @@
 //! `imgpipe`: the whole image pipeline on one machine, offline. See `imgpipe --help`.
 
 mod cli;
+mod detect;
 mod detector;
 mod dynamodb;
 mod executions;

@@ -4,7 +4,7 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use anyhow::Context;
-use imgpipe_imaging::{inspect, make_thumbnails, Inspection, Limits, Rejection, ThumbnailSpec};
+use imgpipe_imaging::{inspect, make_thumbnails, ImageInfo, Inspection, Limits, Rejection, ThumbnailSpec};
 
 /// Writes `<out>/<stem>-<size>.jpg` for each file and size; exit 1 if any file was refused.
 pub fn run(files: &[PathBuf], out: &Path, sizes: &str, quality: u8) -> anyhow::Result<ExitCode> {
@@ -33,11 +33,7 @@ pub fn run(files: &[PathBuf], out: &Path, sizes: &str, quality: u8) -> anyhow::R
 }
 
 fn thumbnail_file(file: &Path, out: &Path, spec: &ThumbnailSpec, limits: &Limits) -> anyhow::Result<Vec<(PathBuf, u32, u32)>> {
-    let bytes = std::fs::read(file).with_context(|| "cannot read the file")?;
-    let info = match inspect(&bytes, bytes.len() as u64, limits).map_err(describe)? {
-        Inspection::Complete(info) => info,
-        Inspection::NeedMore { .. } => anyhow::bail!("CORRUPT: the image header is truncated"),
-    };
+    let (bytes, info) = read_image(file, limits)?;
     let stem = file.file_stem().and_then(|s| s.to_str()).unwrap_or("image");
     let mut written = Vec::new();
     for t in make_thumbnails(&bytes, &info, spec, limits).map_err(describe)? {
@@ -48,6 +44,17 @@ fn thumbnail_file(file: &Path, out: &Path, spec: &ThumbnailSpec, limits: &Limits
     Ok(written)
 }
 
-fn describe(r: Rejection) -> anyhow::Error {
+/// A local image file's bytes and its validated header; refused files are errors with the
+/// rejection code and message the validate step would give.
+pub fn read_image(file: &Path, limits: &Limits) -> anyhow::Result<(Vec<u8>, ImageInfo)> {
+    let bytes = std::fs::read(file).with_context(|| "cannot read the file")?;
+    match inspect(&bytes, bytes.len() as u64, limits).map_err(describe)? {
+        Inspection::Complete(info) => Ok((bytes, info)),
+        Inspection::NeedMore { .. } => anyhow::bail!("CORRUPT: the image header is truncated"),
+    }
+}
+
+/// A rejection as an error ("CODE: message").
+pub fn describe(r: Rejection) -> anyhow::Error {
     anyhow::anyhow!("{r}")
 }

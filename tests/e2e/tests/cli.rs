@@ -1,4 +1,4 @@
-//! End-to-end tests of the `imgpipe` command line (process, show, query, thumbnail, sfn run),
+//! End-to-end tests of the `imgpipe` command line (process, show, query, thumbnail, detect, sfn run),
 //! run as the real binary on private data directories.
 //!
 //! Needs: `cargo build --workspace --bins`, the model (scripts/fetch-model.sh) and
@@ -179,6 +179,35 @@ fn thumbnail_writes_jpegs_of_the_requested_sizes_and_refuses_non_images() {
     let out = run(imgpipe(&["thumbnail", "--out"]).arg(dir.join("out2")).arg(&text));
     assert_eq!(out.code, Some(1), "{out}");
     assert!(out.stderr.contains("UNSUPPORTED_FORMAT"), "{out}");
+}
+
+#[test]
+fn detect_names_what_is_in_real_photos_with_timings_and_refuses_non_images() {
+    let dir = TempDir::new("cli-detect");
+    let (cat, coffee) = (test_photo("chelsea.png"), test_photo("coffee.png"));
+    let out = run(imgpipe(&["detect", "--json"]).arg(&cat).arg(&coffee));
+    assert_eq!(out.code, Some(0), "{out}");
+    let rows: Vec<Value> = out.stdout.lines().map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}"))).collect();
+    assert_eq!(rows.len(), 2, "a JSON line per photo:\n{out}");
+    for (row, expected) in rows.iter().zip(["Cat", "Cup"]) {
+        let names: Vec<&str> = row["labels"]["labels"].as_array().unwrap().iter().filter_map(|l| l["name"].as_str()).collect();
+        assert!(names.contains(&expected), "{expected} in {row}");
+        for key in ["decodeMs", "modelMs"] {
+            let ms = row[key].as_f64().unwrap_or(-1.0);
+            assert!(ms > 0.0 && ms < 60_000.0, "{key} = {ms} in {row}");
+        }
+    }
+    // --min-confidence 100 keeps nothing, and says so.
+    let out = run(imgpipe(&["detect", "--min-confidence", "100"]).arg(&cat));
+    assert_eq!(out.code, Some(0), "{out}");
+    assert!(out.stdout.contains("(no labels)"), "{out}");
+
+    let text = dir.join("notes.jpg");
+    write(&text, b"not an image at all\n");
+    let out = run(imgpipe(&["detect"]).arg(&text).arg(&cat));
+    assert_eq!(out.code, Some(1), "one refused file fails the command:\n{out}");
+    assert!(out.stderr.contains("UNSUPPORTED_FORMAT"), "{out}");
+    assert!(out.stdout.contains("Cat"), "the other file is still labelled:\n{out}");
 }
 
 const CHOICE_DEFINITION: &str = r#"{
