@@ -326,12 +326,7 @@ fn read_frame(body: &[u8]) -> Option<Vec<Component>> {
 
 fn read_scan(body: &[u8], range: Range<usize>) -> Option<Scan> {
     let count = usize::from(*body.first()?);
-    let ids: Vec<u8> = body
-        .get(1..1 + 2 * count)?
-        .iter()
-        .step_by(2)
-        .copied()
-        .collect();
+    let first_id = *body.get(1)?;
     let &[ss, se, a] = body.get(1 + 2 * count..4 + 2 * count)? else {
         return None;
     };
@@ -341,9 +336,12 @@ fn read_scan(body: &[u8], range: Range<usize>) -> Option<Scan> {
     } else {
         ss <= se && se <= 63 && count == 1 && al < 14
     };
-    valid.then_some(Scan {
+    if !valid {
+        return None;
+    }
+    Some(Scan {
         range,
-        component: (ss > 0).then(|| ids[0]),
+        component: (ss > 0).then_some(first_id),
         ss,
         se,
         ah,
@@ -464,6 +462,28 @@ mod tests {
         assert_eq!(scans_for_shrink(b"", shrink), None);
         assert_eq!(scans_for_shrink(b"\xFF\xD8\xFF", shrink), None);
         // Damage anywhere: never a panic, and any ranges returned lie inside the file.
+        let headers: Vec<usize> = parse(&jpeg)
+            .unwrap()
+            .segments
+            .iter()
+            .filter_map(|s| match s {
+                Segment::Scan(scan) => Some(scan.range.start),
+                Segment::Other(_) => None,
+            })
+            .collect();
+        for &at in &headers {
+            for offset in 4..14 {
+                for value in [0u8, 1, 2, 63, 64, 0xFF] {
+                    let mut bad = jpeg.clone();
+                    bad[at + offset] = value;
+                    if let Some(ranges) = scans_for_shrink(&bad, shrink) {
+                        assert!(ranges
+                            .iter()
+                            .all(|r| r.start <= r.end && r.end <= bad.len()));
+                    }
+                }
+            }
+        }
         let mut seed = 7u64;
         for _ in 0..2000 {
             seed = seed
