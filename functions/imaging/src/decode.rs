@@ -1,7 +1,8 @@
 //! One decode of a whole image into 8-bit gray or RGB pixels, with limits checked before the
 //! pixel buffer is allocated. Gray and colour JPEGs are shrunk while decoding (libjpeg-turbo's
-//! scaled IDCT, N/8) when a scale still covers the size needed, else decoded whole by zune-jpeg;
-//! CMYK and lossless JPEGs go through jpeg-decoder.
+//! scaled IDCT, N/8) when a scale still covers the size needed, progressive ones without the
+//! scans the result cannot show (`progressive`); else decoded whole by zune-jpeg; CMYK and
+//! lossless JPEGs go through jpeg-decoder.
 
 use crate::format::Format;
 use crate::inspect::{check_dimensions, format_name, Limits};
@@ -147,6 +148,7 @@ fn decode_jpeg_scaled(
     }
 }
 
+/// The libjpeg decode itself, from whichever source: dimensions checked, scaled, 8-bit pixels.
 fn read_scaled<R: std::io::BufRead>(
     mut decoder: mozjpeg::decompress::Decompress<R>,
     gray: bool,
