@@ -9,6 +9,7 @@
 //! without those scans, so that libjpeg never decodes them: what it then shows is the file as a
 //! browser shows it part-way through loading, once enough of it has arrived for that size.
 
+use crate::header::is_start_of_frame;
 use std::io::{BufRead, Read};
 use std::ops::Range;
 
@@ -267,7 +268,7 @@ fn parse(jpeg: &[u8]) -> Option<File> {
                 progressive = true;
             }
             // Any other frame type: baseline, extended, lossless, arithmetic, hierarchical.
-            0xC0 | 0xC1 | 0xC3 | 0xC5..=0xC7 | 0xC9..=0xCB | 0xCD..=0xCF => return None,
+            other if is_start_of_frame(other) => return None,
             0xDA if !progressive => return None,
             0xDA => {
                 let data_end = entropy_end(jpeg, end);

@@ -60,7 +60,7 @@ pub(super) fn read(data: &[u8]) -> Read<Header> {
 }
 
 /// SOF0..SOF15 except DHT (C4), JPG (C8) and DAC (CC).
-fn is_start_of_frame(marker: u8) -> bool {
+pub(crate) fn is_start_of_frame(marker: u8) -> bool {
     (0xC0..=0xCF).contains(&marker) && !matches!(marker, 0xC4 | 0xC8 | 0xCC)
 }
 

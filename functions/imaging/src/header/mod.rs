@@ -8,6 +8,8 @@ mod jpeg;
 mod png;
 mod webp;
 
+pub(crate) use jpeg::is_start_of_frame;
+
 use crate::exif::ExifSubset;
 use crate::format::Format;
 use crate::reject::Rejection;
