@@ -45,10 +45,7 @@ impl Clients {
             .credentials_provider(SharedCredentialsProvider::new(creds))
             .build();
         let s3 = aws_sdk_s3::Client::from_conf(
-            aws_sdk_s3::config::Builder::from(&sdk)
-                .endpoint_url(&endpoints.s3_url)
-                .force_path_style(true)
-                .build(),
+            aws_sdk_s3::config::Builder::from(&sdk).endpoint_url(&endpoints.s3_url).force_path_style(true).build(),
         );
         let dynamo = aws_sdk_dynamodb::Client::from_conf(
             aws_sdk_dynamodb::config::Builder::from(&sdk).endpoint_url(&endpoints.dynamodb_url).build(),

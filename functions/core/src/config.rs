@@ -85,11 +85,19 @@ impl Config {
         };
         let quality: u8 = parse_or(&lookup, "THUMBNAIL_QUALITY", d.thumbnails.quality)?;
         if !(1..=100).contains(&quality) {
-            return Err(ConfigError { name: "THUMBNAIL_QUALITY", value: quality.to_string(), reason: "must be 1-100".into() });
+            return Err(ConfigError {
+                name: "THUMBNAIL_QUALITY",
+                value: quality.to_string(),
+                reason: "must be 1-100".into(),
+            });
         }
         let min_confidence: f32 = parse_or(&lookup, "MIN_CONFIDENCE", d.min_confidence)?;
         if !(0.0..=100.0).contains(&min_confidence) {
-            return Err(ConfigError { name: "MIN_CONFIDENCE", value: min_confidence.to_string(), reason: "must be 0-100".into() });
+            return Err(ConfigError {
+                name: "MIN_CONFIDENCE",
+                value: min_confidence.to_string(),
+                reason: "must be 0-100".into(),
+            });
         }
         Ok(Config {
             input_bucket: text("INPUT_BUCKET", d.input_bucket),
@@ -108,7 +116,11 @@ impl Config {
     }
 }
 
-fn parse_or<T: FromStr>(lookup: &impl Fn(&str) -> Option<String>, name: &'static str, default: T) -> Result<T, ConfigError>
+fn parse_or<T: FromStr>(
+    lookup: &impl Fn(&str) -> Option<String>,
+    name: &'static str,
+    default: T,
+) -> Result<T, ConfigError>
 where
     T::Err: std::fmt::Display,
 {

@@ -47,8 +47,7 @@ impl StepError {
 
     /// The `Cause` Step Functions records for a Lambda error: Lambda's JSON error document.
     pub fn cause_json(&self) -> String {
-        serde_json::json!({ "errorType": self.error_type(), "errorMessage": self.error_message() })
-            .to_string()
+        serde_json::json!({ "errorType": self.error_type(), "errorMessage": self.error_message() }).to_string()
     }
 }
 

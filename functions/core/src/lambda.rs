@@ -25,9 +25,8 @@ impl From<StepError> for Diagnostic {
 
 fn init_tracing() {
     // JSON on Lambda, where CloudWatch parses it; LOG_FORMAT=text for humans.
-    let builder = tracing_subscriber::fmt().with_env_filter(
-        tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
-    );
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()));
     if std::env::var("LOG_FORMAT").as_deref() == Ok("text") {
         builder.without_time().init();
     } else {

@@ -237,7 +237,13 @@ mod tests {
         let detail = ObjectCreatedDetail {
             version: Some("0".into()),
             bucket: BucketRef { name: "in".into() },
-            object: ObjectRef { key: "uploads/x.jpg".into(), size: 3, etag: "e".into(), sequencer: Some("1".into()), version_id: None },
+            object: ObjectRef {
+                key: "uploads/x.jpg".into(),
+                size: 3,
+                etag: "e".into(),
+                sequencer: Some("1".into()),
+                version_id: None,
+            },
             request_id: None,
             requester: None,
             source_ip_address: None,

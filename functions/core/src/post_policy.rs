@@ -107,7 +107,11 @@ mod tests {
     #[test]
     fn policy_carries_every_constraint() {
         let now = Utc::now();
-        let creds = SigningCredentials { access_key_id: "AK".into(), secret_access_key: "SK".into(), session_token: Some("T".into()) };
+        let creds = SigningCredentials {
+            access_key_id: "AK".into(),
+            secret_access_key: "SK".into(),
+            session_token: Some("T".into()),
+        };
         let p = PostPolicy {
             bucket: "b",
             key: "uploads/x.jpg",

@@ -4,9 +4,7 @@
 //! sharp and Pillow on real photos is `bench/run.sh`.
 
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
-use imgpipe_imaging::{
-    decode_oriented, inspect, make_thumbnails, ImageInfo, Inspection, Limits, ThumbnailSpec,
-};
+use imgpipe_imaging::{decode_oriented, inspect, make_thumbnails, ImageInfo, Inspection, Limits, ThumbnailSpec};
 use std::hint::black_box;
 
 /// Smooth gradients plus deterministic noise: every DCT band carries data, as in a photo.
@@ -32,12 +30,7 @@ fn jpeg(width: u32, height: u32, progressive: bool) -> Vec<u8> {
     let mut encoder = jpeg_encoder::Encoder::new(&mut out, 92);
     encoder.set_progressive(progressive);
     encoder
-        .encode(
-            &photo_like(width, height),
-            width as u16,
-            height as u16,
-            jpeg_encoder::ColorType::Rgb,
-        )
+        .encode(&photo_like(width, height), width as u16, height as u16, jpeg_encoder::ColorType::Rgb)
         .expect("encode test image");
     out
 }
@@ -63,20 +56,13 @@ fn benches(c: &mut Criterion) {
     group.sample_size(10);
     for (name, bytes) in [
         ("baseline 12 MP (libjpeg 1/2 scale)", big.clone()),
-        (
-            "progressive 12 MP (libjpeg 1/2 scale)",
-            jpeg(4000, 3000, true),
-        ),
+        ("progressive 12 MP (libjpeg 1/2 scale)", jpeg(4000, 3000, true)),
         ("baseline 1.8 MP (zune-jpeg full)", jpeg(1680, 1050, false)),
     ] {
         let info = info(&bytes, &limits);
-        group.throughput(Throughput::Elements(
-            u64::from(info.width) * u64::from(info.height),
-        ));
+        group.throughput(Throughput::Elements(u64::from(info.width) * u64::from(info.height)));
         group.bench_function(name, |b| {
-            b.iter(|| {
-                make_thumbnails(black_box(&bytes), &info, &spec, &limits).expect("thumbnails")
-            })
+            b.iter(|| make_thumbnails(black_box(&bytes), &info, &spec, &limits).expect("thumbnails"))
         });
     }
     group.finish();

@@ -9,9 +9,7 @@
 //! (thumbnail: inspect + decode + orient + 1024 and 256 px + encode; validate: `inspect` of the
 //! first 64 KiB). `--out` writes the thumbnails of the last pass as `<stem>_<size>.jpg`.
 
-use imgpipe_imaging::{
-    inspect, make_thumbnails, Inspection, Limits, ThumbnailSpec, INITIAL_HEADER_BYTES,
-};
+use imgpipe_imaging::{inspect, make_thumbnails, Inspection, Limits, ThumbnailSpec, INITIAL_HEADER_BYTES};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Instant;
@@ -26,16 +24,9 @@ struct Args {
 
 fn parse() -> Result<Args, String> {
     let mut it = std::env::args().skip(1);
-    let mode = it.next().ok_or(
-        "usage: thumbnail_bench thumbnail|validate [--passes N] [--warmup N] [--out DIR] FILE...",
-    )?;
-    let mut args = Args {
-        mode,
-        passes: 1,
-        warmup: 0,
-        out: None,
-        files: Vec::new(),
-    };
+    let mode =
+        it.next().ok_or("usage: thumbnail_bench thumbnail|validate [--passes N] [--warmup N] [--out DIR] FILE...")?;
+    let mut args = Args { mode, passes: 1, warmup: 0, out: None, files: Vec::new() };
     while let Some(a) = it.next() {
         let mut value = || it.next().ok_or(format!("{a} needs a value"));
         match a.as_str() {
@@ -61,10 +52,7 @@ fn main() -> ExitCode {
 fn run() -> Result<(), String> {
     let args = parse()?;
     // The bench set includes a 16 MB photo, above the product's default 15 MiB upload limit.
-    let limits = Limits {
-        max_bytes: 64 << 20,
-        ..Limits::default()
-    };
+    let limits = Limits { max_bytes: 64 << 20, ..Limits::default() };
     let spec = ThumbnailSpec::default();
     for path in &args.files {
         let bytes = std::fs::read(path).map_err(|e| format!("{}: {e}", path.display()))?;
@@ -74,13 +62,12 @@ fn run() -> Result<(), String> {
             match args.mode.as_str() {
                 "validate" => {
                     let head = &bytes[..bytes.len().min(INITIAL_HEADER_BYTES as usize)];
-                    let info = inspect(head, bytes.len() as u64, &limits)
-                        .map_err(|e| format!("{}: {e}", path.display()))?;
+                    let info =
+                        inspect(head, bytes.len() as u64, &limits).map_err(|e| format!("{}: {e}", path.display()))?;
                     std::hint::black_box(info);
                 }
                 "thumbnail" => {
-                    let thumbs = thumbnail(&bytes, &spec, &limits)
-                        .map_err(|e| format!("{}: {e}", path.display()))?;
+                    let thumbs = thumbnail(&bytes, &spec, &limits).map_err(|e| format!("{}: {e}", path.display()))?;
                     if pass + 1 == args.warmup + args.passes {
                         if let Some(dir) = &args.out {
                             write_all(dir, path, &thumbs)?;
@@ -95,11 +82,7 @@ fn run() -> Result<(), String> {
             }
         }
         let times: Vec<String> = times.iter().map(|t| format!("{t:.4}")).collect();
-        println!(
-            "{{\"file\":{:?},\"ms\":[{}]}}",
-            path.display().to_string(),
-            times.join(",")
-        );
+        println!("{{\"file\":{:?},\"ms\":[{}]}}", path.display().to_string(), times.join(","));
     }
     Ok(())
 }
@@ -116,15 +99,8 @@ fn thumbnail(
     make_thumbnails(bytes, &info, spec, limits)
 }
 
-fn write_all(
-    dir: &Path,
-    source: &Path,
-    thumbs: &[imgpipe_imaging::Thumbnail],
-) -> Result<(), String> {
-    let stem = source
-        .file_stem()
-        .and_then(|s| s.to_str())
-        .unwrap_or("image");
+fn write_all(dir: &Path, source: &Path, thumbs: &[imgpipe_imaging::Thumbnail]) -> Result<(), String> {
+    let stem = source.file_stem().and_then(|s| s.to_str()).unwrap_or("image");
     for t in thumbs {
         let path = dir.join(format!("{stem}_{}.jpg", t.size));
         std::fs::write(&path, &t.jpeg).map_err(|e| format!("{}: {e}", path.display()))?;

@@ -21,12 +21,7 @@ pub(crate) struct Canvas {
 
 /// Decode `bytes`; JPEGs are decoded at the smallest DCT scale whose longest side is still at
 /// least `longest_needed` pixels.
-pub(crate) fn decode(
-    bytes: &[u8],
-    format: Format,
-    longest_needed: u32,
-    limits: &Limits,
-) -> Result<Canvas, Rejection> {
+pub(crate) fn decode(bytes: &[u8], format: Format, longest_needed: u32, limits: &Limits) -> Result<Canvas, Rejection> {
     match format {
         Format::Jpeg => decode_jpeg(bytes, longest_needed, limits),
         Format::Png => decode_with_image(bytes, image::ImageFormat::Png, format, limits),
@@ -36,10 +31,7 @@ pub(crate) fn decode(
 }
 
 fn cannot_decode(format: Format, detail: impl std::fmt::Display) -> Rejection {
-    Rejection::corrupt(format!(
-        "The {} image is damaged and cannot be decoded ({detail}).",
-        format_name(format)
-    ))
+    Rejection::corrupt(format!("The {} image is damaged and cannot be decoded ({detail}).", format_name(format)))
 }
 
 fn decode_jpeg(bytes: &[u8], longest_needed: u32, limits: &Limits) -> Result<Canvas, Rejection> {
@@ -49,9 +41,7 @@ fn decode_jpeg(bytes: &[u8], longest_needed: u32, limits: &Limits) -> Result<Can
     let max_buffer = limits.max_pixels.saturating_mul(4);
     decoder.set_max_decoding_buffer_size(usize::try_from(max_buffer).unwrap_or(usize::MAX));
     decoder.read_info().map_err(fail)?;
-    let info = decoder
-        .info()
-        .ok_or_else(|| cannot_decode(Format::Jpeg, "no header"))?;
+    let info = decoder.info().ok_or_else(|| cannot_decode(Format::Jpeg, "no header"))?;
     check_dimensions(u32::from(info.width), u32::from(info.height), limits)?;
     let plain = matches!(info.pixel_format, PixelFormat::L8 | PixelFormat::RGB24);
     if plain && info.coding_process != CodingProcess::Lossless {
@@ -69,48 +59,30 @@ fn decode_jpeg(bytes: &[u8], longest_needed: u32, limits: &Limits) -> Result<Can
     if info.coding_process != CodingProcess::Lossless {
         // Only the longest side counts: u16::MAX on the other never satisfies the scaler.
         let wanted = u16::try_from(longest_needed).unwrap_or(u16::MAX).max(1);
-        let request = if info.width >= info.height {
-            (wanted, u16::MAX)
-        } else {
-            (u16::MAX, wanted)
-        };
+        let request = if info.width >= info.height { (wanted, u16::MAX) } else { (u16::MAX, wanted) };
         decoder.scale(request.0, request.1).map_err(fail)?;
     }
     let pixels = decoder.decode().map_err(fail)?;
-    let info = decoder
-        .info()
-        .ok_or_else(|| cannot_decode(Format::Jpeg, "no header"))?;
+    let info = decoder.info().ok_or_else(|| cannot_decode(Format::Jpeg, "no header"))?;
     let (width, height) = (u32::from(info.width), u32::from(info.height));
     let count = width as usize * height as usize;
     let (channels, data) = match info.pixel_format {
         PixelFormat::L8 => (1, pixels),
         PixelFormat::RGB24 => (3, pixels),
         PixelFormat::CMYK32 => (3, cmyk_to_rgb(&pixels)),
-        PixelFormat::L16 => {
-            return Err(Rejection::unsupported(
-                "This is a 16-bit JPEG, which we cannot read",
-            ))
-        }
+        PixelFormat::L16 => return Err(Rejection::unsupported("This is a 16-bit JPEG, which we cannot read")),
     };
     if data.len() < count * channels {
         return Err(cannot_decode(Format::Jpeg, "too few pixels"));
     }
-    Ok(Canvas {
-        width,
-        height,
-        channels,
-        data,
-    })
+    Ok(Canvas { width, height, channels, data })
 }
 
 /// The smallest scale in eighths (1, 2, 4 or 8) at which libjpeg's output still has `needed`
 /// pixels on its longest side (libjpeg rounds scaled sides up). Powers of two only, as libvips
 /// does: odd scales such as 5/8 followed by a slight resize measurably blur (SSIM −0.04).
 fn dct_scale(longest: u32, needed: u32) -> u8 {
-    [1u8, 2, 4]
-        .into_iter()
-        .find(|&n| (u64::from(longest) * u64::from(n)).div_ceil(8) >= u64::from(needed))
-        .unwrap_or(8)
+    [1u8, 2, 4].into_iter().find(|&n| (u64::from(longest) * u64::from(n)).div_ceil(8) >= u64::from(needed)).unwrap_or(8)
 }
 
 /// Decode a gray or YCbCr/RGB JPEG at `eighths`/8 of its size with libjpeg-turbo's scaled
@@ -126,12 +98,9 @@ fn decode_jpeg_scaled(
     let decoded = std::panic::catch_unwind(|| -> std::io::Result<Canvas> {
         let builder = mozjpeg::decompress::DecompressBuilder::new().with_err(strict_error_mgr());
         match progressive::scans_for_shrink(bytes, shrink) {
-            Some(ranges) => read_scaled(
-                builder.from_reader(progressive::Pieces::new(bytes, ranges))?,
-                gray,
-                eighths,
-                limits,
-            ),
+            Some(ranges) => {
+                read_scaled(builder.from_reader(progressive::Pieces::new(bytes, ranges))?, gray, eighths, limits)
+            }
             None => read_scaled(builder.from_mem(bytes)?, gray, eighths, limits),
         }
     });
@@ -139,12 +108,9 @@ fn decode_jpeg_scaled(
         Ok(Ok(canvas)) => Ok(canvas),
         Ok(Err(e)) => Err(cannot_decode(Format::Jpeg, e)),
         // libjpeg reports fatal errors by unwinding with its message.
-        Err(payload) => Err(cannot_decode(
-            Format::Jpeg,
-            payload
-                .downcast_ref::<String>()
-                .map_or("libjpeg error", String::as_str),
-        )),
+        Err(payload) => {
+            Err(cannot_decode(Format::Jpeg, payload.downcast_ref::<String>().map_or("libjpeg error", String::as_str)))
+        }
     }
 }
 
@@ -156,21 +122,13 @@ fn read_scaled<R: std::io::BufRead>(
     limits: &Limits,
 ) -> std::io::Result<Canvas> {
     let (w, h) = decoder.size();
-    check_dimensions(
-        u32::try_from(w).unwrap_or(u32::MAX),
-        u32::try_from(h).unwrap_or(u32::MAX),
-        limits,
-    )
-    .map_err(|r| std::io::Error::other(r.to_string()))?;
+    check_dimensions(u32::try_from(w).unwrap_or(u32::MAX), u32::try_from(h).unwrap_or(u32::MAX), limits)
+        .map_err(|r| std::io::Error::other(r.to_string()))?;
     decoder.scale(eighths);
     // Smoothing guesses coefficients of a progressive file that has not fully arrived; here the
     // left-out scans are ones the output cannot show, so guessing would only cost time.
     decoder.do_block_smoothing(false);
-    let (channels, mut started) = if gray {
-        (1, decoder.grayscale()?)
-    } else {
-        (3, decoder.rgb()?)
-    };
+    let (channels, mut started) = if gray { (1, decoder.grayscale()?) } else { (3, decoder.rgb()?) };
     let (width, height) = (started.width(), started.height());
     let data: Vec<u8> = started.read_scanlines()?;
     started.finish()?;
@@ -217,11 +175,7 @@ fn decode_jpeg_full(bytes: &[u8], gray: bool, limits: &Limits) -> Result<Canvas,
     use zune_core::{bytestream::ZCursor, colorspace::ColorSpace, options::DecoderOptions};
     let fail = |e: zune_jpeg::errors::DecodeErrors| cannot_decode(Format::Jpeg, e);
     let side = usize::try_from(limits.max_side).unwrap_or(usize::MAX);
-    let (channels, colorspace) = if gray {
-        (1, ColorSpace::Luma)
-    } else {
-        (3, ColorSpace::RGB)
-    };
+    let (channels, colorspace) = if gray { (1, ColorSpace::Luma) } else { (3, ColorSpace::RGB) };
     let options = DecoderOptions::default()
         .set_max_width(side)
         .set_max_height(side)
@@ -230,9 +184,7 @@ fn decode_jpeg_full(bytes: &[u8], gray: bool, limits: &Limits) -> Result<Canvas,
         .set_strict_mode(true);
     let mut decoder = zune_jpeg::JpegDecoder::new_with_options(ZCursor::new(bytes), options);
     let data = decoder.decode().map_err(fail)?;
-    let (width, height) = decoder
-        .dimensions()
-        .ok_or_else(|| cannot_decode(Format::Jpeg, "no header"))?;
+    let (width, height) = decoder.dimensions().ok_or_else(|| cannot_decode(Format::Jpeg, "no header"))?;
     if data.len() < width * height * channels {
         return Err(cannot_decode(Format::Jpeg, "too few pixels"));
     }
@@ -292,12 +244,7 @@ fn into_canvas(image: image::DynamicImage) -> Canvas {
         img if img.color().has_alpha() => (3, flatten_alpha(img.into_rgba8().into_raw(), 3)),
         img => (3, img.into_rgb8().into_raw()),
     };
-    Canvas {
-        width,
-        height,
-        channels,
-        data,
-    }
+    Canvas { width, height, channels, data }
 }
 
 /// Composite `channels`+alpha pixels onto white, in place, dropping the alpha byte.
@@ -342,9 +289,6 @@ mod tests {
 
     #[test]
     fn cmyk_converts() {
-        assert_eq!(
-            cmyk_to_rgb(&[0, 0, 0, 0, 255, 0, 0, 0, 0, 0, 0, 255]),
-            vec![255, 255, 255, 0, 255, 255, 0, 0, 0]
-        );
+        assert_eq!(cmyk_to_rgb(&[0, 0, 0, 0, 255, 0, 0, 0, 0, 0, 0, 255]), vec![255, 255, 255, 0, 255, 255, 0, 0, 0]);
     }
 }

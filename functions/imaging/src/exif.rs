@@ -108,42 +108,27 @@ struct Tiff<'a> {
 impl Tiff<'_> {
     fn u16(&self, at: usize) -> Option<u16> {
         let b: [u8; 2] = self.data.get(at..at.checked_add(2)?)?.try_into().ok()?;
-        Some(if self.little {
-            u16::from_le_bytes(b)
-        } else {
-            u16::from_be_bytes(b)
-        })
+        Some(if self.little { u16::from_le_bytes(b) } else { u16::from_be_bytes(b) })
     }
 
     fn u32(&self, at: usize) -> Option<u32> {
         let b: [u8; 4] = self.data.get(at..at.checked_add(4)?)?.try_into().ok()?;
-        Some(if self.little {
-            u32::from_le_bytes(b)
-        } else {
-            u32::from_be_bytes(b)
-        })
+        Some(if self.little { u32::from_le_bytes(b) } else { u32::from_be_bytes(b) })
     }
 
     fn for_each_entry(&self, ifd: usize, mut f: impl FnMut(Entry)) -> Option<()> {
         let count = usize::from(self.u16(ifd)?).min(MAX_IFD_ENTRIES);
         for i in 0..count {
             let at = ifd.checked_add(2 + i * 12)?;
-            let (Some(tag), Some(kind), Some(n)) = (
-                self.u16(at),
-                self.u16(at.saturating_add(2)),
-                self.u32(at.saturating_add(4)),
-            ) else {
+            let (Some(tag), Some(kind), Some(n)) =
+                (self.u16(at), self.u16(at.saturating_add(2)), self.u32(at.saturating_add(4)))
+            else {
                 break; // truncated IFD: keep what we have
             };
             if self.data.len() < at.saturating_add(12) {
                 break;
             }
-            f(Entry {
-                tag,
-                kind,
-                count: n,
-                value_at: at.saturating_add(8),
-            });
+            f(Entry { tag, kind, count: n, value_at: at.saturating_add(8) });
         }
         Some(())
     }
@@ -187,10 +172,7 @@ impl Tiff<'_> {
 fn clean_string(bytes: &[u8]) -> Option<String> {
     let bytes = bytes.split(|&b| b == 0).next().unwrap_or_default();
     let text = String::from_utf8_lossy(bytes);
-    let cleaned: String = text
-        .chars()
-        .filter(|c| !c.is_control() && *c != '\u{FFFD}')
-        .collect();
+    let cleaned: String = text.chars().filter(|c| !c.is_control() && *c != '\u{FFFD}').collect();
     let trimmed: String = cleaned.trim().chars().take(MAX_EXIF_STRING_CHARS).collect();
     let trimmed = trimmed.trim_end();
     (!trimmed.is_empty()).then(|| trimmed.to_string())
@@ -206,10 +188,7 @@ mod tests {
         assert_eq!(clean_string(b"a\x07b\n"), Some("ab".into()));
         assert_eq!(clean_string(b"   \0"), None);
         let long = vec![b'x'; 500];
-        assert_eq!(
-            clean_string(&long).map(|s| s.len()),
-            Some(MAX_EXIF_STRING_CHARS)
-        );
+        assert_eq!(clean_string(&long).map(|s| s.len()), Some(MAX_EXIF_STRING_CHARS));
     }
 
     #[test]

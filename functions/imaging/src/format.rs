@@ -85,9 +85,7 @@ fn describe_unsupported(head: &[u8]) -> String {
     if head.get(4..8) == Some(b"ftyp") {
         let brand = head.get(8..12).unwrap_or_default();
         let what = match brand {
-            b"heic" | b"heix" | b"hevc" | b"hevx" | b"heim" | b"heis" | b"hevm" | b"hevs" => {
-                "a HEIC image"
-            }
+            b"heic" | b"heix" | b"hevc" | b"hevx" | b"heim" | b"heis" | b"hevm" | b"hevs" => "a HEIC image",
             b"mif1" | b"msf1" => "a HEIF image",
             b"avif" | b"avis" => "an AVIF image",
             b"crx " => "a Canon raw (CR3) photo",
@@ -121,9 +119,7 @@ fn describe_unsupported(head: &[u8]) -> String {
     }
     if let Some(text) = as_text(head) {
         let lower = text.trim_start().to_ascii_lowercase();
-        let what = if lower.starts_with("<svg")
-            || (lower.starts_with("<?xml") && lower.contains("<svg"))
-        {
+        let what = if lower.starts_with("<svg") || (lower.starts_with("<?xml") && lower.contains("<svg")) {
             "an SVG drawing"
         } else if lower.starts_with("<?xml") {
             "an XML document"
@@ -153,8 +149,6 @@ fn as_text(head: &[u8]) -> Option<&str> {
         }
         Err(_) => return None,
     };
-    let binary = text
-        .chars()
-        .any(|c| c.is_control() && !matches!(c, '\n' | '\r' | '\t' | '\x0C'));
+    let binary = text.chars().any(|c| c.is_control() && !matches!(c, '\n' | '\r' | '\t' | '\x0C'));
     (!binary).then_some(text)
 }

@@ -23,12 +23,7 @@ pub struct Limits {
 impl Default for Limits {
     /// 15 MiB, sides 80..=10000 px, at most 50 megapixels.
     fn default() -> Self {
-        Limits {
-            max_bytes: 15 * 1024 * 1024,
-            min_side: 80,
-            max_side: 10_000,
-            max_pixels: 50_000_000,
-        }
+        Limits { max_bytes: 15 * 1024 * 1024, min_side: 80, max_side: 10_000, max_pixels: 50_000_000 }
     }
 }
 
@@ -83,23 +78,14 @@ pub fn inspect(prefix: &[u8], total_len: u64, limits: &Limits) -> Result<Inspect
     if total_len > limits.max_bytes {
         return Err(Rejection::new(
             RejectCode::TooLarge,
-            format!(
-                "The file is {}; the limit is {}.",
-                human_bytes(total_len),
-                human_bytes(limits.max_bytes)
-            ),
+            format!("The file is {}; the limit is {}.", human_bytes(total_len), human_bytes(limits.max_bytes)),
         ));
     }
-    let usable = usize::try_from(total_len)
-        .unwrap_or(usize::MAX)
-        .min(prefix.len());
+    let usable = usize::try_from(total_len).unwrap_or(usize::MAX).min(prefix.len());
     let prefix = &prefix[..usable];
     let complete = prefix.len() as u64 >= total_len;
     let need_more = |needed: usize| Inspection::NeedMore {
-        bytes: (needed as u64)
-            .max(prefix.len() as u64 + 1)
-            .saturating_add(INITIAL_HEADER_BYTES)
-            .min(total_len),
+        bytes: (needed as u64).max(prefix.len() as u64 + 1).saturating_add(INITIAL_HEADER_BYTES).min(total_len),
     };
     if prefix.len() < SNIFF_BYTES && !complete {
         return Ok(need_more(SNIFF_BYTES));
@@ -151,10 +137,7 @@ pub(crate) fn check_dimensions(width: u32, height: u32, limits: &Limits) -> Resu
     if width < limits.min_side || height < limits.min_side {
         return Err(Rejection::new(
             RejectCode::TooSmall,
-            format!(
-                "The image is {width}×{height} pixels; each side must be at least {} pixels.",
-                limits.min_side
-            ),
+            format!("The image is {width}×{height} pixels; each side must be at least {} pixels.", limits.min_side),
         ));
     }
     Ok(())

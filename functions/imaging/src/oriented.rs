@@ -19,30 +19,17 @@ pub fn decode_oriented(
     std::panic::catch_unwind(|| {
         let decoded = decode(bytes, info.format, longest, limits)?;
         let (width, height) = stored_dims_for(info, longest);
-        let canvas = resize(
-            &mut fast_image_resize::Resizer::new(),
-            &decoded,
-            width,
-            height,
-        )?;
+        let canvas = resize(&mut fast_image_resize::Resizer::new(), &decoded, width, height)?;
         to_rgb(orient(canvas, info.orientation))
     })
-    .unwrap_or_else(|_| {
-        Err(Rejection::corrupt(
-            "The image is damaged and cannot be decoded.",
-        ))
-    })
+    .unwrap_or_else(|_| Err(Rejection::corrupt("The image is damaged and cannot be decoded.")))
 }
 
 fn to_rgb(canvas: Canvas) -> Result<image::RgbImage, Rejection> {
     let data = match canvas.channels {
         3 => canvas.data,
         1 => canvas.data.iter().flat_map(|&g| [g, g, g]).collect(),
-        n => {
-            return Err(Rejection::corrupt(format!(
-                "Unexpected {n}-channel pixels."
-            )))
-        }
+        n => return Err(Rejection::corrupt(format!("Unexpected {n}-channel pixels."))),
     };
     image::RgbImage::from_raw(canvas.width, canvas.height, data)
         .ok_or_else(|| Rejection::corrupt("Decoded pixels do not match the image size."))

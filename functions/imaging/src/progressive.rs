@@ -19,9 +19,9 @@ const MAX_COEFFICIENT_LOSS: u32 = 4;
 
 /// Row-major position (`row * 8 + column`) of each zigzag index.
 const ZIGZAG: [u8; 64] = [
-    0, 1, 8, 16, 9, 2, 3, 10, 17, 24, 32, 25, 18, 11, 4, 5, 12, 19, 26, 33, 40, 48, 41, 34, 27, 20,
-    13, 6, 7, 14, 21, 28, 35, 42, 49, 56, 57, 50, 43, 36, 29, 22, 15, 23, 30, 37, 44, 51, 58, 59,
-    52, 45, 38, 31, 39, 46, 53, 60, 61, 54, 47, 55, 62, 63,
+    0, 1, 8, 16, 9, 2, 3, 10, 17, 24, 32, 25, 18, 11, 4, 5, 12, 19, 26, 33, 40, 48, 41, 34, 27, 20, 13, 6, 7, 14, 21,
+    28, 35, 42, 49, 56, 57, 50, 43, 36, 29, 22, 15, 23, 30, 37, 44, 51, 58, 59, 52, 45, 38, 31, 39, 46, 53, 60, 61, 54,
+    47, 55, 62, 63,
 ];
 
 /// The byte ranges of a progressive (Huffman) JPEG that a decode shrunk by `shrink` (output ÷
@@ -32,18 +32,13 @@ pub(crate) fn scans_for_shrink(jpeg: &[u8], shrink: f64) -> Option<Vec<Range<usi
     let mut keep = vec![true; file.segments.len()];
     for component in &file.components {
         let needed = needed_coefficients(component, &file.components, shrink);
-        let quant = file
-            .quant
-            .get(usize::from(component.quant_table))?
-            .as_ref()?;
+        let quant = file.quant.get(usize::from(component.quant_table))?.as_ref()?;
         let scans: Vec<(usize, &Scan)> = file
             .segments
             .iter()
             .enumerate()
             .filter_map(|(i, s)| match s {
-                Segment::Scan(scan) if scan.ss > 0 && scan.component == Some(component.id) => {
-                    Some((i, scan))
-                }
+                Segment::Scan(scan) if scan.ss > 0 && scan.component == Some(component.id) => Some((i, scan)),
                 _ => None,
             })
             .collect();
@@ -77,29 +72,16 @@ fn cheapest_plan(scans: &[(usize, &Scan)], needed: &[bool; 64], quant: &[u16; 64
             .enumerate()
             .map(|(i, (_, s))| i < prefix || (s.ah == 0 && s.band().any(|k| needed[k])))
             .collect();
-        let kept_al = last_al(
-            scans
-                .iter()
-                .zip(&plan)
-                .filter(|(_, &k)| k)
-                .map(|((_, s), _)| *s),
-        );
-        let within = (1..64)
-            .filter(|&k| needed[k])
-            .all(|k| match (final_al[k], kept_al[k]) {
-                (None, _) => true,
-                (Some(full), Some(kept)) => {
-                    let lost = (1u32 << kept).saturating_sub(1u32 << full);
-                    u32::from(quant[k]).saturating_mul(lost) <= MAX_COEFFICIENT_LOSS
-                }
-                (Some(_), None) => false,
-            });
-        let cost: usize = scans
-            .iter()
-            .zip(&plan)
-            .filter(|(_, &k)| k)
-            .map(|((_, s), _)| s.range.len())
-            .sum();
+        let kept_al = last_al(scans.iter().zip(&plan).filter(|(_, &k)| k).map(|((_, s), _)| *s));
+        let within = (1..64).filter(|&k| needed[k]).all(|k| match (final_al[k], kept_al[k]) {
+            (None, _) => true,
+            (Some(full), Some(kept)) => {
+                let lost = (1u32 << kept).saturating_sub(1u32 << full);
+                u32::from(quant[k]).saturating_mul(lost) <= MAX_COEFFICIENT_LOSS
+            }
+            (Some(_), None) => false,
+        });
+        let cost: usize = scans.iter().zip(&plan).filter(|(_, &k)| k).map(|((_, s), _)| s.range.len()).sum();
         if within && best.as_ref().is_none_or(|(c, _)| cost < *c) {
             best = Some((cost, plan));
         }
@@ -147,11 +129,7 @@ pub(crate) struct Pieces<'a> {
 
 impl<'a> Pieces<'a> {
     pub(crate) fn new(file: &'a [u8], ranges: Vec<Range<usize>>) -> Self {
-        Pieces {
-            file,
-            ranges: ranges.into_iter(),
-            current: &[],
-        }
+        Pieces { file, ranges: ranges.into_iter(), current: &[] }
     }
 }
 
@@ -231,11 +209,7 @@ fn parse(jpeg: &[u8]) -> Option<File> {
     if !jpeg.starts_with(&[0xFF, 0xD8]) {
         return None;
     }
-    let mut file = File {
-        components: Vec::new(),
-        quant: [None; 4],
-        segments: vec![Segment::Other(0..2)],
-    };
+    let mut file = File { components: Vec::new(), quant: [None; 4], segments: vec![Segment::Other(0..2)] };
     let mut at = 2;
     let mut progressive = false;
     loop {
@@ -272,8 +246,7 @@ fn parse(jpeg: &[u8]) -> Option<File> {
             0xDA if !progressive => return None,
             0xDA => {
                 let data_end = entropy_end(jpeg, end);
-                file.segments
-                    .push(Segment::Scan(read_scan(body, start..data_end)?));
+                file.segments.push(Segment::Scan(read_scan(body, start..data_end)?));
                 at = data_end;
                 continue;
             }
@@ -293,11 +266,7 @@ fn read_quant_tables(mut body: &[u8], quant: &mut [Option<[u16; 64]>; 4]) -> Opt
         let values = rest.get(..size)?;
         let mut table = [0u16; 64];
         for (k, entry) in table.iter_mut().enumerate() {
-            *entry = if wide {
-                u16::from_be_bytes([values[2 * k], values[2 * k + 1]])
-            } else {
-                u16::from(values[k])
-            };
+            *entry = if wide { u16::from_be_bytes([values[2 * k], values[2 * k + 1]]) } else { u16::from(values[k]) };
         }
         *slot = Some(table);
         body = &rest[size..];
@@ -315,12 +284,7 @@ fn read_frame(body: &[u8]) -> Option<Vec<Component>> {
         .chunks_exact(3)
         .map(|c| {
             let (h, v) = (c[1] >> 4, c[1] & 0x0F);
-            ((1..=4).contains(&h) && (1..=4).contains(&v)).then_some(Component {
-                id: c[0],
-                h,
-                v,
-                quant_table: c[2],
-            })
+            ((1..=4).contains(&h) && (1..=4).contains(&v)).then_some(Component { id: c[0], h, v, quant_table: c[2] })
         })
         .collect()
 }
@@ -332,22 +296,11 @@ fn read_scan(body: &[u8], range: Range<usize>) -> Option<Scan> {
         return None;
     };
     let (ah, al) = (a >> 4, a & 0x0F);
-    let valid = if ss == 0 {
-        se == 0 && count >= 1
-    } else {
-        ss <= se && se <= 63 && count == 1 && al < 14
-    };
+    let valid = if ss == 0 { se == 0 && count >= 1 } else { ss <= se && se <= 63 && count == 1 && al < 14 };
     if !valid {
         return None;
     }
-    Some(Scan {
-        range,
-        component: (ss > 0).then_some(first_id),
-        ss,
-        se,
-        ah,
-        al,
-    })
+    Some(Scan { range, component: (ss > 0).then_some(first_id), ss, se, ah, al })
 }
 
 /// Where a scan's entropy-coded data ends: the next marker that is not a stuffed 0xFF00 or a
@@ -424,15 +377,7 @@ mod tests {
     fn a_half_size_decode_keeps_every_band_but_not_the_last_bits() {
         let jpeg = progressive(100.0);
         let kept = kept_ac_scans(&jpeg, 0.5).expect("scans to leave out");
-        assert_eq!(
-            kept,
-            [
-                (1, 1, 5, 0, 2),
-                (3, 1, 63, 0, 1),
-                (2, 1, 63, 0, 1),
-                (1, 6, 63, 0, 2)
-            ]
-        );
+        assert_eq!(kept, [(1, 1, 5, 0, 2), (3, 1, 63, 0, 1), (2, 1, 63, 0, 1), (1, 6, 63, 0, 2)]);
     }
 
     #[test]
@@ -446,9 +391,7 @@ mod tests {
     fn the_kept_pieces_read_back_in_order() {
         let file = b"0123456789";
         let mut out = String::new();
-        Pieces::new(file, vec![0..2, 2..2, 5..8, 9..10])
-            .read_to_string(&mut out)
-            .unwrap();
+        Pieces::new(file, vec![0..2, 2..2, 5..8, 9..10]).read_to_string(&mut out).unwrap();
         assert_eq!(out, "015679");
     }
 
@@ -478,25 +421,19 @@ mod tests {
                     let mut bad = jpeg.clone();
                     bad[at + offset] = value;
                     if let Some(ranges) = scans_for_shrink(&bad, shrink) {
-                        assert!(ranges
-                            .iter()
-                            .all(|r| r.start <= r.end && r.end <= bad.len()));
+                        assert!(ranges.iter().all(|r| r.start <= r.end && r.end <= bad.len()));
                     }
                 }
             }
         }
         let mut seed = 7u64;
         for _ in 0..2000 {
-            seed = seed
-                .wrapping_mul(6364136223846793005)
-                .wrapping_add(1442695040888963407);
+            seed = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
             let mut bad = jpeg.clone();
             let at = (seed >> 33) as usize % bad.len().min(700);
             bad[at] = (seed >> 17) as u8;
             if let Some(ranges) = scans_for_shrink(&bad, shrink) {
-                assert!(ranges
-                    .iter()
-                    .all(|r| r.start <= r.end && r.end <= bad.len()));
+                assert!(ranges.iter().all(|r| r.start <= r.end && r.end <= bad.len()));
             }
         }
     }

@@ -71,10 +71,7 @@ pub struct Rejection {
 impl Rejection {
     /// A rejection with `code` and a sentence for people.
     pub fn new(code: RejectCode, message: impl Into<String>) -> Self {
-        Rejection {
-            code,
-            message: message.into(),
-        }
+        Rejection { code, message: message.into() }
     }
 
     /// Parse the `Display` form (`"CODE: message"`), e.g. from a Step Functions error cause.
@@ -89,9 +86,6 @@ impl Rejection {
     }
 
     pub(crate) fn unsupported(what: &str) -> Self {
-        Rejection::new(
-            RejectCode::UnsupportedFormat,
-            format!("{what}; upload a JPEG, PNG, WebP or GIF."),
-        )
+        Rejection::new(RejectCode::UnsupportedFormat, format!("{what}; upload a JPEG, PNG, WebP or GIF."))
     }
 }

@@ -19,10 +19,7 @@ pub struct ThumbnailSpec {
 impl Default for ThumbnailSpec {
     /// Sizes 1024 and 256, quality 80.
     fn default() -> Self {
-        ThumbnailSpec {
-            sizes: vec![1024, 256],
-            quality: 80,
-        }
+        ThumbnailSpec { sizes: vec![1024, 256], quality: 80 }
     }
 }
 
@@ -65,9 +62,7 @@ pub fn make_thumbnails(
 ) -> Result<Vec<Thumbnail>, Rejection> {
     let fresh = match inspect(bytes, bytes.len() as u64, limits)? {
         Inspection::Complete(fresh) => fresh,
-        Inspection::NeedMore { .. } => {
-            return Err(Rejection::corrupt("The image file is cut short."))
-        }
+        Inspection::NeedMore { .. } => return Err(Rejection::corrupt("The image file is cut short.")),
     };
     if (fresh.format, fresh.width, fresh.height) != (info.format, info.width, info.height) {
         return Err(Rejection::corrupt(format!(
@@ -86,13 +81,8 @@ pub fn make_thumbnails(
     };
     let quality = spec.quality.clamp(1, 100);
     // Decoders are third-party code: a panic on hostile input becomes a rejection.
-    let rendered =
-        std::panic::catch_unwind(|| render(bytes, &fresh, &sizes, largest, quality, limits))
-            .unwrap_or_else(|_| {
-                Err(Rejection::corrupt(
-                    "The image is damaged and cannot be decoded.",
-                ))
-            })?;
+    let rendered = std::panic::catch_unwind(|| render(bytes, &fresh, &sizes, largest, quality, limits))
+        .unwrap_or_else(|_| Err(Rejection::corrupt("The image is damaged and cannot be decoded.")))?;
     Ok(rendered)
 }
 
@@ -113,12 +103,7 @@ fn render(
     let mut out: Vec<Option<Thumbnail>> = vec![None; sizes.len()];
     for index in order {
         let (width, height) = stored_dims_for(info, sizes[index]);
-        let canvas = resize(
-            &mut resizer,
-            source.as_ref().unwrap_or(&decoded),
-            width,
-            height,
-        )?;
+        let canvas = resize(&mut resizer, source.as_ref().unwrap_or(&decoded), width, height)?;
         let shown = orient(canvas.clone(), info.orientation);
         out[index] = Some(Thumbnail {
             size: sizes[index],
@@ -141,16 +126,10 @@ pub(crate) fn stored_dims_for(info: &ImageInfo, size: u32) -> (u32, u32) {
 }
 
 fn encode_jpeg(canvas: &Canvas, quality: u8) -> Result<Vec<u8>, Rejection> {
-    let failed = |e: &dyn std::fmt::Display| {
-        Rejection::corrupt(format!("The thumbnail could not be encoded ({e})."))
-    };
+    let failed = |e: &dyn std::fmt::Display| Rejection::corrupt(format!("The thumbnail could not be encoded ({e})."));
     let rgb;
     let pixels = if canvas.channels == 1 {
-        rgb = canvas
-            .data
-            .iter()
-            .flat_map(|&v| [v, v, v])
-            .collect::<Vec<u8>>();
+        rgb = canvas.data.iter().flat_map(|&v| [v, v, v]).collect::<Vec<u8>>();
         &rgb
     } else {
         &canvas.data

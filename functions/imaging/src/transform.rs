@@ -6,36 +6,17 @@ use fast_image_resize::images::{Image, ImageRef};
 use fast_image_resize::{FilterType, PixelType, ResizeAlg, ResizeOptions, Resizer};
 
 /// Resize `src` to exactly `width`×`height` (returns a copy when the size already matches).
-pub(crate) fn resize(
-    resizer: &mut Resizer,
-    src: &Canvas,
-    width: u32,
-    height: u32,
-) -> Result<Canvas, Rejection> {
+pub(crate) fn resize(resizer: &mut Resizer, src: &Canvas, width: u32, height: u32) -> Result<Canvas, Rejection> {
     if (src.width, src.height) == (width, height) {
         return Ok(src.clone());
     }
-    let pixel_type = if src.channels == 1 {
-        PixelType::U8
-    } else {
-        PixelType::U8x3
-    };
-    let failed = |e: &dyn std::fmt::Display| {
-        Rejection::corrupt(format!("The image could not be resized ({e})."))
-    };
-    let source =
-        ImageRef::new(src.width, src.height, &src.data, pixel_type).map_err(|e| failed(&e))?;
+    let pixel_type = if src.channels == 1 { PixelType::U8 } else { PixelType::U8x3 };
+    let failed = |e: &dyn std::fmt::Display| Rejection::corrupt(format!("The image could not be resized ({e})."));
+    let source = ImageRef::new(src.width, src.height, &src.data, pixel_type).map_err(|e| failed(&e))?;
     let mut dest = Image::new(width, height, pixel_type);
     let options = ResizeOptions::new().resize_alg(ResizeAlg::Convolution(FilterType::Lanczos3));
-    resizer
-        .resize(&source, &mut dest, &options)
-        .map_err(|e| failed(&e))?;
-    Ok(Canvas {
-        width,
-        height,
-        channels: src.channels,
-        data: dest.into_vec(),
-    })
+    resizer.resize(&source, &mut dest, &options).map_err(|e| failed(&e))?;
+    Ok(Canvas { width, height, channels: src.channels, data: dest.into_vec() })
 }
 
 /// Turn stored pixels into displayed pixels for EXIF orientation 1..=8 (others: unchanged).
@@ -64,12 +45,7 @@ pub(crate) fn orient(src: Canvas, orientation: u8) -> Canvas {
             data[to..to + ch].copy_from_slice(&src.data[from..from + ch]);
         }
     }
-    Canvas {
-        width: ow as u32,
-        height: oh as u32,
-        channels: ch,
-        data,
-    }
+    Canvas { width: ow as u32, height: oh as u32, channels: ch, data }
 }
 
 #[cfg(test)]
@@ -78,12 +54,7 @@ mod tests {
 
     /// 3×2 gray image with pixel values 1..=6 in reading order.
     fn sample() -> Canvas {
-        Canvas {
-            width: 3,
-            height: 2,
-            channels: 1,
-            data: vec![1, 2, 3, 4, 5, 6],
-        }
+        Canvas { width: 3, height: 2, channels: 1, data: vec![1, 2, 3, 4, 5, 6] }
     }
 
     #[test]

@@ -28,40 +28,23 @@ fn progressive_jpeg(image: &RgbImage) -> Vec<u8> {
     let mut out = Vec::new();
     let mut encoder = jpeg_encoder::Encoder::new(&mut out, 92);
     encoder.set_progressive(true);
-    encoder
-        .encode(
-            image.as_raw(),
-            image.width() as u16,
-            image.height() as u16,
-            jpeg_encoder::ColorType::Rgb,
-        )
-        .unwrap();
+    encoder.encode(image.as_raw(), image.width() as u16, image.height() as u16, jpeg_encoder::ColorType::Rgb).unwrap();
     out
 }
 
 fn make(bytes: &[u8], sizes: &[u32]) -> Result<Vec<Thumbnail>, Rejection> {
-    let spec = ThumbnailSpec {
-        sizes: sizes.to_vec(),
-        quality: 90,
-    };
+    let spec = ThumbnailSpec { sizes: sizes.to_vec(), quality: 90 };
     make_thumbnails(bytes, &info_of(bytes), &spec, &Limits::default())
 }
 
 fn pixels(t: &Thumbnail) -> RgbImage {
-    image::load_from_memory_with_format(&t.jpeg, ImageFormat::Jpeg)
-        .unwrap()
-        .to_rgb8()
+    image::load_from_memory_with_format(&t.jpeg, ImageFormat::Jpeg).unwrap().to_rgb8()
 }
 
 /// Mean absolute difference per channel of two images of the same size.
 fn mean_difference(a: &RgbImage, b: &RgbImage) -> f64 {
     assert_eq!(a.dimensions(), b.dimensions());
-    let total: u64 = a
-        .as_raw()
-        .iter()
-        .zip(b.as_raw())
-        .map(|(&x, &y)| u64::from(x.abs_diff(y)))
-        .sum();
+    let total: u64 = a.as_raw().iter().zip(b.as_raw()).map(|(&x, &y)| u64::from(x.abs_diff(y))).sum();
     total as f64 / a.as_raw().len() as f64
 }
 
@@ -99,19 +82,14 @@ fn a_jpeg_cut_short_is_corrupt_on_every_path() {
 
 #[test]
 fn gray_jpegs_stay_gray_when_scaled() {
-    let gray = image::GrayImage::from_fn(800, 400, |x, _| {
-        image::Luma([if x < 400 { 40 } else { 210 }])
-    });
+    let gray = image::GrayImage::from_fn(800, 400, |x, _| image::Luma([if x < 400 { 40 } else { 210 }]));
     let bytes = encode(&image::DynamicImage::ImageLuma8(gray), ImageFormat::Jpeg);
     let t = make(&bytes, &[200]).unwrap().remove(0);
     let img = pixels(&t);
     assert_eq!((t.width, t.height), (200, 100));
     for (x, expected) in [(40, 40u8), (160, 210)] {
         let px = img.get_pixel(x, 50).0;
-        assert!(
-            px.iter().all(|&c| c.abs_diff(expected) <= 6),
-            "at x={x}: {px:?}"
-        );
+        assert!(px.iter().all(|&c| c.abs_diff(expected) <= 6), "at x={x}: {px:?}");
     }
 }
 
@@ -147,18 +125,13 @@ fn thumbnails_of_a_quality_100_progressive_jpeg_lose_nothing_visible() {
     for ((b, p), f) in baseline.iter().zip(&progressive).zip(&full) {
         assert_eq!((b.width, b.height), (p.width, p.height));
         let (b, p, f) = (pixels(b), pixels(p), pixels(f));
-        let (baseline_error, progressive_error) =
-            (mean_difference(&b, &f), mean_difference(&p, &f));
+        let (baseline_error, progressive_error) = (mean_difference(&b, &f), mean_difference(&p, &f));
         assert!(
             progressive_error <= baseline_error + 0.1,
             "{} px: progressive {progressive_error:.2} vs baseline {baseline_error:.2} from the full decode",
             b.width()
         );
         let diff = mean_difference(&b, &p);
-        assert!(
-            diff < 2.0,
-            "{} px: progressive differs by {diff:.2} per channel",
-            b.width()
-        );
+        assert!(diff < 2.0, "{} px: progressive differs by {diff:.2} per channel", b.width());
     }
 }

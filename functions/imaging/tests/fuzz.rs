@@ -24,9 +24,7 @@ fn seeds() -> Vec<Vec<u8>> {
         with_jpeg_exif(&jpeg(&img), &exif),
         png(&img),
         with_png_chunk(&png(&img), b"eXIf", &exif),
-        png_rgba(&rgba_image(90, 90, |x, y| {
-            [x as u8, y as u8, 0, (x + y) as u8]
-        })),
+        png_rgba(&rgba_image(90, 90, |x, y| [x as u8, y as u8, 0, (x + y) as u8])),
         gif(&[img.clone(), solid(96, 64, BLUE)], true),
         simple_webp.clone(),
         webp_extended(&simple_webp, 96, 64, Some(&exif), false),
@@ -107,12 +105,7 @@ fn mutate(rng: &mut XorShift, seed: &[u8]) -> Vec<u8> {
     bytes
 }
 
-fn check_inspection(
-    result: &Result<Inspection, Rejection>,
-    prefix_len: usize,
-    total: u64,
-    limits: &Limits,
-) {
+fn check_inspection(result: &Result<Inspection, Rejection>, prefix_len: usize, total: u64, limits: &Limits) {
     match result {
         Ok(Inspection::Complete(info)) => {
             assert!(info.width >= limits.min_side && info.height >= limits.min_side);
@@ -120,10 +113,7 @@ fn check_inspection(
             assert!(u64::from(info.width) * u64::from(info.height) <= limits.max_pixels);
             assert!((1..=8).contains(&info.orientation));
             let swapped = info.orientation >= 5;
-            assert_eq!(
-                info.oriented_width,
-                if swapped { info.height } else { info.width }
-            );
+            assert_eq!(info.oriented_width, if swapped { info.height } else { info.width });
             for s in [
                 &info.exif.make,
                 &info.exif.model,
@@ -139,14 +129,8 @@ fn check_inspection(
             }
         }
         Ok(Inspection::NeedMore { bytes }) => {
-            assert!(
-                (prefix_len as u64) < total,
-                "NeedMore only when bytes are missing"
-            );
-            assert!(
-                *bytes > prefix_len as u64 && *bytes <= total,
-                "NeedMore must make progress"
-            );
+            assert!((prefix_len as u64) < total, "NeedMore only when bytes are missing");
+            assert!(*bytes > prefix_len as u64 && *bytes <= total, "NeedMore must make progress");
         }
         Err(r) => {
             assert!(!r.message.is_empty());
@@ -167,27 +151,15 @@ fn random_and_mutated_inputs_never_panic() {
     }));
 
     // Small limits keep each decode cheap; min_side 1 lets more inputs reach the decoders.
-    let limits = Limits {
-        max_bytes: 1 << 20,
-        min_side: 1,
-        max_side: 2000,
-        max_pixels: 1_000_000,
-    };
-    let spec = ThumbnailSpec {
-        sizes: vec![48, 16],
-        quality: 70,
-    };
+    let limits = Limits { max_bytes: 1 << 20, min_side: 1, max_side: 2000, max_pixels: 1_000_000 };
+    let spec = ThumbnailSpec { sizes: vec![48, 16], quality: 70 };
     let seeds = seeds();
-    let seed_value = std::env::var("IMAGING_FUZZ_SEED")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(0x9E37_79B9_7F4A_7C15);
+    let seed_value =
+        std::env::var("IMAGING_FUZZ_SEED").ok().and_then(|v| v.parse().ok()).unwrap_or(0x9E37_79B9_7F4A_7C15);
     let mut rng = XorShift(seed_value);
     // IMAGING_FUZZ_ITERATIONS=1000000 for a longer run.
-    let iterations: usize = std::env::var("IMAGING_FUZZ_ITERATIONS")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(20_000);
+    let iterations: usize =
+        std::env::var("IMAGING_FUZZ_ITERATIONS").ok().and_then(|v| v.parse().ok()).unwrap_or(20_000);
     let (mut complete, mut rejected, mut need_more, mut thumbs_ok) = (0, 0, 0, 0);
     for i in 0..iterations {
         let seed = &seeds[i % seeds.len()];
@@ -197,18 +169,13 @@ fn random_and_mutated_inputs_never_panic() {
         let full = catch_unwind(AssertUnwindSafe(|| inspect(&bytes, total, &limits)))
             .unwrap_or_else(|_| panic!("inspect panicked on input #{i}: {bytes:02x?}"));
         check_inspection(&full, bytes.len(), total, &limits);
-        assert!(
-            !matches!(full, Ok(Inspection::NeedMore { .. })),
-            "the whole file never needs more"
-        );
+        assert!(!matches!(full, Ok(Inspection::NeedMore { .. })), "the whole file never needs more");
 
         // A random prefix of the same object, and a claim that the object is longer.
         let cut = rng.below(bytes.len() + 1);
         for claimed in [total, total + 1 + rng.below(5000) as u64] {
-            let partial = catch_unwind(AssertUnwindSafe(|| {
-                inspect(&bytes[..cut], claimed, &limits)
-            }))
-            .unwrap_or_else(|_| panic!("inspect panicked on prefix of input #{i}"));
+            let partial = catch_unwind(AssertUnwindSafe(|| inspect(&bytes[..cut], claimed, &limits)))
+                .unwrap_or_else(|_| panic!("inspect panicked on prefix of input #{i}"));
             check_inspection(&partial, cut, claimed, &limits);
             if matches!(partial, Ok(Inspection::NeedMore { .. })) {
                 need_more += 1;
@@ -218,19 +185,15 @@ fn random_and_mutated_inputs_never_panic() {
         match full {
             Ok(Inspection::Complete(info)) => {
                 complete += 1;
-                let result = catch_unwind(AssertUnwindSafe(|| {
-                    make_thumbnails(&bytes, &info, &spec, &limits)
-                }))
-                .unwrap_or_else(|_| panic!("make_thumbnails panicked on input #{i}: {bytes:02x?}"));
+                let result = catch_unwind(AssertUnwindSafe(|| make_thumbnails(&bytes, &info, &spec, &limits)))
+                    .unwrap_or_else(|_| panic!("make_thumbnails panicked on input #{i}: {bytes:02x?}"));
                 match result {
                     Ok(thumbs) => {
                         thumbs_ok += 1;
                         assert_eq!(thumbs.len(), 2);
                         for t in thumbs {
                             assert!(t.width.max(t.height) <= t.size);
-                            assert!(
-                                t.width >= 1 && t.height >= 1 && t.jpeg.starts_with(&[0xFF, 0xD8])
-                            );
+                            assert!(t.width >= 1 && t.height >= 1 && t.jpeg.starts_with(&[0xFF, 0xD8]));
                         }
                     }
                     Err(r) => assert!(!r.message.is_empty()),

@@ -6,20 +6,13 @@ use imgpipe_imaging::*;
 
 fn thumbs(bytes: &[u8], sizes: &[u32]) -> Vec<Thumbnail> {
     let info = info_of(bytes);
-    let spec = ThumbnailSpec {
-        sizes: sizes.to_vec(),
-        quality: 90,
-    };
+    let spec = ThumbnailSpec { sizes: sizes.to_vec(), quality: 90 };
     make_thumbnails(bytes, &info, &spec, &Limits::default()).unwrap()
 }
 
 fn decode(t: &Thumbnail) -> RgbImage {
     let img = image::load_from_memory_with_format(&t.jpeg, ImageFormat::Jpeg).unwrap();
-    assert_eq!(
-        (img.width(), img.height()),
-        (t.width, t.height),
-        "reported dims match the JPEG"
-    );
+    assert_eq!((img.width(), img.height()), (t.width, t.height), "reported dims match the JPEG");
     img.to_rgb8()
 }
 
@@ -31,30 +24,16 @@ fn at(img: &RgbImage, fx: f32, fy: f32) -> [u8; 3] {
 
 /// Colours at the centres of the [top-left, top-right, bottom-left, bottom-right] quadrants.
 fn quadrant_colours(img: &RgbImage) -> [[u8; 3]; 4] {
-    [
-        at(img, 0.25, 0.25),
-        at(img, 0.75, 0.25),
-        at(img, 0.25, 0.75),
-        at(img, 0.75, 0.75),
-    ]
+    [at(img, 0.25, 0.25), at(img, 0.75, 0.25), at(img, 0.25, 0.75), at(img, 0.75, 0.75)]
 }
 
 fn assert_close(actual: [u8; 3], expected: [u8; 3], what: &str) {
-    assert!(
-        distance(actual, expected) <= 40,
-        "{what}: got {actual:?}, expected {expected:?}"
-    );
+    assert!(distance(actual, expected) <= 40, "{what}: got {actual:?}, expected {expected:?}");
 }
 
 #[test]
 fn default_spec_and_sizes_never_upscale() {
-    assert_eq!(
-        ThumbnailSpec::default(),
-        ThumbnailSpec {
-            sizes: vec![1024, 256],
-            quality: 80
-        }
-    );
+    assert_eq!(ThumbnailSpec::default(), ThumbnailSpec { sizes: vec![1024, 256], quality: 80 });
     let big = jpeg(&quadrants(2000, 1500, [RED, GREEN, BLUE, WHITE]));
     let info = info_of(&big);
     let out = make_thumbnails(&big, &info, &ThumbnailSpec::default(), &Limits::default()).unwrap();
@@ -70,10 +49,7 @@ fn default_spec_and_sizes_never_upscale() {
 
     // Smaller than a size: keeps its own dimensions.
     let small = png(&solid(300, 200, GREEN));
-    let dims: Vec<_> = thumbs(&small, &[1024, 256])
-        .iter()
-        .map(|t| (t.width, t.height))
-        .collect();
+    let dims: Vec<_> = thumbs(&small, &[1024, 256]).iter().map(|t| (t.width, t.height)).collect();
     assert_eq!(dims, vec![(300, 200), (256, 171)]);
 }
 
@@ -82,30 +58,16 @@ fn output_is_a_baseline_rgb_jpeg_at_the_requested_quality() {
     let src = png(&quadrants(400, 300, [RED, GREEN, BLUE, WHITE]));
     let info = info_of(&src);
     let encode_at = |quality| {
-        make_thumbnails(
-            &src,
-            &info,
-            &ThumbnailSpec {
-                sizes: vec![256],
-                quality,
-            },
-            &Limits::default(),
-        )
-        .unwrap()
-        .remove(0)
+        make_thumbnails(&src, &info, &ThumbnailSpec { sizes: vec![256], quality }, &Limits::default())
+            .unwrap()
+            .remove(0)
     };
     let (low, high) = (encode_at(20), encode_at(95));
-    assert!(
-        low.jpeg.len() < high.jpeg.len(),
-        "quality changes the output"
-    );
+    assert!(low.jpeg.len() < high.jpeg.len(), "quality changes the output");
     for t in [&low, &high] {
         let jpeg = &t.jpeg;
         assert_eq!(&jpeg[..2], &[0xFF, 0xD8]);
-        let sof = jpeg
-            .windows(2)
-            .position(|w| w[0] == 0xFF && (0xC0..=0xC2).contains(&w[1]))
-            .unwrap();
+        let sof = jpeg.windows(2).position(|w| w[0] == 0xFF && (0xC0..=0xC2).contains(&w[1])).unwrap();
         assert_eq!(jpeg[sof + 1], 0xC0, "baseline SOF0");
         assert_eq!(jpeg[sof + 9], 3, "three components");
     }
@@ -130,17 +92,10 @@ const STORED_CORNER_OF_DISPLAY: [[usize; 4]; 8] = [
 fn stored_for_display(orientation: u8) -> RgbImage {
     let display = [RED, GREEN, BLUE, WHITE];
     let mut stored = [[0u8; 3]; 4];
-    for (display_corner, &stored_corner) in STORED_CORNER_OF_DISPLAY[usize::from(orientation - 1)]
-        .iter()
-        .enumerate()
-    {
+    for (display_corner, &stored_corner) in STORED_CORNER_OF_DISPLAY[usize::from(orientation - 1)].iter().enumerate() {
         stored[stored_corner] = display[display_corner];
     }
-    let (w, h) = if orientation >= 5 {
-        (160, 240)
-    } else {
-        (240, 160)
-    };
+    let (w, h) = if orientation >= 5 { (160, 240) } else { (240, 160) };
     quadrants(w, h, stored)
 }
 
@@ -156,18 +111,12 @@ fn check_display(out: &Thumbnail, what: &str) {
 fn exif_orientation_puts_the_red_corner_top_left_in_jpeg() {
     for orientation in 1..=8u8 {
         for big_endian in [false, true] {
-            let exif = tiff(&ExifFields {
-                big_endian,
-                orientation: Some(u16::from(orientation)),
-                ..Default::default()
-            });
+            let exif =
+                tiff(&ExifFields { big_endian, orientation: Some(u16::from(orientation)), ..Default::default() });
             let bytes = with_jpeg_exif(&jpeg(&stored_for_display(orientation)), &exif);
             let info = info_of(&bytes);
             assert_eq!((info.oriented_width, info.oriented_height), (240, 160));
-            check_display(
-                &thumbs(&bytes, &[120])[0],
-                &format!("jpeg orientation {orientation}"),
-            );
+            check_display(&thumbs(&bytes, &[120])[0], &format!("jpeg orientation {orientation}"));
         }
     }
 }
@@ -175,38 +124,21 @@ fn exif_orientation_puts_the_red_corner_top_left_in_jpeg() {
 #[test]
 fn exif_orientation_applies_to_png_and_webp() {
     for orientation in [3u8, 6, 7, 8] {
-        let exif = tiff(&ExifFields {
-            orientation: Some(u16::from(orientation)),
-            ..Default::default()
-        });
+        let exif = tiff(&ExifFields { orientation: Some(u16::from(orientation)), ..Default::default() });
         let stored = stored_for_display(orientation);
         let png_bytes = with_png_chunk(&png(&stored), b"eXIf", &exif);
-        check_display(
-            &thumbs(&png_bytes, &[120])[0],
-            &format!("png orientation {orientation}"),
-        );
+        check_display(&thumbs(&png_bytes, &[120])[0], &format!("png orientation {orientation}"));
 
         // WebP keeps EXIF at the end of the file: validation may not have seen it in its
         // prefix, but thumbnails read the whole file.
-        let webp_bytes = webp_extended(
-            &webp(&stored),
-            stored.width(),
-            stored.height(),
-            Some(&exif),
-            false,
-        );
+        let webp_bytes = webp_extended(&webp(&stored), stored.width(), stored.height(), Some(&exif), false);
         let limits = Limits::default();
         let total = webp_bytes.len() as u64;
-        let Inspection::Complete(prefix_info) =
-            inspect(&webp_bytes[..100], total, &limits).unwrap()
-        else {
+        let Inspection::Complete(prefix_info) = inspect(&webp_bytes[..100], total, &limits).unwrap() else {
             panic!("header is in the first 100 bytes")
         };
         assert_eq!(prefix_info.orientation, 1, "EXIF lies beyond the prefix");
-        let spec = ThumbnailSpec {
-            sizes: vec![120],
-            quality: 90,
-        };
+        let spec = ThumbnailSpec { sizes: vec![120], quality: 90 };
         let out = make_thumbnails(&webp_bytes, &prefix_info, &spec, &limits).unwrap();
         check_display(&out[0], &format!("webp orientation {orientation}"));
     }
@@ -214,9 +146,7 @@ fn exif_orientation_applies_to_png_and_webp() {
 
 #[test]
 fn grayscale_inputs_give_gray_rgb_thumbnails() {
-    let gray = image::GrayImage::from_fn(200, 100, |x, _| {
-        image::Luma([if x < 100 { 30 } else { 220 }])
-    });
+    let gray = image::GrayImage::from_fn(200, 100, |x, _| image::Luma([if x < 100 { 30 } else { 220 }]));
     let gray_jpeg = encode(&DynamicImage::ImageLuma8(gray.clone()), ImageFormat::Jpeg);
     let gray_png = encode(&DynamicImage::ImageLuma8(gray), ImageFormat::Png);
     for bytes in [gray_jpeg, gray_png] {
@@ -233,21 +163,12 @@ fn cmyk_and_ycck_jpegs_convert_to_rgb() {
     let mut cmyk = Vec::new();
     for _y in 0..h {
         for x in 0..w {
-            cmyk.extend(if x < w / 2 {
-                [0, 255, 255, 0]
-            } else {
-                [255, 255, 0, 0]
-            });
+            cmyk.extend(if x < w / 2 { [0, 255, 255, 0] } else { [255, 255, 0, 0] });
         }
     }
-    for colour_type in [
-        jpeg_encoder::ColorType::Cmyk,
-        jpeg_encoder::ColorType::CmykAsYcck,
-    ] {
+    for colour_type in [jpeg_encoder::ColorType::Cmyk, jpeg_encoder::ColorType::CmykAsYcck] {
         let mut bytes = Vec::new();
-        jpeg_encoder::Encoder::new(&mut bytes, 95)
-            .encode(&cmyk, w, h, colour_type)
-            .unwrap();
+        jpeg_encoder::Encoder::new(&mut bytes, 95).encode(&cmyk, w, h, colour_type).unwrap();
         let img = decode(&thumbs(&bytes, &[100])[0]);
         assert_close(at(&img, 0.25, 0.5), RED, &format!("{colour_type:?} left"));
         assert_close(at(&img, 0.75, 0.5), BLUE, &format!("{colour_type:?} right"));
@@ -333,9 +254,7 @@ fn sizes_keep_their_order_and_share_one_decode() {
 
 #[test]
 fn sixteen_bit_png_with_alpha() {
-    let img = image::ImageBuffer::<image::Rgba<u16>, _>::from_fn(100, 100, |_, _| {
-        image::Rgba([0, 65535, 0, 65535])
-    });
+    let img = image::ImageBuffer::<image::Rgba<u16>, _>::from_fn(100, 100, |_, _| image::Rgba([0, 65535, 0, 65535]));
     let bytes = encode(&DynamicImage::ImageRgba16(img), ImageFormat::Png);
     let out = decode(&thumbs(&bytes, &[50])[0]);
     assert_close(at(&out, 0.5, 0.5), GREEN, "rgba16");
@@ -346,15 +265,12 @@ fn info_that_does_not_match_the_bytes_is_refused() {
     let bytes = png(&solid(300, 200, RED));
     let mut info = info_of(&bytes);
     info.width = 301;
-    let err =
-        make_thumbnails(&bytes, &info, &ThumbnailSpec::default(), &Limits::default()).unwrap_err();
+    let err = make_thumbnails(&bytes, &info, &ThumbnailSpec::default(), &Limits::default()).unwrap_err();
     assert_eq!(err.code, RejectCode::Corrupt);
     let mut info = info_of(&bytes);
     info.format = Format::Jpeg;
     assert_eq!(
-        make_thumbnails(&bytes, &info, &ThumbnailSpec::default(), &Limits::default())
-            .unwrap_err()
-            .code,
+        make_thumbnails(&bytes, &info, &ThumbnailSpec::default(), &Limits::default()).unwrap_err().code,
         RejectCode::Corrupt
     );
 }
@@ -367,18 +283,9 @@ fn broken_image_data_is_corrupt_not_a_panic() {
     let limits = Limits::default();
     // Cut inside IDAT.
     let cut = &good_png[..good_png.len() / 2];
-    assert_eq!(
-        make_thumbnails(cut, &info, &spec, &limits)
-            .unwrap_err()
-            .code,
-        RejectCode::Corrupt
-    );
+    assert_eq!(make_thumbnails(cut, &info, &spec, &limits).unwrap_err().code, RejectCode::Corrupt);
     // Header only, no image data at all.
-    for header in [
-        png_header_only(300, 200),
-        jpeg_header_only(300, 200),
-        webp_vp8_header_only(300, 200),
-    ] {
+    for header in [png_header_only(300, 200), jpeg_header_only(300, 200), webp_vp8_header_only(300, 200)] {
         let info = info_of(&header);
         let err = make_thumbnails(&header, &info, &spec, &limits).unwrap_err();
         assert_eq!(err.code, RejectCode::Corrupt, "{err}");
@@ -391,16 +298,9 @@ fn decompression_bombs_are_refused_before_allocating() {
     let limits = Limits::default();
     let spec = ThumbnailSpec::default();
     // The header claims 60000×60000; the same inspection guards thumbnails.
-    for bytes in [
-        png_header_only(60000, 60000),
-        jpeg_header_only(60000, 60000),
-    ] {
+    for bytes in [png_header_only(60000, 60000), jpeg_header_only(60000, 60000)] {
         let info = ImageInfo {
-            format: if bytes[0] == 0xFF {
-                Format::Jpeg
-            } else {
-                Format::Png
-            },
+            format: if bytes[0] == 0xFF { Format::Jpeg } else { Format::Png },
             width: 60000,
             height: 60000,
             orientation: 1,
@@ -409,24 +309,11 @@ fn decompression_bombs_are_refused_before_allocating() {
             animated: false,
             exif: ExifSubset::default(),
         };
-        assert_eq!(
-            make_thumbnails(&bytes, &info, &spec, &limits)
-                .unwrap_err()
-                .code,
-            RejectCode::DimensionsTooLarge
-        );
+        assert_eq!(make_thumbnails(&bytes, &info, &spec, &limits).unwrap_err().code, RejectCode::DimensionsTooLarge);
     }
     // Tighter limits at thumbnail time than at validation are honoured too.
     let bytes = png(&solid(500, 500, RED));
     let info = info_of(&bytes);
-    let tight = Limits {
-        max_pixels: 100_000,
-        ..limits
-    };
-    assert_eq!(
-        make_thumbnails(&bytes, &info, &spec, &tight)
-            .unwrap_err()
-            .code,
-        RejectCode::DimensionsTooLarge
-    );
+    let tight = Limits { max_pixels: 100_000, ..limits };
+    assert_eq!(make_thumbnails(&bytes, &info, &spec, &tight).unwrap_err().code, RejectCode::DimensionsTooLarge);
 }

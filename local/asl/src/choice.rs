@@ -112,7 +112,9 @@ impl Rule {
         for combinator in ["And", "Or", "Not"] {
             if let Some(v) = obj.get(combinator) {
                 if keys.len() != 1 {
-                    return Err(format!("a rule with '{combinator}' must have no other operator or Variable (found {keys:?})"));
+                    return Err(format!(
+                        "a rule with '{combinator}' must have no other operator or Variable (found {keys:?})"
+                    ));
                 }
                 let parse_nested = |v: &Value| -> Result<Rule, String> {
                     let o = v.as_object().ok_or_else(|| format!("'{combinator}' must hold rule objects"))?;
@@ -126,7 +128,11 @@ impl Rule {
                             .filter(|a| !a.is_empty())
                             .ok_or_else(|| format!("'{combinator}' must be a non-empty array of rules"))?;
                         let rules = items.iter().map(parse_nested).collect::<Result<Vec<_>, _>>()?;
-                        if combinator == "And" { Rule::And(rules) } else { Rule::Or(rules) }
+                        if combinator == "And" {
+                            Rule::And(rules)
+                        } else {
+                            Rule::Or(rules)
+                        }
                     }
                 });
             }

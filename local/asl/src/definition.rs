@@ -23,9 +23,7 @@ impl Definition {
     /// Parses and validates a definition. Errors name the state and the problem.
     pub fn parse(text: &str) -> Result<Definition, DefinitionError> {
         let value: Value = serde_json::from_str(text).map_err(|e| DefinitionError::Json(e.to_string()))?;
-        let obj = value
-            .as_object()
-            .ok_or_else(|| invalid("the definition must be a JSON object"))?;
+        let obj = value.as_object().ok_or_else(|| invalid("the definition must be a JSON object"))?;
         if let Some(ql) = obj.get("QueryLanguage") {
             check_query_language(ql, "the definition")?;
         }
@@ -187,9 +185,7 @@ pub(crate) fn error_matches(errors: &[String], error: &str) -> bool {
         // States.Runtime is terminal: it cannot be retried or caught.
         return false;
     }
-    errors.iter().any(|e| {
-        e == error || e == names::ALL || (e == names::TASK_FAILED && error != names::TIMEOUT)
-    })
+    errors.iter().any(|e| e == error || e == names::ALL || (e == names::TASK_FAILED && error != names::TIMEOUT))
 }
 
 const SUPPORTED_COMMON: &[&str] = &["Type", "Comment", "QueryLanguage"];
@@ -212,8 +208,19 @@ fn allowed_fields(kind: &str) -> Option<&'static [&'static str]> {
     Some(match kind {
         "Pass" => &["Next", "End", "InputPath", "OutputPath", "ResultPath", "Parameters", "Result"],
         "Task" => &[
-            "Next", "End", "InputPath", "OutputPath", "ResultPath", "Parameters", "ResultSelector", "Retry",
-            "Catch", "Resource", "TimeoutSeconds", "TimeoutSecondsPath", "HeartbeatSeconds",
+            "Next",
+            "End",
+            "InputPath",
+            "OutputPath",
+            "ResultPath",
+            "Parameters",
+            "ResultSelector",
+            "Retry",
+            "Catch",
+            "Resource",
+            "TimeoutSeconds",
+            "TimeoutSecondsPath",
+            "HeartbeatSeconds",
             "HeartbeatSecondsPath",
         ],
         "Choice" => &["InputPath", "OutputPath", "Choices", "Default"],
@@ -221,12 +228,32 @@ fn allowed_fields(kind: &str) -> Option<&'static [&'static str]> {
         "Succeed" => &["InputPath", "OutputPath"],
         "Fail" => &["Error", "ErrorPath", "Cause", "CausePath"],
         "Parallel" => &[
-            "Next", "End", "InputPath", "OutputPath", "ResultPath", "Parameters", "ResultSelector", "Retry",
-            "Catch", "Branches",
+            "Next",
+            "End",
+            "InputPath",
+            "OutputPath",
+            "ResultPath",
+            "Parameters",
+            "ResultSelector",
+            "Retry",
+            "Catch",
+            "Branches",
         ],
         "Map" => &[
-            "Next", "End", "InputPath", "OutputPath", "ResultPath", "Parameters", "ResultSelector", "Retry",
-            "Catch", "ItemsPath", "ItemSelector", "MaxConcurrency", "MaxConcurrencyPath", "Iterator",
+            "Next",
+            "End",
+            "InputPath",
+            "OutputPath",
+            "ResultPath",
+            "Parameters",
+            "ResultSelector",
+            "Retry",
+            "Catch",
+            "ItemsPath",
+            "ItemSelector",
+            "MaxConcurrency",
+            "MaxConcurrencyPath",
+            "Iterator",
             "ItemProcessor",
         ],
         _ => return None,
@@ -253,9 +280,7 @@ fn parse_machine(obj: &Map<String, Value>, owner: &str) -> Result<Machine, Defin
         if name.is_empty() || name.chars().count() > 80 {
             return Err(invalid(format!("state name '{name}' must be 1 to 80 characters")));
         }
-        let s = v
-            .as_object()
-            .ok_or_else(|| invalid(format!("state '{name}': a state must be a JSON object")))?;
+        let s = v.as_object().ok_or_else(|| invalid(format!("state '{name}': a state must be a JSON object")))?;
         let state = parse_state(name, s).map_err(|e| invalid(format!("state '{name}': {e}")))?;
         states.insert(name.clone(), state);
     }
@@ -376,9 +401,8 @@ fn parse_state(name: &str, s: &Map<String, Value>) -> Result<State, String> {
         }
     }
 
-    let template = |key: &str| -> Result<Option<Template>, String> {
-        s.get(key).map(|v| Template::parse(v, key)).transpose()
-    };
+    let template =
+        |key: &str| -> Result<Option<Template>, String> { s.get(key).map(|v| Template::parse(v, key)).transpose() };
     let mut retry = Vec::new();
     if let Some(v) = s.get("Retry") {
         let items = v.as_array().ok_or("'Retry' must be an array")?;
@@ -405,9 +429,9 @@ fn parse_state(name: &str, s: &Map<String, Value>) -> Result<State, String> {
             }
             let timeout = match (s.get("TimeoutSeconds"), s.get("TimeoutSecondsPath")) {
                 (Some(_), Some(_)) => return Err("use only one of TimeoutSeconds and TimeoutSecondsPath".into()),
-                (Some(v), None) => Some(Seconds::Fixed(
-                    positive_int(v).ok_or("'TimeoutSeconds' must be a positive integer")?,
-                )),
+                (Some(v), None) => {
+                    Some(Seconds::Fixed(positive_int(v).ok_or("'TimeoutSeconds' must be a positive integer")?))
+                }
                 (None, Some(v)) => Some(Seconds::Path(reference_path(v, "TimeoutSecondsPath")?)),
                 (None, None) => None,
             };
@@ -449,9 +473,10 @@ fn parse_state(name: &str, s: &Map<String, Value>) -> Result<State, String> {
                 "Seconds" => Seconds::Fixed(v.as_u64().ok_or("'Seconds' must be a non-negative integer")?).into(),
                 "SecondsPath" => Seconds::Path(reference_path(v, "SecondsPath")?).into(),
                 "Timestamp" => {
-                    let t = v.as_str().filter(|t| time::parse(t).is_some()).ok_or(
-                        "'Timestamp' must be an RFC 3339 timestamp such as 2024-01-01T00:00:00Z",
-                    )?;
+                    let t = v
+                        .as_str()
+                        .filter(|t| time::parse(t).is_some())
+                        .ok_or("'Timestamp' must be an RFC 3339 timestamp such as 2024-01-01T00:00:00Z")?;
                     WaitFor::Timestamp(t.to_string())
                 }
                 _ => WaitFor::TimestampPath(reference_path(v, "TimestampPath")?),
@@ -463,7 +488,9 @@ fn parse_state(name: &str, s: &Map<String, Value>) -> Result<State, String> {
                 match (string_field(s, lit)?, string_field(s, path)?) {
                     (Some(_), Some(_)) => Err(format!("use only one of {lit} and {path}")),
                     (Some(v), None) => Ok(Some(Source::Fixed(v.to_string()))),
-                    (None, Some(p)) => Ok(Some(Source::Dynamic(Dynamic::parse(p).map_err(|e| format!("{path}: {e}"))?))),
+                    (None, Some(p)) => {
+                        Ok(Some(Source::Dynamic(Dynamic::parse(p).map_err(|e| format!("{path}: {e}"))?)))
+                    }
                     (None, None) => Ok(None),
                 }
             };
@@ -609,10 +636,9 @@ fn parse_retrier(v: &Value) -> Result<Retrier, String> {
     };
     let max_attempts = match obj.get("MaxAttempts") {
         None => 3,
-        Some(v) => v
-            .as_u64()
-            .and_then(|n| u32::try_from(n).ok())
-            .ok_or("'MaxAttempts' must be a non-negative integer")?,
+        Some(v) => {
+            v.as_u64().and_then(|n| u32::try_from(n).ok()).ok_or("'MaxAttempts' must be a non-negative integer")?
+        }
     };
     let backoff_rate = match obj.get("BackoffRate") {
         None => 2.0,

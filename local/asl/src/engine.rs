@@ -55,7 +55,10 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 
 fn check_options(options: &EngineOptions) -> Result<(), EngineError> {
     if options.timeout_scale.is_some_and(|t| !t.is_finite() || t < 0.0) {
-        return Err(EngineError::InvalidOptions(format!("timeout_scale must be a finite number >= 0, got {:?}", options.timeout_scale)));
+        return Err(EngineError::InvalidOptions(format!(
+            "timeout_scale must be a finite number >= 0, got {:?}",
+            options.timeout_scale
+        )));
     }
     if !options.time_scale.is_finite() || options.time_scale < 0.0 {
         return Err(EngineError::InvalidOptions(format!(
@@ -69,14 +72,19 @@ fn check_options(options: &EngineOptions) -> Result<(), EngineError> {
 impl Engine {
     /// Opens (creating if needed) a durable engine over `store_dir`, loading its executions.
     /// Unreadable execution files are skipped and reported by [`Engine::load_problems`].
-    pub fn open(store_dir: PathBuf, invoker: Arc<dyn TaskInvoker>, options: EngineOptions) -> Result<Engine, EngineError> {
+    pub fn open(
+        store_dir: PathBuf,
+        invoker: Arc<dyn TaskInvoker>,
+        options: EngineOptions,
+    ) -> Result<Engine, EngineError> {
         check_options(&options)?;
         let dir = store_dir.join("executions");
         std::fs::create_dir_all(&dir)
             .map_err(|e| EngineError::Store(format!("cannot create {}: {e}", dir.display())))?;
         let mut executions = HashMap::new();
         let mut problems = Vec::new();
-        let entries = std::fs::read_dir(&dir).map_err(|e| EngineError::Store(format!("cannot read {}: {e}", dir.display())))?;
+        let entries =
+            std::fs::read_dir(&dir).map_err(|e| EngineError::Store(format!("cannot read {}: {e}", dir.display())))?;
         for entry in entries.flatten() {
             let path = entry.path();
             if path.extension().and_then(|e| e.to_str()) != Some("json") {
@@ -136,7 +144,12 @@ impl Engine {
     /// `arn:aws:states:local:000000000000:execution:<machine>:<name>`. Without a name a UUID is
     /// used. Like Step Functions, reusing a name returns the same ARN while that execution is
     /// RUNNING with the same input, and is `ExecutionAlreadyExists` otherwise.
-    pub async fn start_execution(&self, state_machine_arn: &str, name: Option<String>, input: Value) -> Result<String, EngineError> {
+    pub async fn start_execution(
+        &self,
+        state_machine_arn: &str,
+        name: Option<String>,
+        input: Value,
+    ) -> Result<String, EngineError> {
         let definition = lock(&self.machines)
             .get(state_machine_arn)
             .cloned()
@@ -201,10 +214,7 @@ impl Engine {
     }
 
     fn execution(&self, arn: &str) -> Result<Arc<Execution>, EngineError> {
-        lock(&self.executions)
-            .get(arn)
-            .cloned()
-            .ok_or_else(|| EngineError::ExecutionDoesNotExist(arn.to_string()))
+        lock(&self.executions).get(arn).cloned().ok_or_else(|| EngineError::ExecutionDoesNotExist(arn.to_string()))
     }
 
     /// The execution's current description (DescribeExecution).
@@ -262,9 +272,8 @@ fn check_name(name: &str) -> Result<(), EngineError> {
     if count == 0 || count > 80 {
         return Err(EngineError::InvalidName(format!("execution name must be 1 to 80 characters, got {count}")));
     }
-    if let Some(c) = name
-        .chars()
-        .find(|c| c.is_whitespace() || c.is_control() || "<>{}[]?*\"#%\\^|~`$&,;:/".contains(*c))
+    if let Some(c) =
+        name.chars().find(|c| c.is_whitespace() || c.is_control() || "<>{}[]?*\"#%\\^|~`$&,;:/".contains(*c))
     {
         return Err(EngineError::InvalidName(format!("execution name '{name}' contains the invalid character {c:?}")));
     }

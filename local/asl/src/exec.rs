@@ -178,7 +178,8 @@ impl Runner {
         let exec = self.exec.clone();
         let mut cur = exec.last_event_id();
         if fresh {
-            let details = json!({"input": exec.input.to_string(), "inputDetails": {"truncated": false}, "roleArn": ROLE_ARN});
+            let details =
+                json!({"input": exec.input.to_string(), "inputDetails": {"truncated": false}, "roleArn": ROLE_ARN});
             cur = exec.event(cur, "ExecutionStarted", Some(("executionStartedEventDetails", details)));
             exec.save();
         }
@@ -201,16 +202,31 @@ impl Runner {
         let last = exec.last_event_id();
         match outcome {
             Some(Ok(output)) => {
-                exec.event(last, "ExecutionSucceeded", Some(("executionSucceededEventDetails", json!({"output": output.to_string(), "outputDetails": {"truncated": false}}))));
+                exec.event(
+                    last,
+                    "ExecutionSucceeded",
+                    Some((
+                        "executionSucceededEventDetails",
+                        json!({"output": output.to_string(), "outputDetails": {"truncated": false}}),
+                    )),
+                );
                 exec.finish(ExecutionStatus::Succeeded, Some(output), None);
             }
             Some(Err(e)) => {
-                exec.event(last, "ExecutionFailed", Some(("executionFailedEventDetails", json!({"error": e.error, "cause": e.cause}))));
+                exec.event(
+                    last,
+                    "ExecutionFailed",
+                    Some(("executionFailedEventDetails", json!({"error": e.error, "cause": e.cause}))),
+                );
                 exec.finish(ExecutionStatus::Failed, None, Some(e));
             }
             None => {
                 let e = StatesError::new(names::TIMEOUT, "The execution exceeded the state machine's TimeoutSeconds");
-                exec.event(last, "ExecutionTimedOut", Some(("executionTimedOutEventDetails", json!({"error": e.error, "cause": e.cause}))));
+                exec.event(
+                    last,
+                    "ExecutionTimedOut",
+                    Some(("executionTimedOutEventDetails", json!({"error": e.error, "cause": e.cause}))),
+                );
                 exec.finish(ExecutionStatus::TimedOut, None, Some(e));
             }
         }
@@ -279,7 +295,8 @@ impl Runner {
         let entered = match &resume {
             Some(cp) => cp.entered_time.clone(),
             None => {
-                let details = json!({"name": state.name, "input": raw.to_string(), "inputDetails": {"truncated": false}});
+                let details =
+                    json!({"name": state.name, "input": raw.to_string(), "inputDetails": {"truncated": false}});
                 self.emit(cur, &format!("{prefix}StateEntered"), Some(("stateEnteredEventDetails", details)));
                 time::now_string()
             }
@@ -312,14 +329,19 @@ impl Runner {
                             let ctx = self.context(&state.name, &entered, 0);
                             match d.eval(&raw, &ctx, names::RUNTIME).map_err(|e| at(state, e))? {
                                 Value::String(s) => Ok(s),
-                                other => Err(at(state, StatesError::runtime(format!("the {what} must be a string, not {}", kind(&other))))),
+                                other => Err(at(
+                                    state,
+                                    StatesError::runtime(format!("the {what} must be a string, not {}", kind(&other))),
+                                )),
                             }
                         }
                     }
                 };
                 return Err(StatesError { error: pick(error, "ErrorPath")?, cause: pick(cause, "CausePath")? });
             }
-            Kind::Succeed => (None, io(state, &state.output_path, &io(state, &state.input_path, &raw, "InputPath")?, "OutputPath")?),
+            Kind::Succeed => {
+                (None, io(state, &state.output_path, &io(state, &state.input_path, &raw, "InputPath")?, "OutputPath")?)
+            }
             Kind::Choice { choices, default } => {
                 let effective = io(state, &state.input_path, &raw, "InputPath")?;
                 let mut next = None;
@@ -402,12 +424,7 @@ impl Runner {
     /// Reports a requested delay and returns the real time it ends (scaled).
     fn delay_target(&self, state: &State, reason: DelayReason, seconds: f64) -> String {
         if let Some(cb) = &self.options.on_delay {
-            cb(&DelayRecord {
-                execution_arn: self.exec.arn.clone(),
-                state_name: state.name.clone(),
-                reason,
-                seconds,
-            });
+            cb(&DelayRecord { execution_arn: self.exec.arn.clone(), state_name: state.name.clone(), reason, seconds });
         }
         let scaled = duration(seconds * self.options.time_scale);
         // Capped at a century so the wake time stays a normal RFC 3339 date.
@@ -461,20 +478,27 @@ impl Runner {
                 let items = match items_path.select(&effective) {
                     Some(Value::Array(items)) => items,
                     Some(other) => {
-                        return Err(at(state, StatesError::runtime(format!(
-                            "ItemsPath '{}' must select an array, not {}",
-                            items_path.text(),
-                            kind(&other)
-                        ))))
+                        return Err(at(
+                            state,
+                            StatesError::runtime(format!(
+                                "ItemsPath '{}' must select an array, not {}",
+                                items_path.text(),
+                                kind(&other)
+                            )),
+                        ))
                     }
                     None => {
-                        return Err(at(state, StatesError::runtime(format!(
-                            "ItemsPath '{}' could not be found in the input {effective}",
-                            items_path.text()
-                        ))))
+                        return Err(at(
+                            state,
+                            StatesError::runtime(format!(
+                                "ItemsPath '{}' could not be found in the input {effective}",
+                                items_path.text()
+                            )),
+                        ))
                     }
                 };
-                let limit = resolve_count(max_concurrency, &effective, "MaxConcurrencyPath").map_err(|e| at(state, e))?;
+                let limit =
+                    resolve_count(max_concurrency, &effective, "MaxConcurrencyPath").map_err(|e| at(state, e))?;
                 let mut inputs = Vec::with_capacity(items.len());
                 for (index, item) in items.into_iter().enumerate() {
                     inputs.push(match item_selector {
@@ -486,7 +510,11 @@ impl Runner {
                         None => item,
                     });
                 }
-                self.emit(cur, "MapStateStarted", Some(("mapStateStartedEventDetails", json!({"length": inputs.len()}))));
+                self.emit(
+                    cur,
+                    "MapStateStarted",
+                    Some(("mapStateStartedEventDetails", json!({"length": inputs.len()}))),
+                );
                 match self.run_map(state, processor, inputs, limit, *cur).await {
                     Ok(results) => {
                         self.emit(cur, "MapStateSucceeded", None);
@@ -530,7 +558,11 @@ impl Runner {
             scheduled["timeoutInSeconds"] = json!(t);
         }
         self.emit(cur, "TaskScheduled", Some(("taskScheduledEventDetails", scheduled)));
-        self.emit(cur, "TaskStarted", Some(("taskStartedEventDetails", json!({"resourceType": resource_type, "resource": short}))));
+        self.emit(
+            cur,
+            "TaskStarted",
+            Some(("taskStartedEventDetails", json!({"resourceType": resource_type, "resource": short}))),
+        );
         if top {
             // A crash from here on re-invokes the task; keep the in-flight attempt on record.
             self.exec.save();
@@ -539,7 +571,12 @@ impl Runner {
         let call = self.invoker.invoke(resource, input, ctx);
         let outcome = match timeout {
             None => Some(call.await),
-            Some(t) => tokio::time::timeout(duration(t as f64 * self.options.timeout_scale.unwrap_or(self.options.time_scale)), call).await.ok(),
+            Some(t) => tokio::time::timeout(
+                duration(t as f64 * self.options.timeout_scale.unwrap_or(self.options.time_scale)),
+                call,
+            )
+            .await
+            .ok(),
         };
         match outcome {
             Some(Ok(output)) => {
@@ -548,20 +585,31 @@ impl Runner {
                 Ok(output)
             }
             Some(Err(f)) => {
-                let details = json!({"resourceType": resource_type, "resource": short, "error": f.error, "cause": f.cause});
+                let details =
+                    json!({"resourceType": resource_type, "resource": short, "error": f.error, "cause": f.cause});
                 self.emit(cur, "TaskFailed", Some(("taskFailedEventDetails", details)));
                 Err(StatesError { error: f.error, cause: f.cause })
             }
             None => {
-                let cause = format!("The task of state '{}' did not finish within {} seconds", state.name, timeout.unwrap_or(0));
-                let details = json!({"resourceType": resource_type, "resource": short, "error": names::TIMEOUT, "cause": cause});
+                let cause = format!(
+                    "The task of state '{}' did not finish within {} seconds",
+                    state.name,
+                    timeout.unwrap_or(0)
+                );
+                let details =
+                    json!({"resourceType": resource_type, "resource": short, "error": names::TIMEOUT, "cause": cause});
                 self.emit(cur, "TaskTimedOut", Some(("taskTimedOutEventDetails", details)));
                 Err(StatesError::new(names::TIMEOUT, cause))
             }
         }
     }
 
-    async fn run_parallel(self: &Arc<Self>, branches: &[Arc<Machine>], input: Value, started: u64) -> Result<Vec<Value>, StatesError> {
+    async fn run_parallel(
+        self: &Arc<Self>,
+        branches: &[Arc<Machine>],
+        input: Value,
+        started: u64,
+    ) -> Result<Vec<Value>, StatesError> {
         let mut set = tokio::task::JoinSet::new();
         for (i, branch) in branches.iter().enumerate() {
             let (me, branch, input) = (self.clone(), branch.clone(), input.clone());
@@ -599,7 +647,8 @@ impl Runner {
                 me.emit(&mut cur, "MapIterationStarted", Some(("mapIterationStartedEventDetails", iteration.clone())));
                 let result = me.run_machine(&processor, input, &mut cur, false, None).await;
                 let kind = if result.is_ok() { "MapIterationSucceeded" } else { "MapIterationFailed" };
-                let key = if result.is_ok() { "mapIterationSucceededEventDetails" } else { "mapIterationFailedEventDetails" };
+                let key =
+                    if result.is_ok() { "mapIterationSucceededEventDetails" } else { "mapIterationFailedEventDetails" };
                 me.emit(&mut cur, kind, Some((key, iteration)));
                 (index, result)
             });
@@ -650,7 +699,9 @@ fn io(state: &State, path: &Option<Path>, value: &Value, field: &str) -> Result<
 fn apply_result_path(state: &State, path: &Option<Path>, raw: &Value, result: Value) -> Result<Value, StatesError> {
     match path {
         None => Ok(raw.clone()),
-        Some(p) => p.set(raw.clone(), result).map_err(|e| at(state, StatesError::new(names::RESULT_PATH_MATCH_FAILURE, e))),
+        Some(p) => {
+            p.set(raw.clone(), result).map_err(|e| at(state, StatesError::new(names::RESULT_PATH_MATCH_FAILURE, e)))
+        }
     }
 }
 
@@ -678,7 +729,9 @@ fn wait_seconds(how: &WaitFor, input: &Value) -> Result<f64, StatesError> {
         WaitFor::Timestamp(ts) => until(ts),
         WaitFor::TimestampPath(p) => match p.select(input) {
             Some(Value::String(ts)) => until(&ts),
-            Some(other) => Err(StatesError::runtime(format!("TimestampPath '{}' must select a string, not {other}", p.text()))),
+            Some(other) => {
+                Err(StatesError::runtime(format!("TimestampPath '{}' must select a string, not {other}", p.text())))
+            }
             None => Err(StatesError::runtime(format!("TimestampPath '{}' could not be found in the input", p.text()))),
         },
     }

@@ -31,7 +31,10 @@ const FUNCTIONS: &[(&str, usize, usize)] = &[
 #[derive(Debug, Clone, PartialEq)]
 enum Arg {
     /// A string literal: its value (escapes resolved) and its raw text (for Format templates).
-    Str { value: String, raw: String },
+    Str {
+        value: String,
+        raw: String,
+    },
     Lit(Value),
     Path(Path),
     Call(Call),
@@ -103,20 +106,15 @@ impl Call {
                 if size <= 0 {
                     return Err(format!("the chunk size must be a positive integer, not {size}"));
                 }
-                Ok(Value::Array(
-                    items.chunks(size as usize).map(|c| Value::Array(c.to_vec())).collect(),
-                ))
+                Ok(Value::Array(items.chunks(size as usize).map(|c| Value::Array(c.to_vec())).collect()))
             }
             "States.ArrayContains" => {
                 let items = array(&args[0], "first argument")?;
                 Ok(Value::Bool(items.iter().any(|v| json_eq(v, &args[1]))))
             }
             "States.ArrayRange" => {
-                let (start, end, step) = (
-                    integer(&args[0], "start")?,
-                    integer(&args[1], "end")?,
-                    integer(&args[2], "step")?,
-                );
+                let (start, end, step) =
+                    (integer(&args[0], "start")?, integer(&args[1], "end")?, integer(&args[2], "step")?);
                 if step == 0 {
                     return Err("the step cannot be 0".into());
                 }
@@ -168,9 +166,7 @@ impl Call {
                 let bytes = base64::engine::general_purpose::STANDARD
                     .decode(s)
                     .map_err(|e| format!("the input is not base64: {e}"))?;
-                String::from_utf8(bytes)
-                    .map(Value::String)
-                    .map_err(|_| "the decoded data is not UTF-8 text".into())
+                String::from_utf8(bytes).map(Value::String).map_err(|_| "the decoded data is not UTF-8 text".into())
             }
             "States.Hash" => {
                 let data = match &args[0] {
@@ -287,11 +283,7 @@ fn hash(data: &[u8], alg: &str) -> Result<String, String> {
         "SHA-256" => hex::encode(sha2::Sha256::digest(data)),
         "SHA-384" => hex::encode(sha2::Sha384::digest(data)),
         "SHA-512" => hex::encode(sha2::Sha512::digest(data)),
-        other => {
-            return Err(format!(
-                "unknown algorithm '{other}' (use MD5, SHA-1, SHA-256, SHA-384 or SHA-512)"
-            ))
-        }
+        other => return Err(format!("unknown algorithm '{other}' (use MD5, SHA-1, SHA-256, SHA-384 or SHA-512)")),
     })
 }
 
@@ -317,7 +309,10 @@ fn format_template(template: &str, args: &[Value]) -> Result<Value, String> {
                 match arg {
                     Value::String(s) => out.push_str(s),
                     Value::Object(_) | Value::Array(_) => {
-                        return Err(format!("argument {next} must be a string, number, boolean or null, not {}", kind(arg)))
+                        return Err(format!(
+                            "argument {next} must be a string, number, boolean or null, not {}",
+                            kind(arg)
+                        ))
                     }
                     other => out.push_str(&other.to_string()),
                 }
@@ -464,11 +459,7 @@ impl Parser<'_> {
             Some(_) if rest.starts_with("States.") => Ok(Arg::Call(self.call()?)),
             Some(_) => {
                 let start = self.pos;
-                while self
-                    .chars
-                    .get(self.pos)
-                    .is_some_and(|c| !matches!(c, ',' | ')') && !c.is_whitespace())
-                {
+                while self.chars.get(self.pos).is_some_and(|c| !matches!(c, ',' | ')') && !c.is_whitespace()) {
                     self.pos += 1;
                 }
                 let text: String = self.chars[start..self.pos].iter().collect();

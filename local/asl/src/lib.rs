@@ -56,5 +56,7 @@ pub use definition::Definition;
 pub use engine::{run_once, state_machine_arn, Engine};
 pub use error::{names as error_names, DefinitionError, EngineError};
 pub use history::{ExecutionDescription, ExecutionStatus, HistoryEvent};
-pub use invoke::{DelayObserver, DelayReason, DelayRecord, EngineOptions, TaskContext, TaskFailure, TaskFuture, TaskInvoker};
+pub use invoke::{
+    DelayObserver, DelayReason, DelayRecord, EngineOptions, TaskContext, TaskFailure, TaskFuture, TaskInvoker,
+};
 pub use mock::{MockConfigError, MockInvoker};

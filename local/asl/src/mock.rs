@@ -43,7 +43,11 @@ pub struct MockInvoker {
 
 impl MockInvoker {
     /// Reads the mock config file and selects `state_machine` / `test_case`.
-    pub fn from_file(path: &std::path::Path, state_machine: &str, test_case: &str) -> Result<MockInvoker, MockConfigError> {
+    pub fn from_file(
+        path: &std::path::Path,
+        state_machine: &str,
+        test_case: &str,
+    ) -> Result<MockInvoker, MockConfigError> {
         let text = std::fs::read_to_string(path)
             .map_err(|e| MockConfigError(format!("cannot read {}: {e}", path.display())))?;
         Self::from_json(&text, state_machine, test_case)
@@ -64,26 +68,34 @@ impl MockInvoker {
             .get("TestCases")
             .and_then(Value::as_object)
             .ok_or_else(|| err(format!("state machine '{state_machine}': 'TestCases' must be an object")))?;
-        let case = cases
-            .get(test_case)
-            .and_then(Value::as_object)
-            .ok_or_else(|| err(format!("unknown test case '{test_case}' of state machine '{state_machine}' (the file has: {})", keys(cases))))?;
+        let case = cases.get(test_case).and_then(Value::as_object).ok_or_else(|| {
+            err(format!(
+                "unknown test case '{test_case}' of state machine '{state_machine}' (the file has: {})",
+                keys(cases)
+            ))
+        })?;
         let responses = root
             .get("MockedResponses")
             .and_then(Value::as_object)
             .ok_or_else(|| err("'MockedResponses' must be an object".into()))?;
         let mut states = HashMap::new();
         for (state, response_name) in case {
-            let response_name = response_name
-                .as_str()
-                .ok_or_else(|| err(format!("test case '{test_case}': the value for state '{state}' must be a MockedResponses name")))?;
-            let response = responses
-                .get(response_name)
-                .ok_or_else(|| err(format!("test case '{test_case}': state '{state}' uses unknown mocked response '{response_name}'")))?;
-            let parsed = parse_response(response).map_err(|e| err(format!("mocked response '{response_name}': {e}")))?;
+            let response_name = response_name.as_str().ok_or_else(|| {
+                err(format!("test case '{test_case}': the value for state '{state}' must be a MockedResponses name"))
+            })?;
+            let response = responses.get(response_name).ok_or_else(|| {
+                err(format!("test case '{test_case}': state '{state}' uses unknown mocked response '{response_name}'"))
+            })?;
+            let parsed =
+                parse_response(response).map_err(|e| err(format!("mocked response '{response_name}': {e}")))?;
             states.insert(state.clone(), (response_name.to_string(), parsed));
         }
-        Ok(MockInvoker { test_case: test_case.to_string(), states, fallback: None, counters: Mutex::new(HashMap::new()) })
+        Ok(MockInvoker {
+            test_case: test_case.to_string(),
+            states,
+            fallback: None,
+            counters: Mutex::new(HashMap::new()),
+        })
     }
 
     /// Sends Task states the test case does not mock to `inner`.
@@ -96,7 +108,11 @@ impl MockInvoker {
 fn keys(m: &serde_json::Map<String, Value>) -> String {
     let mut k: Vec<&str> = m.keys().map(String::as_str).collect();
     k.sort();
-    if k.is_empty() { "none".into() } else { k.join(", ") }
+    if k.is_empty() {
+        "none".into()
+    } else {
+        k.join(", ")
+    }
 }
 
 fn parse_response(v: &Value) -> Result<MockedResponse, String> {
@@ -105,7 +121,9 @@ fn parse_response(v: &Value) -> Result<MockedResponse, String> {
     for (key, r) in obj {
         let bad_key = || format!("invalid key '{key}' (use \"0\" or a range like \"1-2\")");
         let (first, last) = match key.split_once('-') {
-            Some((a, b)) => (a.trim().parse::<u64>().map_err(|_| bad_key())?, b.trim().parse::<u64>().map_err(|_| bad_key())?),
+            Some((a, b)) => {
+                (a.trim().parse::<u64>().map_err(|_| bad_key())?, b.trim().parse::<u64>().map_err(|_| bad_key())?)
+            }
             None => {
                 let n = key.trim().parse::<u64>().map_err(|_| bad_key())?;
                 (n, n)

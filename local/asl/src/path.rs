@@ -50,9 +50,7 @@ impl Path {
 
     /// A Reference Path: identifies at most one node (only fields and indexes).
     pub fn is_reference(&self) -> bool {
-        self.segments
-            .iter()
-            .all(|s| matches!(s, Segment::Field(_) | Segment::Index(_)))
+        self.segments.iter().all(|s| matches!(s, Segment::Field(_) | Segment::Index(_)))
     }
 
     /// Selects from `root`. A Reference Path yields the node or `None`; any other path yields
@@ -103,17 +101,10 @@ impl Path {
                 }
                 Segment::Index(idx) => {
                     let Value::Array(items) = node else {
-                        return Err(format!(
-                            "cannot index {} with [{idx}] for ResultPath '{}'",
-                            kind(node),
-                            self.text
-                        ));
+                        return Err(format!("cannot index {} with [{idx}] for ResultPath '{}'", kind(node), self.text));
                     };
                     let Some(pos) = resolve_index(*idx, items.len()) else {
-                        return Err(format!(
-                            "index [{idx}] is out of range for ResultPath '{}'",
-                            self.text
-                        ));
+                        return Err(format!("index [{idx}] is out of range for ResultPath '{}'", self.text));
                     };
                     if i == last {
                         items[pos] = value;

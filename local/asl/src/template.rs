@@ -60,7 +60,9 @@ impl Template {
                 for (k, v) in map {
                     if let Some(name) = k.strip_suffix(".$") {
                         let Value::String(s) = v else {
-                            return Err(format!("{field}: the value of '{k}' must be a string (a JSONPath or an intrinsic function)"));
+                            return Err(format!(
+                                "{field}: the value of '{k}' must be a string (a JSONPath or an intrinsic function)"
+                            ));
                         };
                         let d = Dynamic::parse(s).map_err(|e| format!("{field}: field '{k}': {e}"))?;
                         out.push((name.to_string(), Template::Dynamic(k.clone(), d)));
@@ -70,9 +72,9 @@ impl Template {
                 }
                 Template::Object(out)
             }
-            Value::Array(items) => Template::Array(
-                items.iter().map(|v| Template::parse(v, field)).collect::<Result<_, _>>()?,
-            ),
+            Value::Array(items) => {
+                Template::Array(items.iter().map(|v| Template::parse(v, field)).collect::<Result<_, _>>()?)
+            }
             other => Template::Literal(other.clone()),
         })
     }
@@ -81,9 +83,9 @@ impl Template {
     pub fn eval(&self, input: &Value, context: &Value, path_error: &str) -> Result<Value, StatesError> {
         Ok(match self {
             Template::Literal(v) => v.clone(),
-            Template::Array(items) => Value::Array(
-                items.iter().map(|t| t.eval(input, context, path_error)).collect::<Result<_, _>>()?,
-            ),
+            Template::Array(items) => {
+                Value::Array(items.iter().map(|t| t.eval(input, context, path_error)).collect::<Result<_, _>>()?)
+            }
             Template::Object(fields) => {
                 let mut map = Map::new();
                 for (k, t) in fields {

@@ -133,14 +133,24 @@ async fn comparison_operators() {
 #[tokio::test]
 async fn and_or_not() {
     let input = json!({"n": 5, "s": "x"});
-    let and_yes = json!({"And": [{"Variable": "$.n", "NumericGreaterThan": 1}, {"Variable": "$.s", "StringEquals": "x"}]});
-    let and_no = json!({"And": [{"Variable": "$.n", "NumericGreaterThan": 1}, {"Variable": "$.s", "StringEquals": "y"}]});
+    let and_yes =
+        json!({"And": [{"Variable": "$.n", "NumericGreaterThan": 1}, {"Variable": "$.s", "StringEquals": "x"}]});
+    let and_no =
+        json!({"And": [{"Variable": "$.n", "NumericGreaterThan": 1}, {"Variable": "$.s", "StringEquals": "y"}]});
     let or_yes = json!({"Or": [{"Variable": "$.n", "NumericLessThan": 1}, {"Variable": "$.s", "StringEquals": "x"}]});
     let or_no = json!({"Or": [{"Variable": "$.n", "NumericLessThan": 1}, {"Variable": "$.s", "StringEquals": "y"}]});
     let not_yes = json!({"Not": {"Variable": "$.s", "StringEquals": "y"}});
     let not_no = json!({"Not": {"Variable": "$.s", "StringEquals": "x"}});
     let nested = json!({"Not": {"Or": [and_no.clone(), {"Variable": "$.missing", "IsPresent": true}]}});
-    for (rule, want) in [(and_yes, true), (and_no, false), (or_yes, true), (or_no, false), (not_yes, true), (not_no, false), (nested, true)] {
+    for (rule, want) in [
+        (and_yes, true),
+        (and_no, false),
+        (or_yes, true),
+        (or_no, false),
+        (not_yes, true),
+        (not_no, false),
+        (nested, true),
+    ] {
         assert_eq!(matched(rule.clone(), input.clone()).await, Ok(want), "{rule}");
     }
 }
@@ -179,6 +189,12 @@ async fn no_match_without_default_fails_with_no_choice_matched() {
 
 #[tokio::test]
 async fn a_missing_variable_is_states_runtime() {
-    assert_eq!(matched(json!({"Variable": "$.nope", "StringEquals": "x"}), json!({})).await, Err("States.Runtime".into()));
-    assert_eq!(matched(json!({"Variable": "$.a", "StringEqualsPath": "$.nope"}), json!({"a": "x"})).await, Err("States.Runtime".into()));
+    assert_eq!(
+        matched(json!({"Variable": "$.nope", "StringEquals": "x"}), json!({})).await,
+        Err("States.Runtime".into())
+    );
+    assert_eq!(
+        matched(json!({"Variable": "$.a", "StringEqualsPath": "$.nope"}), json!({"a": "x"})).await,
+        Err("States.Runtime".into())
+    );
 }

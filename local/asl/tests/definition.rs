@@ -21,48 +21,138 @@ fn each_invalid_definition_names_its_problem() {
         (json!({"States": {"A": {"Type": "Succeed"}}}), &["StartAt", "required"]),
         (json!({"StartAt": "X", "States": {"A": {"Type": "Succeed"}}}), &["StartAt 'X'"]),
         (json!({"StartAt": "A", "States": {}}), &["States", "empty"]),
-        (json!({"StartAt": "A", "States": {"A": {"Type": "Teleport"}}}), &["state 'A'", "unknown state Type 'Teleport'"]),
+        (
+            json!({"StartAt": "A", "States": {"A": {"Type": "Teleport"}}}),
+            &["state 'A'", "unknown state Type 'Teleport'"],
+        ),
         (json!({"StartAt": "A", "States": {"A": {"End": true}}}), &["state 'A'", "'Type' is required"]),
         (json!({"StartAt": "A", "States": {"A": {"Type": "Pass", "Next": "Nowhere"}}}), &["state 'A'", "'Nowhere'"]),
         (json!({"StartAt": "A", "States": {"A": {"Type": "Pass"}}}), &["state 'A'", "'Next' or 'End'"]),
         (json!({"StartAt": "A", "States": {"A": {"Type": "Pass", "End": true, "Next": "A"}}}), &["state 'A'", "both"]),
         (json!({"StartAt": "A", "States": {"A": {"Type": "Succeed", "End": true}}}), &["state 'A'", "'End'"]),
-        (json!({"StartAt": "A", "States": {"A": {"Type": "Pass", "End": true}, "B": {"Type": "Succeed"}}}), &["'B'", "not reachable"]),
+        (
+            json!({"StartAt": "A", "States": {"A": {"Type": "Pass", "End": true}, "B": {"Type": "Succeed"}}}),
+            &["'B'", "not reachable"],
+        ),
         (json!({"StartAt": "A", "States": {"A": {"Type": "Task", "End": true}}}), &["state 'A'", "Resource"]),
-        (json!({"StartAt": "A", "States": {"A": {"Type": "Task", "Resource": "r", "End": true, "Retry": [{"ErrorEquals": ["States.ALL"]}, {"ErrorEquals": ["X"]}]}}}), &["state 'A'", "Retry[0]", "States.ALL", "last"]),
-        (json!({"StartAt": "A", "States": {"A": {"Type": "Task", "Resource": "r", "End": true, "Retry": [{"ErrorEquals": ["States.ALL", "X"]}]}}}), &["state 'A'", "alone"]),
-        (json!({"StartAt": "A", "States": {"A": {"Type": "Task", "Resource": "r", "End": true, "Catch": [{"ErrorEquals": ["States.ALL"], "Next": "A"}, {"ErrorEquals": ["X"], "Next": "A"}]}}}), &["Catch[0]", "States.ALL"]),
-        (json!({"StartAt": "A", "States": {"A": {"Type": "Task", "Resource": "r", "End": true, "Catch": [{"ErrorEquals": ["X"], "Next": "Gone"}]}}}), &["state 'A'", "'Gone'"]),
-        (json!({"StartAt": "A", "States": {"A": {"Type": "Task", "Resource": "r", "End": true, "Retry": [{"ErrorEquals": ["X"], "BackoffRate": 0.5}]}}}), &["BackoffRate"]),
-        (json!({"StartAt": "A", "States": {"A": {"Type": "Task", "Resource": "r", "End": true, "Retry": [{"ErrorEquals": ["X"], "IntervalSeconds": 0}]}}}), &["IntervalSeconds"]),
-        (json!({"StartAt": "A", "States": {"A": {"Type": "Task", "Resource": "r", "End": true, "Retry": [{"ErrorEquals": ["X"], "JitterStrategy": "SOME"}]}}}), &["JitterStrategy"]),
-        (json!({"StartAt": "A", "States": {"A": {"Type": "Task", "Resource": "r", "End": true, "Retry": [{"ErrorEquals": []}]}}}), &["ErrorEquals"]),
-        (json!({"StartAt": "A", "States": {"A": {"Type": "Task", "Resource": "r", "End": true, "TimeoutSeconds": 0}}}), &["TimeoutSeconds"]),
+        (
+            json!({"StartAt": "A", "States": {"A": {"Type": "Task", "Resource": "r", "End": true, "Retry": [{"ErrorEquals": ["States.ALL"]}, {"ErrorEquals": ["X"]}]}}}),
+            &["state 'A'", "Retry[0]", "States.ALL", "last"],
+        ),
+        (
+            json!({"StartAt": "A", "States": {"A": {"Type": "Task", "Resource": "r", "End": true, "Retry": [{"ErrorEquals": ["States.ALL", "X"]}]}}}),
+            &["state 'A'", "alone"],
+        ),
+        (
+            json!({"StartAt": "A", "States": {"A": {"Type": "Task", "Resource": "r", "End": true, "Catch": [{"ErrorEquals": ["States.ALL"], "Next": "A"}, {"ErrorEquals": ["X"], "Next": "A"}]}}}),
+            &["Catch[0]", "States.ALL"],
+        ),
+        (
+            json!({"StartAt": "A", "States": {"A": {"Type": "Task", "Resource": "r", "End": true, "Catch": [{"ErrorEquals": ["X"], "Next": "Gone"}]}}}),
+            &["state 'A'", "'Gone'"],
+        ),
+        (
+            json!({"StartAt": "A", "States": {"A": {"Type": "Task", "Resource": "r", "End": true, "Retry": [{"ErrorEquals": ["X"], "BackoffRate": 0.5}]}}}),
+            &["BackoffRate"],
+        ),
+        (
+            json!({"StartAt": "A", "States": {"A": {"Type": "Task", "Resource": "r", "End": true, "Retry": [{"ErrorEquals": ["X"], "IntervalSeconds": 0}]}}}),
+            &["IntervalSeconds"],
+        ),
+        (
+            json!({"StartAt": "A", "States": {"A": {"Type": "Task", "Resource": "r", "End": true, "Retry": [{"ErrorEquals": ["X"], "JitterStrategy": "SOME"}]}}}),
+            &["JitterStrategy"],
+        ),
+        (
+            json!({"StartAt": "A", "States": {"A": {"Type": "Task", "Resource": "r", "End": true, "Retry": [{"ErrorEquals": []}]}}}),
+            &["ErrorEquals"],
+        ),
+        (
+            json!({"StartAt": "A", "States": {"A": {"Type": "Task", "Resource": "r", "End": true, "TimeoutSeconds": 0}}}),
+            &["TimeoutSeconds"],
+        ),
         (json!({"StartAt": "A", "States": {"A": {"Type": "Choice", "Choices": []}}}), &["state 'A'", "Choices"]),
-        (json!({"StartAt": "A", "States": {"A": {"Type": "Choice", "Choices": [{"Variable": "$.x", "StringEquals": "y"}]}}}), &["Choices[0]", "Next"]),
-        (json!({"StartAt": "A", "States": {"A": {"Type": "Choice", "Choices": [{"Variable": "$.x", "StringEquals": 1, "Next": "A"}]}}}), &["StringEquals", "string"]),
-        (json!({"StartAt": "A", "States": {"A": {"Type": "Choice", "Choices": [{"Variable": "$.x", "StringFuzzy": "y", "Next": "A"}]}}}), &["unknown Choice operator 'StringFuzzy'"]),
-        (json!({"StartAt": "A", "States": {"A": {"Type": "Choice", "Choices": [{"Variable": "$.x", "TimestampEquals": "noon", "Next": "A"}]}}}), &["TimestampEquals"]),
-        (json!({"StartAt": "A", "States": {"A": {"Type": "Choice", "Choices": [{"Not": {"Variable": "$.x", "IsNull": true, "Next": "A"}, "Next": "A"}]}}}), &["nested"]),
-        (json!({"StartAt": "A", "States": {"A": {"Type": "Choice", "Choices": [{"Variable": "$.x", "IsNull": true, "Next": "A"}], "Default": "Z"}}}), &["'Z'"]),
+        (
+            json!({"StartAt": "A", "States": {"A": {"Type": "Choice", "Choices": [{"Variable": "$.x", "StringEquals": "y"}]}}}),
+            &["Choices[0]", "Next"],
+        ),
+        (
+            json!({"StartAt": "A", "States": {"A": {"Type": "Choice", "Choices": [{"Variable": "$.x", "StringEquals": 1, "Next": "A"}]}}}),
+            &["StringEquals", "string"],
+        ),
+        (
+            json!({"StartAt": "A", "States": {"A": {"Type": "Choice", "Choices": [{"Variable": "$.x", "StringFuzzy": "y", "Next": "A"}]}}}),
+            &["unknown Choice operator 'StringFuzzy'"],
+        ),
+        (
+            json!({"StartAt": "A", "States": {"A": {"Type": "Choice", "Choices": [{"Variable": "$.x", "TimestampEquals": "noon", "Next": "A"}]}}}),
+            &["TimestampEquals"],
+        ),
+        (
+            json!({"StartAt": "A", "States": {"A": {"Type": "Choice", "Choices": [{"Not": {"Variable": "$.x", "IsNull": true, "Next": "A"}, "Next": "A"}]}}}),
+            &["nested"],
+        ),
+        (
+            json!({"StartAt": "A", "States": {"A": {"Type": "Choice", "Choices": [{"Variable": "$.x", "IsNull": true, "Next": "A"}], "Default": "Z"}}}),
+            &["'Z'"],
+        ),
         (json!({"StartAt": "A", "States": {"A": {"Type": "Wait", "End": true}}}), &["state 'A'", "Seconds"]),
-        (json!({"StartAt": "A", "States": {"A": {"Type": "Wait", "Seconds": 1, "Timestamp": "2024-01-01T00:00:00Z", "End": true}}}), &["exactly one"]),
-        (json!({"StartAt": "A", "States": {"A": {"Type": "Fail", "Error": "E", "ErrorPath": "$.e"}}}), &["Error", "ErrorPath"]),
+        (
+            json!({"StartAt": "A", "States": {"A": {"Type": "Wait", "Seconds": 1, "Timestamp": "2024-01-01T00:00:00Z", "End": true}}}),
+            &["exactly one"],
+        ),
+        (
+            json!({"StartAt": "A", "States": {"A": {"Type": "Fail", "Error": "E", "ErrorPath": "$.e"}}}),
+            &["Error", "ErrorPath"],
+        ),
         (json!({"StartAt": "A", "States": {"A": {"Type": "Parallel", "End": true, "Branches": []}}}), &["Branches"]),
-        (json!({"StartAt": "A", "States": {"A": {"Type": "Parallel", "End": true, "Branches": [{"StartAt": "X", "States": {"Y": {"Type": "Succeed"}}}]}}}), &["branch 0", "StartAt 'X'"]),
+        (
+            json!({"StartAt": "A", "States": {"A": {"Type": "Parallel", "End": true, "Branches": [{"StartAt": "X", "States": {"Y": {"Type": "Succeed"}}}]}}}),
+            &["branch 0", "StartAt 'X'"],
+        ),
         (json!({"StartAt": "A", "States": {"A": {"Type": "Map", "End": true}}}), &["ItemProcessor"]),
-        (json!({"StartAt": "A", "States": {"A": {"Type": "Map", "End": true, "ItemProcessor": {"StartAt": "B", "States": {"B": {"Type": "Pass", "Next": "Outer"}}}}}}), &["'Outer'"]),
-        (json!({"StartAt": "A", "States": {"A": {"Type": "Map", "End": true, "ItemProcessor": {"ProcessorConfig": {"Mode": "DISTRIBUTED"}, "StartAt": "B", "States": {"B": {"Type": "Succeed"}}}}}}), &["DISTRIBUTED"]),
-        (json!({"StartAt": "A", "States": {"A": {"Type": "Pass", "End": true, "ResultPath": "$.a[*]"}}}), &["ResultPath", "Reference Path"]),
-        (json!({"StartAt": "A", "States": {"A": {"Type": "Pass", "End": true, "InputPath": "a.b"}}}), &["InputPath", "must start with '$'"]),
+        (
+            json!({"StartAt": "A", "States": {"A": {"Type": "Map", "End": true, "ItemProcessor": {"StartAt": "B", "States": {"B": {"Type": "Pass", "Next": "Outer"}}}}}}),
+            &["'Outer'"],
+        ),
+        (
+            json!({"StartAt": "A", "States": {"A": {"Type": "Map", "End": true, "ItemProcessor": {"ProcessorConfig": {"Mode": "DISTRIBUTED"}, "StartAt": "B", "States": {"B": {"Type": "Succeed"}}}}}}),
+            &["DISTRIBUTED"],
+        ),
+        (
+            json!({"StartAt": "A", "States": {"A": {"Type": "Pass", "End": true, "ResultPath": "$.a[*]"}}}),
+            &["ResultPath", "Reference Path"],
+        ),
+        (
+            json!({"StartAt": "A", "States": {"A": {"Type": "Pass", "End": true, "InputPath": "a.b"}}}),
+            &["InputPath", "must start with '$'"],
+        ),
         (json!({"StartAt": "A", "States": {"A": {"Type": "Pass", "End": true, "Parameters": {"x.$": 5}}}}), &["'x.$'"]),
-        (json!({"StartAt": "A", "States": {"A": {"Type": "Pass", "End": true, "Parameters": {"x.$": "hello"}}}}), &["'x.$'", "neither"]),
-        (json!({"StartAt": "A", "States": {"A": {"Type": "Pass", "End": true, "ResultSelector": {}}}}), &["'ResultSelector' is not valid in a Pass state"]),
-        (json!({"StartAt": "A", "States": {"A": {"Type": "Pass", "End": true, "Assign": {"x": 1}}}}), &["'Assign'", "not supported"]),
+        (
+            json!({"StartAt": "A", "States": {"A": {"Type": "Pass", "End": true, "Parameters": {"x.$": "hello"}}}}),
+            &["'x.$'", "neither"],
+        ),
+        (
+            json!({"StartAt": "A", "States": {"A": {"Type": "Pass", "End": true, "ResultSelector": {}}}}),
+            &["'ResultSelector' is not valid in a Pass state"],
+        ),
+        (
+            json!({"StartAt": "A", "States": {"A": {"Type": "Pass", "End": true, "Assign": {"x": 1}}}}),
+            &["'Assign'", "not supported"],
+        ),
         (json!({"StartAt": "A", "States": {"A": {"Type": "Pass", "End": true, "Typo": 1}}}), &["'Typo'"]),
-        (json!({"QueryLanguage": "JSONata", "StartAt": "A", "States": {"A": {"Type": "Pass", "End": true}}}), &["JSONata", "not support"]),
-        (json!({"StartAt": "A", "States": {"A": {"Type": "Pass", "End": true, "QueryLanguage": "JSONata"}}}), &["state 'A'", "JSONata"]),
-        (json!({"StartAt": "A", "TimeoutSeconds": -1, "States": {"A": {"Type": "Pass", "End": true}}}), &["TimeoutSeconds"]),
+        (
+            json!({"QueryLanguage": "JSONata", "StartAt": "A", "States": {"A": {"Type": "Pass", "End": true}}}),
+            &["JSONata", "not support"],
+        ),
+        (
+            json!({"StartAt": "A", "States": {"A": {"Type": "Pass", "End": true, "QueryLanguage": "JSONata"}}}),
+            &["state 'A'", "JSONata"],
+        ),
+        (
+            json!({"StartAt": "A", "TimeoutSeconds": -1, "States": {"A": {"Type": "Pass", "End": true}}}),
+            &["TimeoutSeconds"],
+        ),
         (json!([1, 2]), &["JSON object"]),
     ];
     let mut problems = Vec::new();

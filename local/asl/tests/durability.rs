@@ -2,7 +2,9 @@
 //! execution names behave like Step Functions.
 
 mod common;
-use asl::{Definition, Engine, EngineError, EngineOptions, ExecutionStatus, TaskContext, TaskFailure, TaskFuture, TaskInvoker};
+use asl::{
+    Definition, Engine, EngineError, EngineOptions, ExecutionStatus, TaskContext, TaskFailure, TaskFuture, TaskInvoker,
+};
 use common::*;
 use serde_json::{json, Value};
 use std::path::PathBuf;
@@ -84,8 +86,15 @@ async fn a_crashed_execution_resumes_from_its_checkpoint() {
     let t = types(&h);
     assert_eq!(t.iter().filter(|x| *x == "ExecutionStarted").count(), 1);
     assert_eq!(t.iter().filter(|x| *x == "PassStateEntered").count(), 1);
-    assert_eq!(h.iter().filter(|e| e.event_type == "TaskStateEntered" && e.detail_str("name") == Some("Block")).count(), 1);
-    assert_eq!(t.iter().filter(|x| *x == "TaskScheduled").count(), 3, "Block twice (before and after the crash), After once");
+    assert_eq!(
+        h.iter().filter(|e| e.event_type == "TaskStateEntered" && e.detail_str("name") == Some("Block")).count(),
+        1
+    );
+    assert_eq!(
+        t.iter().filter(|x| *x == "TaskScheduled").count(),
+        3,
+        "Block twice (before and after the crash), After once"
+    );
     assert_eq!(t.last().unwrap(), "ExecutionSucceeded");
     for (i, e) in h.iter().enumerate() {
         assert_eq!(e.id, i as u64 + 1, "ids stay sequential across the restart");
@@ -103,7 +112,10 @@ async fn a_crashed_execution_resumes_from_its_checkpoint() {
 #[tokio::test]
 async fn retry_counters_survive_a_restart() {
     let dir = TempDir::new();
-    let def = Definition::parse(&task(json!({"Retry": [{"ErrorEquals": ["Boom"], "MaxAttempts": 2, "IntervalSeconds": 1}]})).to_string()).unwrap();
+    let def = Definition::parse(
+        &task(json!({"Retry": [{"ErrorEquals": ["Boom"], "MaxAttempts": 2, "IntervalSeconds": 1}]})).to_string(),
+    )
+    .unwrap();
     let failing = Recorder::new(|_, _, _| Err(TaskFailure::new("Boom", "x")));
     // Real time: the first retry waits one second, during which we "crash".
     let engine = Engine::open(dir.0.clone(), failing.clone(), EngineOptions::default()).unwrap();
@@ -115,7 +127,8 @@ async fn retry_counters_survive_a_restart() {
     assert_eq!(failing.calls().len(), 1);
 
     let failing = Recorder::new(|_, _, _| Err(TaskFailure::new("Boom", "x")));
-    let engine = Engine::open(dir.0.clone(), failing.clone(), EngineOptions { time_scale: 0.0, ..Default::default() }).unwrap();
+    let engine =
+        Engine::open(dir.0.clone(), failing.clone(), EngineOptions { time_scale: 0.0, ..Default::default() }).unwrap();
     engine.resume_unfinished().await;
     let d = tokio::time::timeout(Duration::from_secs(10), engine.wait(&arn)).await.unwrap().unwrap();
     assert_eq!(d.error.as_deref(), Some("Boom"));
@@ -165,7 +178,10 @@ async fn execution_names_behave_like_step_functions() {
         let e = quick.start_execution(&sm2, Some(bad.to_string()), json!({})).await.unwrap_err();
         assert!(matches!(e, EngineError::InvalidName(_)), "{bad:?}: {e:?}");
     }
-    let e = quick.start_execution("arn:aws:states:local:000000000000:stateMachine:none", None, json!({})).await.unwrap_err();
+    let e = quick
+        .start_execution("arn:aws:states:local:000000000000:stateMachine:none", None, json!({}))
+        .await
+        .unwrap_err();
     assert!(matches!(e, EngineError::StateMachineDoesNotExist(_)));
     assert!(matches!(quick.wait("arn:nope").await, Err(EngineError::ExecutionDoesNotExist(_))));
     assert!(quick.describe("arn:nope").is_none());
@@ -180,7 +196,13 @@ async fn run_once_runs_a_definition_to_its_end() {
     let def = Definition::parse(&task(json!({"ResultPath": "$.r"})).to_string()).unwrap();
     let d = asl::run_once(def, json!({"a": 1}), Recorder::new(|_, _, _| Ok(json!(2))), fast()).await.unwrap();
     assert_eq!(output(&d), json!({"a": 1, "r": 2}));
-    let bad = asl::run_once(Definition::parse(&pass(json!({})).to_string()).unwrap(), json!({}), Recorder::echo(), EngineOptions { time_scale: -1.0, ..Default::default() }).await;
+    let bad = asl::run_once(
+        Definition::parse(&pass(json!({})).to_string()).unwrap(),
+        json!({}),
+        Recorder::echo(),
+        EngineOptions { time_scale: -1.0, ..Default::default() },
+    )
+    .await;
     assert!(matches!(bad, Err(EngineError::InvalidOptions(_))));
 }
 

@@ -27,7 +27,10 @@ async fn fails(expr: &str, input: Value) {
 
 #[tokio::test]
 async fn format_with_placeholders_and_escapes() {
-    assert_eq!(ok("States.Format('Hello, {} and {}!', $.a, $.n)", json!({"a": "Ann", "n": 3})).await, json!("Hello, Ann and 3!"));
+    assert_eq!(
+        ok("States.Format('Hello, {} and {}!', $.a, $.n)", json!({"a": "Ann", "n": 3})).await,
+        json!("Hello, Ann and 3!")
+    );
     assert_eq!(ok(r"States.Format('it\'s \{literal\} \\ {}', true)", json!({})).await, json!(r"it's {literal} \ true"));
     assert_eq!(ok("States.Format('null: {}', $.x)", json!({"x": null})).await, json!("null: null"));
     fails("States.Format('{} {}', 'only one')", json!({})).await;
@@ -57,7 +60,10 @@ async fn array_functions() {
     fails("States.ArrayGetItem($.a, 5)", json!({"a": ["x"]})).await;
     assert_eq!(ok("States.ArrayLength($.a)", json!({"a": [1, 2, 3]})).await, json!(3));
     fails("States.ArrayLength($.a)", json!({"a": "abc"})).await;
-    assert_eq!(ok("States.ArrayUnique($.a)", json!({"a": [1, 2, 1, "a", "a", {"k": 1}, {"k": 1}]})).await, json!([1, 2, "a", {"k": 1}]));
+    assert_eq!(
+        ok("States.ArrayUnique($.a)", json!({"a": [1, 2, 1, "a", "a", {"k": 1}, {"k": 1}]})).await,
+        json!([1, 2, "a", {"k": 1}])
+    );
 }
 
 #[tokio::test]
@@ -81,7 +87,10 @@ async fn base64_and_hash() {
 #[tokio::test]
 async fn json_merge_is_shallow() {
     let input = json!({"a": {"x": 1, "inner": {"p": 1}}, "b": {"y": 2, "inner": {"q": 2}}});
-    assert_eq!(ok("States.JsonMerge($.a, $.b, false)", input.clone()).await, json!({"x": 1, "y": 2, "inner": {"q": 2}}));
+    assert_eq!(
+        ok("States.JsonMerge($.a, $.b, false)", input.clone()).await,
+        json!({"x": 1, "y": 2, "inner": {"q": 2}})
+    );
     fails("States.JsonMerge($.a, $.b, true)", input).await;
 }
 
@@ -113,10 +122,17 @@ async fn string_split_and_uuid() {
 #[tokio::test]
 async fn nested_calls_and_context_arguments() {
     assert_eq!(
-        ok("States.ArrayLength(States.StringSplit(States.Format('{}-{}', $.a, $$.State.Name), '-'))", json!({"a": "x"})).await,
+        ok(
+            "States.ArrayLength(States.StringSplit(States.Format('{}-{}', $.a, $$.State.Name), '-'))",
+            json!({"a": "x"})
+        )
+        .await,
         json!(2)
     );
-    assert_eq!(ok("States.Format('{}', States.MathAdd(1, States.ArrayLength(States.Array(1, 2))))", json!({})).await, json!("3"));
+    assert_eq!(
+        ok("States.Format('{}', States.MathAdd(1, States.ArrayLength(States.Array(1, 2))))", json!({})).await,
+        json!("3")
+    );
 }
 
 #[tokio::test]

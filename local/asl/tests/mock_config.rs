@@ -49,7 +49,8 @@ async fn keys_0_and_1_2_drive_a_retry_path_to_success() {
         json!({"key": "uploads/a.jpg", "validation": {"valid": true, "format": "jpeg"}, "labels": {"labels": ["Cat"]},
                "saved": {"from": "arn:aws:lambda:local:0:function:persist"}})
     );
-    let failures: Vec<&str> = h.iter().filter(|e| e.event_type == "TaskFailed").map(|e| e.detail_str("cause").unwrap()).collect();
+    let failures: Vec<&str> =
+        h.iter().filter(|e| e.event_type == "TaskFailed").map(|e| e.detail_str("cause").unwrap()).collect();
     assert_eq!(failures, ["first call fails", "still failing", "still failing"]);
     let calls = fallback.calls();
     assert_eq!(calls.len(), 1, "only the unmocked state reaches the fallback");

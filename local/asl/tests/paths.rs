@@ -84,7 +84,11 @@ async fn context_object_fields() {
 #[tokio::test]
 async fn context_retry_count_grows_with_each_retry() {
     let inv = Recorder::new(|_, input, _| {
-        if input["rc"].as_u64().unwrap() < 2 { Err(asl::TaskFailure::new("Flaky", "again")) } else { Ok(json!("ok")) }
+        if input["rc"].as_u64().unwrap() < 2 {
+            Err(asl::TaskFailure::new("Flaky", "again"))
+        } else {
+            Ok(json!("ok"))
+        }
     });
     let def = task(json!({"Parameters": {"rc.$": "$$.State.RetryCount"}, "Retry": [{"ErrorEquals": ["Flaky"]}]}));
     let (d, _) = run(&def, json!({}), inv.clone()).await;
@@ -142,7 +146,15 @@ async fn history_is_shaped_like_get_execution_history() {
     output(&d);
     assert_eq!(
         types(&history),
-        ["ExecutionStarted", "TaskStateEntered", "TaskScheduled", "TaskStarted", "TaskSucceeded", "TaskStateExited", "ExecutionSucceeded"]
+        [
+            "ExecutionStarted",
+            "TaskStateEntered",
+            "TaskScheduled",
+            "TaskStarted",
+            "TaskSucceeded",
+            "TaskStateExited",
+            "ExecutionSucceeded"
+        ]
     );
     for (i, e) in history.iter().enumerate() {
         assert_eq!(e.id, i as u64 + 1);
@@ -155,7 +167,10 @@ async fn history_is_shaped_like_get_execution_history() {
     assert_eq!(entered["stateEnteredEventDetails"]["input"], json!("{\"in\":1}"));
     assert_eq!(history[2].detail_str("parameters"), Some("{\"in\":1}"));
     assert_eq!(history[4].detail_str("output"), Some("{\"out\":2}"));
-    assert_eq!(serde_json::to_value(&history[6]).unwrap()["executionSucceededEventDetails"]["output"], json!("{\"out\":2}"));
+    assert_eq!(
+        serde_json::to_value(&history[6]).unwrap()["executionSucceededEventDetails"]["output"],
+        json!("{\"out\":2}")
+    );
     let desc = serde_json::to_value(&d).unwrap();
     for field in ["executionArn", "stateMachineArn", "name", "status", "startDate", "stopDate", "input", "output"] {
         assert!(desc.get(field).is_some(), "{field} missing from {desc}");

@@ -72,7 +72,11 @@ async fn rejected_images_are_recorded_then_fail_with_the_reason() {
 async fn retryable_errors_back_off_then_record_failed() {
     let seen = Arc::new(Mutex::new(Vec::<DelayRecord>::new()));
     let sink = seen.clone();
-    let options = EngineOptions { time_scale: 0.0, on_delay: Some(Arc::new(move |d: &DelayRecord| sink.lock().unwrap().push(d.clone()))), ..Default::default() };
+    let options = EngineOptions {
+        time_scale: 0.0,
+        on_delay: Some(Arc::new(move |d: &DelayRecord| sink.lock().unwrap().push(d.clone()))),
+        ..Default::default()
+    };
     let inv = Recorder::new(|resource, input, _| match function(resource) {
         "ValidateFunctionArn" => Ok(json!({"format": "png"})),
         "DetectLabelsFunctionArn" => Err(TaskFailure::new("Retryable", "model busy")),

@@ -10,7 +10,11 @@ use std::sync::{Arc, Mutex};
 fn observed() -> (EngineOptions, Arc<Mutex<Vec<DelayRecord>>>) {
     let seen = Arc::new(Mutex::new(Vec::new()));
     let sink = seen.clone();
-    let options = EngineOptions { time_scale: 0.0, on_delay: Some(Arc::new(move |d: &DelayRecord| sink.lock().unwrap().push(d.clone()))), ..Default::default() };
+    let options = EngineOptions {
+        time_scale: 0.0,
+        on_delay: Some(Arc::new(move |d: &DelayRecord| sink.lock().unwrap().push(d.clone()))),
+        ..Default::default()
+    };
     (options, seen)
 }
 
@@ -26,7 +30,8 @@ fn always(error: &'static str) -> Arc<Recorder> {
 async fn retries_follow_interval_and_backoff_then_fail() {
     let (options, delays) = observed();
     let inv = always("Boom");
-    let def = task(json!({"Retry": [{"ErrorEquals": ["Boom"], "IntervalSeconds": 2, "MaxAttempts": 3, "BackoffRate": 3}]}));
+    let def =
+        task(json!({"Retry": [{"ErrorEquals": ["Boom"], "IntervalSeconds": 2, "MaxAttempts": 3, "BackoffRate": 3}]}));
     let (d, h) = run_with(&def, json!({}), inv.clone(), options).await;
     assert_eq!(d.error.as_deref(), Some("Boom"));
     assert_eq!(d.cause.as_deref(), Some("it broke"));
@@ -50,7 +55,13 @@ async fn retrier_defaults_are_interval_1_attempts_3_rate_2() {
 async fn max_attempts_zero_never_retries() {
     let (options, delays) = observed();
     let inv = always("Boom");
-    let (d, _) = run_with(&task(json!({"Retry": [{"ErrorEquals": ["Boom"], "MaxAttempts": 0}]})), json!({}), inv.clone(), options).await;
+    let (d, _) = run_with(
+        &task(json!({"Retry": [{"ErrorEquals": ["Boom"], "MaxAttempts": 0}]})),
+        json!({}),
+        inv.clone(),
+        options,
+    )
+    .await;
     assert_eq!(d.error.as_deref(), Some("Boom"));
     assert_eq!(inv.calls().len(), 1);
     assert!(delays.lock().unwrap().is_empty());
@@ -59,7 +70,9 @@ async fn max_attempts_zero_never_retries() {
 #[tokio::test]
 async fn max_delay_seconds_caps_the_backoff() {
     let (options, delays) = observed();
-    let def = task(json!({"Retry": [{"ErrorEquals": ["Boom"], "IntervalSeconds": 1, "BackoffRate": 10, "MaxAttempts": 4, "MaxDelaySeconds": 50}]}));
+    let def = task(
+        json!({"Retry": [{"ErrorEquals": ["Boom"], "IntervalSeconds": 1, "BackoffRate": 10, "MaxAttempts": 4, "MaxDelaySeconds": 50}]}),
+    );
     run_with(&def, json!({}), always("Boom"), options).await;
     assert_eq!(seconds(&delays.lock().unwrap()), vec![1.0, 10.0, 50.0, 50.0]);
 }
@@ -67,7 +80,9 @@ async fn max_delay_seconds_caps_the_backoff() {
 #[tokio::test]
 async fn full_jitter_stays_within_zero_and_the_computed_delay() {
     let (options, delays) = observed();
-    let def = task(json!({"Retry": [{"ErrorEquals": ["Boom"], "IntervalSeconds": 10, "MaxAttempts": 5, "MaxDelaySeconds": 100, "JitterStrategy": "FULL"}]}));
+    let def = task(
+        json!({"Retry": [{"ErrorEquals": ["Boom"], "IntervalSeconds": 10, "MaxAttempts": 5, "MaxDelaySeconds": 100, "JitterStrategy": "FULL"}]}),
+    );
     run_with(&def, json!({}), always("Boom"), options).await;
     let got = seconds(&delays.lock().unwrap());
     let caps = [10.0, 20.0, 40.0, 80.0, 100.0];
@@ -111,17 +126,21 @@ async fn each_retrier_keeps_its_own_counter() {
     let (d, _) = run_with(&def, json!({}), inv.clone(), options).await;
     assert_eq!(output(&d), json!("finally"));
     let got: Vec<(DelayReason, f64)> = delays.lock().unwrap().iter().map(|d| (d.reason.clone(), d.seconds)).collect();
-    assert_eq!(got, vec![
-        (DelayReason::Retry { retrier: 0, attempt: 1 }, 1.0),
-        (DelayReason::Retry { retrier: 1, attempt: 1 }, 3.0),
-        (DelayReason::Retry { retrier: 0, attempt: 2 }, 2.0),
-        (DelayReason::Retry { retrier: 1, attempt: 2 }, 6.0),
-    ]);
+    assert_eq!(
+        got,
+        vec![
+            (DelayReason::Retry { retrier: 0, attempt: 1 }, 1.0),
+            (DelayReason::Retry { retrier: 1, attempt: 1 }, 3.0),
+            (DelayReason::Retry { retrier: 0, attempt: 2 }, 2.0),
+            (DelayReason::Retry { retrier: 1, attempt: 2 }, 6.0),
+        ]
+    );
 }
 
 #[tokio::test]
 async fn states_all_retries_any_error_until_success() {
-    let inv = Recorder::new(|_, _, ctx| if ctx.attempt < 2 { Err(TaskFailure::new("Whatever", "")) } else { Ok(json!(1)) });
+    let inv =
+        Recorder::new(|_, _, ctx| if ctx.attempt < 2 { Err(TaskFailure::new("Whatever", "")) } else { Ok(json!(1)) });
     let (d, _) = run(&task(json!({"Retry": [{"ErrorEquals": ["States.ALL"]}]})), json!({}), inv.clone()).await;
     assert_eq!(output(&d), json!(1));
     assert_eq!(inv.calls().len(), 3);
@@ -161,7 +180,9 @@ async fn timeout_seconds_raises_states_timeout_which_task_failed_does_not_match(
 #[tokio::test]
 async fn states_timeout_can_be_retried_by_name_and_timeout_path_works() {
     let slow = Arc::new(Slow { ms: 3000, calls: Mutex::new(0) });
-    let def = task(json!({"TimeoutSecondsPath": "$.limit", "Retry": [{"ErrorEquals": ["States.Timeout"], "MaxAttempts": 1}]}));
+    let def = task(
+        json!({"TimeoutSecondsPath": "$.limit", "Retry": [{"ErrorEquals": ["States.Timeout"], "MaxAttempts": 1}]}),
+    );
     let (d, _) = run_with(&def, json!({"limit": 2}), slow.clone(), millis()).await;
     assert_eq!(d.error.as_deref(), Some("States.Timeout"));
     assert_eq!(*slow.calls.lock().unwrap(), 2);
@@ -206,7 +227,8 @@ async fn catch_with_result_path_keeps_the_input_and_goes_to_next() {
 
 #[tokio::test]
 async fn uncaught_errors_fail_the_execution_with_history() {
-    let (d, h) = run(&task(json!({"Catch": [{"ErrorEquals": ["Other"], "Next": "T"}]})), json!({}), always("Boom")).await;
+    let (d, h) =
+        run(&task(json!({"Catch": [{"ErrorEquals": ["Other"], "Next": "T"}]})), json!({}), always("Boom")).await;
     assert_eq!(d.status, asl::ExecutionStatus::Failed);
     assert_eq!(d.error.as_deref(), Some("Boom"));
     let last = h.last().unwrap();

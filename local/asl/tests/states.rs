@@ -10,7 +10,14 @@ use std::sync::{Arc, Mutex};
 fn observed() -> (EngineOptions, Arc<Mutex<Vec<DelayRecord>>>) {
     let seen = Arc::new(Mutex::new(Vec::new()));
     let sink = seen.clone();
-    (EngineOptions { time_scale: 0.0, on_delay: Some(Arc::new(move |d: &DelayRecord| sink.lock().unwrap().push(d.clone()))), ..Default::default() }, seen)
+    (
+        EngineOptions {
+            time_scale: 0.0,
+            on_delay: Some(Arc::new(move |d: &DelayRecord| sink.lock().unwrap().push(d.clone()))),
+            ..Default::default()
+        },
+        seen,
+    )
 }
 
 fn wait(fields: Value) -> Value {
@@ -24,7 +31,8 @@ fn wait(fields: Value) -> Value {
 #[tokio::test]
 async fn wait_seconds_path_reads_the_input() {
     let (options, delays) = observed();
-    let (d, h) = run_with(&wait(json!({"SecondsPath": "$.delay"})), json!({"delay": 42}), Recorder::echo(), options).await;
+    let (d, h) =
+        run_with(&wait(json!({"SecondsPath": "$.delay"})), json!({"delay": 42}), Recorder::echo(), options).await;
     assert_eq!(output(&d), json!({"delay": 42}));
     let got = delays.lock().unwrap().clone();
     assert_eq!(got.len(), 1);
@@ -52,7 +60,8 @@ async fn wait_is_real_time_scaled() {
 #[tokio::test]
 async fn wait_timestamps() {
     let (options, delays) = observed();
-    let future = (chrono::Utc::now() + chrono::Duration::seconds(100)).to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+    let future =
+        (chrono::Utc::now() + chrono::Duration::seconds(100)).to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
     run_with(&wait(json!({"TimestampPath": "$.at"})), json!({"at": future}), Recorder::echo(), options.clone()).await;
     run_with(&wait(json!({"Timestamp": "2000-01-01T00:00:00Z"})), json!({}), Recorder::echo(), options).await;
     let got = delays.lock().unwrap().clone();
@@ -203,8 +212,10 @@ async fn map_items_path_must_select_an_array() {
 
 #[tokio::test]
 async fn execution_timeout_seconds_times_the_execution_out() {
-    let def = json!({"TimeoutSeconds": 1, "StartAt": "W", "States": {"W": {"Type": "Wait", "Seconds": 100, "End": true}}});
-    let (d, h) = run_with(&def, json!({}), Recorder::echo(), EngineOptions { time_scale: 0.01, ..Default::default() }).await;
+    let def =
+        json!({"TimeoutSeconds": 1, "StartAt": "W", "States": {"W": {"Type": "Wait", "Seconds": 100, "End": true}}});
+    let (d, h) =
+        run_with(&def, json!({}), Recorder::echo(), EngineOptions { time_scale: 0.01, ..Default::default() }).await;
     assert_eq!(d.status, asl::ExecutionStatus::TimedOut);
     assert_eq!(d.error.as_deref(), Some("States.Timeout"));
     assert_eq!(h.last().unwrap().event_type, "ExecutionTimedOut");

@@ -174,7 +174,8 @@ pub async fn run(command: Command) -> anyhow::Result<ExitCode> {
             let mut opts = stack.options(true)?;
             opts.time_scale = time_scale;
             if let Some(path) = definition {
-                opts.definition = Some(std::fs::read_to_string(&path).with_context(|| format!("cannot read {}", path.display()))?);
+                opts.definition =
+                    Some(std::fs::read_to_string(&path).with_context(|| format!("cannot read {}", path.display()))?);
             }
             serve(port, opts, frontend).await
         }
@@ -192,8 +193,19 @@ pub async fn run(command: Command) -> anyhow::Result<ExitCode> {
         Command::Detect { files, model, json, max_labels, min_confidence } => {
             crate::detect::run(&files, model.as_deref(), json, max_labels, min_confidence)
         }
-        Command::Sfn { command: SfnCommand::Run { definition, input, mock_config, test_case, state_machine, stack, time_scale } } => {
-            crate::sfn::run(crate::sfn::RunArgs { definition, input, mock_config, test_case, state_machine, stack, time_scale }).await
+        Command::Sfn {
+            command: SfnCommand::Run { definition, input, mock_config, test_case, state_machine, stack, time_scale },
+        } => {
+            crate::sfn::run(crate::sfn::RunArgs {
+                definition,
+                input,
+                mock_config,
+                test_case,
+                state_machine,
+                stack,
+                time_scale,
+            })
+            .await
         }
     }
 }

@@ -14,7 +14,13 @@ use crate::thumbnail::{describe, read_image};
 /// Prints each file's labels (a line per file, or a JSON line with `--json`); exit 1 if any
 /// file was refused. Limits, `MAX_LABELS` and `MIN_CONFIDENCE` come from the environment as
 /// for the pipeline; the flags override the last two.
-pub fn run(files: &[PathBuf], model: Option<&Path>, json: bool, max_labels: Option<usize>, min_confidence: Option<f32>) -> anyhow::Result<ExitCode> {
+pub fn run(
+    files: &[PathBuf],
+    model: Option<&Path>,
+    json: bool,
+    max_labels: Option<usize>,
+    min_confidence: Option<f32>,
+) -> anyhow::Result<ExitCode> {
     let config = Config::from_env().map_err(|e| anyhow::anyhow!("{e}"))?;
     let max_labels = max_labels.unwrap_or(config.max_labels);
     let min_confidence = min_confidence.unwrap_or(config.min_confidence);
@@ -23,15 +29,21 @@ pub fn run(files: &[PathBuf], model: Option<&Path>, json: bool, max_labels: Opti
     }
     let path = vision::Detector::locate(model)?;
     let started = Instant::now();
-    let detector = vision::Detector::load(&path).with_context(|| "cannot load the model (scripts/fetch-model.sh fetches it)")?;
+    let detector =
+        vision::Detector::load(&path).with_context(|| "cannot load the model (scripts/fetch-model.sh fetches it)")?;
     eprintln!("model {} loaded in {:.0} ms", path.display(), millis(started));
     let mut failed = false;
     for file in files {
         match detect_file(&detector, file, &config, max_labels, min_confidence) {
             Ok(found) if json => println!("{}", serde_json::to_string(&found)?),
             Ok(found) => {
-                let labels: Vec<String> = found.labels.labels.iter().map(|l| format!("{} {:.1}%", l.name, l.confidence)).collect();
-                println!("{}\t{}", file.display(), if labels.is_empty() { "(no labels)".to_string() } else { labels.join(", ") });
+                let labels: Vec<String> =
+                    found.labels.labels.iter().map(|l| format!("{} {:.1}%", l.name, l.confidence)).collect();
+                println!(
+                    "{}\t{}",
+                    file.display(),
+                    if labels.is_empty() { "(no labels)".to_string() } else { labels.join(", ") }
+                );
             }
             Err(e) => {
                 failed = true;
@@ -52,7 +64,13 @@ struct Found {
     labels: vision::Labels,
 }
 
-fn detect_file(detector: &vision::Detector, file: &Path, config: &Config, max_labels: usize, min_confidence: f32) -> anyhow::Result<Found> {
+fn detect_file(
+    detector: &vision::Detector,
+    file: &Path,
+    config: &Config,
+    max_labels: usize,
+    min_confidence: f32,
+) -> anyhow::Result<Found> {
     let (bytes, info) = read_image(file, &config.limits)?;
     let started = Instant::now();
     let view = detector_view(&bytes, &info, &config.limits).map_err(describe)?;

@@ -54,7 +54,12 @@ impl LocalDetector {
 }
 
 impl LabelDetector for LocalDetector {
-    fn detect<'a>(&'a self, image: &'a ImageMeta, max_labels: usize, min_confidence: f32) -> BoxFuture<'a, Result<LabelSet, StepError>> {
+    fn detect<'a>(
+        &'a self,
+        image: &'a ImageMeta,
+        max_labels: usize,
+        min_confidence: f32,
+    ) -> BoxFuture<'a, Result<LabelSet, StepError>> {
         Box::pin(async move {
             let model = self.model().await?;
             let bytes = imgpipe_core::steps::validate::read_upload(&self.s3, image).await?;

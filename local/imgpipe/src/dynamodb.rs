@@ -42,9 +42,8 @@ pub async fn ensure_table(client: &aws_sdk_dynamodb::Client, table: &str) -> any
     if tables.table_names().iter().any(|t| t == table) {
         return Ok(());
     }
-    let attr = |name: &str| {
-        AttributeDefinition::builder().attribute_name(name).attribute_type(ScalarAttributeType::S).build()
-    };
+    let attr =
+        |name: &str| AttributeDefinition::builder().attribute_name(name).attribute_type(ScalarAttributeType::S).build();
     let key = |name: &str, kind: KeyType| KeySchemaElement::builder().attribute_name(name).key_type(kind).build();
     client
         .create_table()
@@ -70,7 +69,9 @@ pub async fn ensure_table(client: &aws_sdk_dynamodb::Client, table: &str) -> any
     client
         .update_time_to_live()
         .table_name(table)
-        .time_to_live_specification(TimeToLiveSpecification::builder().enabled(true).attribute_name("expiresAt").build()?)
+        .time_to_live_specification(
+            TimeToLiveSpecification::builder().enabled(true).attribute_name("expiresAt").build()?,
+        )
         .send()
         .await
         .context("enabling TTL on the table")?;

@@ -38,7 +38,8 @@ impl Faults {
     pub fn parse(spec: &str) -> anyhow::Result<Faults> {
         let mut planned = HashMap::new();
         for part in spec.split(',').map(str::trim).filter(|p| !p.is_empty()) {
-            let (name, n) = part.split_once('=').ok_or_else(|| anyhow::anyhow!("IMGPIPE_FAULTS: expected name=N, got {part:?}"))?;
+            let (name, n) =
+                part.split_once('=').ok_or_else(|| anyhow::anyhow!("IMGPIPE_FAULTS: expected name=N, got {part:?}"))?;
             if StepFunction::from_name(name.trim()).is_none() {
                 anyhow::bail!("IMGPIPE_FAULTS: unknown step {name:?}");
             }

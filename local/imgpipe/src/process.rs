@@ -183,13 +183,26 @@ fn print_table(rows: &[Value]) {
                 .into_iter()
                 .flatten()
                 .take(4)
-                .map(|l| format!("{} {:.0}%", l["name"].as_str().unwrap_or("?"), l["confidence"].as_f64().unwrap_or(0.0)))
+                .map(|l| {
+                    format!("{} {:.0}%", l["name"].as_str().unwrap_or("?"), l["confidence"].as_f64().unwrap_or(0.0))
+                })
                 .collect::<Vec<_>>()
                 .join(", "),
         };
         let file = r["file"].as_str().unwrap_or("?");
         let count = file.chars().count();
-        let file = if count > 40 { format!("…{}", file.chars().skip(count - 39).collect::<String>()) } else { file.to_string() };
-        println!("{:<40} {:<9} {:<6} {:>11}  {}", file, r["status"].as_str().unwrap_or("?"), r["format"].as_str().unwrap_or("-"), size, detail);
+        let file = if count > 40 {
+            format!("…{}", file.chars().skip(count - 39).collect::<String>())
+        } else {
+            file.to_string()
+        };
+        println!(
+            "{:<40} {:<9} {:<6} {:>11}  {}",
+            file,
+            r["status"].as_str().unwrap_or("?"),
+            r["format"].as_str().unwrap_or("-"),
+            size,
+            detail
+        );
     }
 }

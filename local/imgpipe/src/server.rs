@@ -28,11 +28,10 @@ async fn static_file(State(root): State<Arc<PathBuf>>, req: Request) -> Response
         return (StatusCode::NOT_FOUND, "not found").into_response();
     };
     match tokio::fs::read(&file).await {
-        Ok(bytes) => (
-            [(header::CONTENT_TYPE, content_type(&file)), (header::CACHE_CONTROL, "no-cache")],
-            Body::from(bytes),
-        )
-            .into_response(),
+        Ok(bytes) => {
+            ([(header::CONTENT_TYPE, content_type(&file)), (header::CACHE_CONTROL, "no-cache")], Body::from(bytes))
+                .into_response()
+        }
         Err(_) => (StatusCode::NOT_FOUND, "not found").into_response(),
     }
 }

@@ -27,7 +27,10 @@ pub struct RunArgs {
 pub async fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
     let text = std::fs::read_to_string(&args.definition)
         .with_context(|| format!("cannot read the definition {}", args.definition.display()))?;
-    let definition = match asl::Definition::substitute(&text, &substitutions()).map_err(|e| e.to_string()).and_then(|t| asl::Definition::parse(&t).map_err(|e| e.to_string())) {
+    let definition = match asl::Definition::substitute(&text, &substitutions())
+        .map_err(|e| e.to_string())
+        .and_then(|t| asl::Definition::parse(&t).map_err(|e| e.to_string()))
+    {
         Ok(d) => d,
         Err(e) => {
             eprintln!("error: invalid definition {}: {e}", args.definition.display());
@@ -61,7 +64,10 @@ pub async fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
                 stack.clients.s3.clone(),
                 stack.config.limits.clone(),
             )));
-            let invoker = LocalInvoker { pipeline: Arc::new(pipeline), faults: Arc::new(Faults::parse(&std::env::var("IMGPIPE_FAULTS").unwrap_or_default())?) };
+            let invoker = LocalInvoker {
+                pipeline: Arc::new(pipeline),
+                faults: Arc::new(Faults::parse(&std::env::var("IMGPIPE_FAULTS").unwrap_or_default())?),
+            };
             asl::run_once(definition, input, Arc::new(invoker), options).await?
         }
     };

@@ -99,7 +99,8 @@ impl Stack {
                 }
             });
             pipeline.detector = Some(detector);
-            let invoker = Arc::new(LocalInvoker { pipeline: Arc::new(pipeline.clone()), faults: Arc::new(opts.faults) });
+            let invoker =
+                Arc::new(LocalInvoker { pipeline: Arc::new(pipeline.clone()), faults: Arc::new(opts.faults) });
             let e = asl::Engine::open(
                 opts.data_dir.join("executions"),
                 invoker,
@@ -114,7 +115,13 @@ impl Stack {
             if resumed > 0 {
                 tracing::info!(resumed, "resumed unfinished executions");
             }
-            tokio::spawn(route_events(events_rx, e.clone(), state_machine_arn, config.input_bucket.clone(), clients.region()));
+            tokio::spawn(route_events(
+                events_rx,
+                e.clone(),
+                state_machine_arn,
+                config.input_bucket.clone(),
+                clients.region(),
+            ));
             engine = Some(e);
         }
         Ok(Stack { config, clients, pipeline: Arc::new(pipeline), engine, s3, _dynamo: dynamo })
@@ -125,7 +132,10 @@ impl Stack {
         Arc::new(ApiState {
             config: self.config.clone(),
             clients: self.clients.clone(),
-            executions: self.engine.clone().map(|e| Arc::new(EngineExecutions(e)) as Arc<dyn imgpipe_core::http::Executions>),
+            executions: self
+                .engine
+                .clone()
+                .map(|e| Arc::new(EngineExecutions(e)) as Arc<dyn imgpipe_core::http::Executions>),
         })
     }
 }

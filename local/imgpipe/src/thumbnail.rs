@@ -32,7 +32,12 @@ pub fn run(files: &[PathBuf], out: &Path, sizes: &str, quality: u8) -> anyhow::R
     Ok(if failed { ExitCode::from(1) } else { ExitCode::SUCCESS })
 }
 
-fn thumbnail_file(file: &Path, out: &Path, spec: &ThumbnailSpec, limits: &Limits) -> anyhow::Result<Vec<(PathBuf, u32, u32)>> {
+fn thumbnail_file(
+    file: &Path,
+    out: &Path,
+    spec: &ThumbnailSpec,
+    limits: &Limits,
+) -> anyhow::Result<Vec<(PathBuf, u32, u32)>> {
     let (bytes, info) = read_image(file, limits)?;
     let stem = file.file_stem().and_then(|s| s.to_str()).unwrap_or("image");
     let mut written = Vec::new();

@@ -33,10 +33,8 @@ pub(crate) struct Sequencer {
 impl Sequencer {
     /// Starts above both the persisted value and the current time in microseconds.
     pub(crate) fn open(state_file: &Path) -> Self {
-        let persisted = std::fs::read_to_string(state_file)
-            .ok()
-            .and_then(|s| u64::from_str_radix(s.trim(), 16).ok())
-            .unwrap_or(0);
+        let persisted =
+            std::fs::read_to_string(state_file).ok().and_then(|s| u64::from_str_radix(s.trim(), 16).ok()).unwrap_or(0);
         let now = u64::try_from(Utc::now().timestamp_micros()).unwrap_or(0);
         Self { last: Mutex::new(persisted.max(now)), state_file: state_file.to_path_buf() }
     }

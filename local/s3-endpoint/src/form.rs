@@ -143,8 +143,9 @@ mod tests {
 
     #[test]
     fn parses_fields_and_file() {
-        let form = parse(&body(&[("key", "uploads/a.jpg"), ("Content-Type", "image/jpeg")], Some(b"\r\n--Xy\0\xff")), "XyZ")
-            .unwrap();
+        let form =
+            parse(&body(&[("key", "uploads/a.jpg"), ("Content-Type", "image/jpeg")], Some(b"\r\n--Xy\0\xff")), "XyZ")
+                .unwrap();
         assert_eq!(form.field("KEY"), Some("uploads/a.jpg"));
         assert_eq!(form.field("content-type"), Some("image/jpeg"));
         assert_eq!(&form.file[..], b"\r\n--Xy\0\xff");

@@ -122,10 +122,15 @@ fn verify_signature(form: &Form, policy_b64: &str, auth: &PostAuth<'_>) -> Resul
         return Err(S3Failure::new(
             http::StatusCode::BAD_REQUEST,
             "AuthorizationHeaderMalformed",
-            format!("The authorization header is malformed; the region '{region}' is wrong; expecting '{}'", auth.region),
+            format!(
+                "The authorization header is malformed; the region '{region}' is wrong; expecting '{}'",
+                auth.region
+            ),
         ));
     }
-    if NaiveDateTime::parse_from_str(amz_date, "%Y%m%dT%H%M%SZ").is_err() || !amz_date.starts_with(date) || date.len() != 8
+    if NaiveDateTime::parse_from_str(amz_date, "%Y%m%dT%H%M%SZ").is_err()
+        || !amz_date.starts_with(date)
+        || date.len() != 8
     {
         return Err(S3Failure::invalid_argument(format!(
             "x-amz-date '{amz_date}' is not a valid date of the credential scope '{date}'"
@@ -150,9 +155,7 @@ fn parse_policy(policy_b64: &str) -> Result<Policy, S3Failure> {
     let Value::Object(doc) = doc else {
         return Err(S3Failure::invalid_policy("Invalid JSON."));
     };
-    let expiration = doc
-        .get("expiration")
-        .ok_or_else(|| S3Failure::invalid_policy("Policy missing expiration."))?;
+    let expiration = doc.get("expiration").ok_or_else(|| S3Failure::invalid_policy("Policy missing expiration."))?;
     let expiration = expiration
         .as_str()
         .and_then(|s| DateTime::parse_from_rfc3339(s).ok())
@@ -178,7 +181,8 @@ fn parse_condition(raw: &Value) -> Result<Condition, S3Failure> {
         Value::Array(items) if items.len() == 3 => {
             let operator = items[0].as_str().ok_or_else(invalid)?.to_ascii_lowercase();
             if operator == "content-length-range" {
-                let (min, max) = (length_bound(&items[1]).ok_or_else(invalid)?, length_bound(&items[2]).ok_or_else(invalid)?);
+                let (min, max) =
+                    (length_bound(&items[1]).ok_or_else(invalid)?, length_bound(&items[2]).ok_or_else(invalid)?);
                 if min > max {
                     return Err(invalid());
                 }
@@ -211,7 +215,9 @@ fn check_condition(condition: &Condition, form: &Form, bucket: &str) -> Result<(
         Condition::StartsWith { field, prefix, .. } => match value_of(field) {
             None => prefix.is_empty(),
             // S3 checks each entry of a comma-separated Content-Type.
-            Some(actual) if field == "content-type" => actual.split(',').all(|v| v.trim_start().starts_with(prefix.as_str())),
+            Some(actual) if field == "content-type" => {
+                actual.split(',').all(|v| v.trim_start().starts_with(prefix.as_str()))
+            }
             Some(actual) => actual.starts_with(prefix.as_str()),
         },
         Condition::LengthRange { .. } => true,
@@ -287,14 +293,19 @@ mod tests {
         let wrong_key = code(form(&p, &[("key", "other/a.png"), ("Content-Type", "image/png")], b"abcd"));
         assert!(wrong_key.message.contains("starts-with"), "{wrong_key:?}");
 
-        let extra = code(form(&p, &[("key", "uploads/a.png"), ("Content-Type", "image/png"), ("acl", "public-read")], b"abcd"));
+        let extra =
+            code(form(&p, &[("key", "uploads/a.png"), ("Content-Type", "image/png"), ("acl", "public-read")], b"abcd"));
         assert_eq!(extra.message, "Invalid according to Policy: Extra input fields: acl");
         // x-ignore-* is exempt
-        check(&form(&p, &[("key", "uploads/a.png"), ("Content-Type", "image/png"), ("x-ignore-me", "1")], b"abcd")).unwrap();
+        check(&form(&p, &[("key", "uploads/a.png"), ("Content-Type", "image/png"), ("x-ignore-me", "1")], b"abcd"))
+            .unwrap();
 
         assert_eq!(code(form(&p, &ok, b"abcdefghijk")).code, "EntityTooLarge");
         assert_eq!(code(form(&p, &ok, b"a")).code, "EntityTooSmall");
-        let over_max = policy(r#"{"bucket":"in"},["starts-with","$key",""],["eq","$Content-Type","image/png"]"#, "2030-02-01T00:00:00Z");
+        let over_max = policy(
+            r#"{"bucket":"in"},["starts-with","$key",""],["eq","$Content-Type","image/png"]"#,
+            "2030-02-01T00:00:00Z",
+        );
         assert_eq!(code(form(&over_max, &ok, &[0; 101])).code, "EntityTooLarge");
 
         let mut tampered = form(&p, &ok, b"abcd");
@@ -302,7 +313,8 @@ mod tests {
         tampered.fields[4].1.replace_range(0..1, first);
         assert_eq!(code(tampered).code, "SignatureDoesNotMatch");
 
-        let other_policy = policy(r#"["starts-with","$key",""],["starts-with","$Content-Type",""]"#, "2030-02-01T00:00:00Z");
+        let other_policy =
+            policy(r#"["starts-with","$key",""],["starts-with","$Content-Type",""]"#, "2030-02-01T00:00:00Z");
         let mut swapped = form(&p, &ok, b"abcd");
         swapped.fields[3].1 = other_policy;
         assert_eq!(code(swapped).code, "SignatureDoesNotMatch");
@@ -320,7 +332,10 @@ mod tests {
             (b64("{not json"), "Invalid Policy: Invalid JSON."),
             (b64(r#"{"conditions":[]}"#), "Invalid Policy: Policy missing expiration."),
             (b64(r#"{"expiration":"2031-01-01T00:00:00Z"}"#), "Invalid Policy: Policy missing conditions."),
-            (b64(r#"{"expiration":"tomorrow","conditions":[]}"#), "Invalid Policy: Invalid 'expiration' value: \"tomorrow\""),
+            (
+                b64(r#"{"expiration":"tomorrow","conditions":[]}"#),
+                "Invalid Policy: Invalid 'expiration' value: \"tomorrow\"",
+            ),
             (b64(r#"{"expiration":"2031-01-01T00:00:00Z","conditions":[["match","$key","k"]]}"#), ""),
             (b64(r#"{"expiration":"2031-01-01T00:00:00Z","conditions":[["content-length-range",5,1]]}"#), ""),
             (b64(r#"{"expiration":"2031-01-01T00:00:00Z","conditions":[{"a":"1","b":"2"}]}"#), ""),

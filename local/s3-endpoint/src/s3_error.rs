@@ -41,8 +41,11 @@ impl S3Failure {
 
     /// 400 EntityTooLarge; `proposed` is None when the body was cut off before its end.
     pub(crate) fn too_large(proposed: Option<u64>, max: u64) -> Self {
-        let mut failure =
-            Self::new(StatusCode::BAD_REQUEST, "EntityTooLarge", "Your proposed upload exceeds the maximum allowed size");
+        let mut failure = Self::new(
+            StatusCode::BAD_REQUEST,
+            "EntityTooLarge",
+            "Your proposed upload exceeds the maximum allowed size",
+        );
         if let Some(size) = proposed {
             failure.extra.push(("ProposedSize", size.to_string()));
         }
@@ -51,8 +54,11 @@ impl S3Failure {
     }
 
     pub(crate) fn too_small(proposed: u64, min: u64) -> Self {
-        let mut failure =
-            Self::new(StatusCode::BAD_REQUEST, "EntityTooSmall", "Your proposed upload is smaller than the minimum allowed size");
+        let mut failure = Self::new(
+            StatusCode::BAD_REQUEST,
+            "EntityTooSmall",
+            "Your proposed upload is smaller than the minimum allowed size",
+        );
         failure.extra.push(("ProposedSize", proposed.to_string()));
         failure.extra.push(("MinSizeAllowed", min.to_string()));
         failure

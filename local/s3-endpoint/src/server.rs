@@ -61,7 +61,8 @@ impl FrontDoor {
     /// Refuses uploads whose declared size is over the limit, before reading them.
     fn check_declared_size(&self, method: &Method, headers: &HeaderMap) -> Result<(), S3Failure> {
         let max = self.max_upload_bytes;
-        let number = |name: &str| headers.get(name).and_then(|v| v.to_str().ok()).and_then(|v| v.trim().parse::<u64>().ok());
+        let number =
+            |name: &str| headers.get(name).and_then(|v| v.to_str().ok()).and_then(|v| v.trim().parse::<u64>().ok());
         let decoded = number("x-amz-decoded-content-length");
         let length = number(header::CONTENT_LENGTH.as_str());
         let over = match *method {
@@ -84,10 +85,20 @@ impl FrontDoor {
     /// A browser POST upload: read the bounded form, verify it as S3 does, then let s3s store it.
     async fn post_upload(&self, req: Request<Incoming>, boundary: &str) -> Result<Response<Body>, (S3Failure, bool)> {
         let Some(bucket) = bucket_of_post(req.uri().path()) else {
-            return Err((S3Failure::new(StatusCode::METHOD_NOT_ALLOWED, "MethodNotAllowed", "The specified method is not allowed against this resource."), true));
+            return Err((
+                S3Failure::new(
+                    StatusCode::METHOD_NOT_ALLOWED,
+                    "MethodNotAllowed",
+                    "The specified method is not allowed against this resource.",
+                ),
+                true,
+            ));
         };
         if !s3s::path::check_bucket_name(&bucket) {
-            return Err((S3Failure::new(StatusCode::BAD_REQUEST, "InvalidBucketName", "The specified bucket is not valid."), true));
+            return Err((
+                S3Failure::new(StatusCode::BAD_REQUEST, "InvalidBucketName", "The specified bucket is not valid."),
+                true,
+            ));
         }
         let (parts, body) = req.into_parts();
         let limit = self.max_upload_bytes.saturating_add(FORM_FIELDS_MAX);
@@ -113,9 +124,13 @@ impl FrontDoor {
             Ok(response) => response,
             Err(err) => {
                 tracing::error!(error = ?err, "s3s failed to answer");
-                S3Failure::new(StatusCode::INTERNAL_SERVER_ERROR, "InternalError", "We encountered an internal error. Please try again.")
-                    .into_response(&resource, true)
-                    .map(Body::from)
+                S3Failure::new(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "InternalError",
+                    "We encountered an internal error. Please try again.",
+                )
+                .into_response(&resource, true)
+                .map(Body::from)
             }
         }
     }
@@ -137,7 +152,14 @@ async fn read_bounded(mut body: Body, limit: u64) -> Result<Bytes, (S3Failure, b
     let mut buffer = BytesMut::new();
     while let Some(chunk) = body.next().await {
         let chunk = chunk.map_err(|err| {
-            (S3Failure::new(StatusCode::BAD_REQUEST, "IncompleteBody", format!("The request body could not be read: {err}")), true)
+            (
+                S3Failure::new(
+                    StatusCode::BAD_REQUEST,
+                    "IncompleteBody",
+                    format!("The request body could not be read: {err}"),
+                ),
+                true,
+            )
         })?;
         if (buffer.len() + chunk.len()) as u64 > limit {
             return Err((S3Failure::too_large(None, limit.saturating_sub(FORM_FIELDS_MAX)), true));
@@ -165,7 +187,10 @@ struct ChunkedBody {
 impl futures::Stream for ChunkedBody {
     type Item = Result<Bytes, s3s::StdError>;
 
-    fn poll_next(mut self: std::pin::Pin<&mut Self>, _cx: &mut std::task::Context<'_>) -> std::task::Poll<Option<Self::Item>> {
+    fn poll_next(
+        mut self: std::pin::Pin<&mut Self>,
+        _cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<Self::Item>> {
         if self.data.is_empty() {
             return std::task::Poll::Ready(None);
         }

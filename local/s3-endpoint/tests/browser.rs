@@ -36,7 +36,10 @@ async fn signed_post_upload_stores_the_object_and_emits_an_event() {
     assert_eq!(status, 204, "{body}");
 
     let event = h.event().await;
-    assert_eq!((event.bucket.as_str(), event.key.as_str(), event.reason.as_str()), (INPUT, "uploads/abc.jpg", "PostObject"));
+    assert_eq!(
+        (event.bucket.as_str(), event.key.as_str(), event.reason.as_str()),
+        (INPUT, "uploads/abc.jpg", "PostObject")
+    );
     assert_eq!(event.size, 54_321);
     let head = h.client.head_object().bucket(INPUT).key("uploads/abc.jpg").send().await.unwrap();
     assert_eq!(head.content_type(), Some("image/jpeg"));
@@ -57,7 +60,13 @@ async fn starts_with_policies_and_success_action_status_work() {
         json!(["starts-with", "$x-amz-meta-owner", ""]),
     ];
     let mut fields = signed_fields(INPUT, conditions, Utc::now() + ChronoDuration::minutes(5), SECRET_KEY);
-    for (name, value) in [("key", "uploads/x.png"), ("Content-Type", "image/png"), ("success_action_status", "201"), ("x-amz-meta-owner", "ann"), ("x-ignore-note", "anything")] {
+    for (name, value) in [
+        ("key", "uploads/x.png"),
+        ("Content-Type", "image/png"),
+        ("success_action_status", "201"),
+        ("x-amz-meta-owner", "ann"),
+        ("x-ignore-note", "anything"),
+    ] {
         set(&mut fields, name, value);
     }
     let (status, body) = post_form(&h.url, INPUT, &fields, payload(100)).await;
@@ -86,7 +95,12 @@ async fn refused_uploads_store_nothing_and_emit_nothing() {
     cases.push(("tampered signature", tampered_signature, ok_file(), 403, "SignatureDoesNotMatch"));
 
     let mut tampered_policy = good_fields(key);
-    let other = signed_fields(INPUT, vec![json!(["starts-with", "$key", ""]), json!(["starts-with", "$Content-Type", ""])], in_5_min, SECRET_KEY);
+    let other = signed_fields(
+        INPUT,
+        vec![json!(["starts-with", "$key", ""]), json!(["starts-with", "$Content-Type", ""])],
+        in_5_min,
+        SECRET_KEY,
+    );
     set(&mut tampered_policy, "policy", &other.iter().find(|(n, _)| n == "policy").unwrap().1);
     cases.push(("tampered policy", tampered_policy, ok_file(), 403, "SignatureDoesNotMatch"));
 
@@ -95,7 +109,8 @@ async fn refused_uploads_store_nothing_and_emit_nothing() {
     set(&mut wrong_secret, "Content-Type", "image/jpeg");
     cases.push(("signed with another secret", wrong_secret, ok_file(), 403, "SignatureDoesNotMatch"));
 
-    let mut expired = signed_fields(INPUT, product_conditions(key), Utc::now() - ChronoDuration::seconds(1), SECRET_KEY);
+    let mut expired =
+        signed_fields(INPUT, product_conditions(key), Utc::now() - ChronoDuration::seconds(1), SECRET_KEY);
     set(&mut expired, "key", key);
     set(&mut expired, "Content-Type", "image/jpeg");
     cases.push(("expired policy", expired, ok_file(), 403, "AccessDenied"));
@@ -115,7 +130,12 @@ async fn refused_uploads_store_nothing_and_emit_nothing() {
     set(&mut other_key, "key", "uploads/other.jpg");
     cases.push(("key not eq", other_key, ok_file(), 403, "AccessDenied"));
 
-    let mut prefix = signed_fields(INPUT, vec![json!(["starts-with", "$key", "uploads/"]), json!(["eq", "$Content-Type", "image/jpeg"])], in_5_min, SECRET_KEY);
+    let mut prefix = signed_fields(
+        INPUT,
+        vec![json!(["starts-with", "$key", "uploads/"]), json!(["eq", "$Content-Type", "image/jpeg"])],
+        in_5_min,
+        SECRET_KEY,
+    );
     set(&mut prefix, "key", "results/refused.jpg");
     set(&mut prefix, "Content-Type", "image/jpeg");
     cases.push(("key not starts-with", prefix.clone(), ok_file(), 403, "AccessDenied"));
@@ -128,9 +148,20 @@ async fn refused_uploads_store_nothing_and_emit_nothing() {
     set(&mut meta, "x-amz-meta-owner", "mallory");
     cases.push(("extra unsigned metadata", meta, ok_file(), 403, "AccessDenied"));
 
-    let mut big_policy = signed_fields(INPUT, vec![json!(["starts-with", "$key", ""]), json!(["content-length-range", 0, 10 * MAX])], in_5_min, SECRET_KEY);
+    let mut big_policy = signed_fields(
+        INPUT,
+        vec![json!(["starts-with", "$key", ""]), json!(["content-length-range", 0, 10 * MAX])],
+        in_5_min,
+        SECRET_KEY,
+    );
     set(&mut big_policy, "key", key);
-    cases.push(("over max_upload_bytes though the policy allows it", big_policy, payload(MAX as usize + 1), 400, "EntityTooLarge"));
+    cases.push((
+        "over max_upload_bytes though the policy allows it",
+        big_policy,
+        payload(MAX as usize + 1),
+        400,
+        "EntityTooLarge",
+    ));
 
     let mut no_policy = good_fields(key);
     no_policy.retain(|(n, _)| !n.starts_with("x-amz-") && n != "policy");
@@ -208,7 +239,9 @@ async fn cors_preflight_is_answered_and_responses_carry_cors_headers() {
     let response = http
         .post(format!("{}/{INPUT}", h.url))
         .header("origin", "http://127.0.0.1:7777")
-        .multipart(reqwest::multipart::Form::new().text("key", "k").part("file", reqwest::multipart::Part::bytes(vec![1, 2])))
+        .multipart(
+            reqwest::multipart::Form::new().text("key", "k").part("file", reqwest::multipart::Part::bytes(vec![1, 2])),
+        )
         .send()
         .await
         .unwrap();

@@ -47,7 +47,14 @@ async fn put_get_head_list_delete_round_trip() {
 async fn wrong_secret_is_refused() {
     let mut h = Harness::start(1 << 20).await;
     let intruder = client(&h.url, "not-the-secret");
-    let err = intruder.put_object().bucket(INPUT).key("uploads/x").body(ByteStream::from_static(b"x")).send().await.unwrap_err();
+    let err = intruder
+        .put_object()
+        .bucket(INPUT)
+        .key("uploads/x")
+        .body(ByteStream::from_static(b"x"))
+        .send()
+        .await
+        .unwrap_err();
     assert_eq!(err.as_service_error().and_then(|e| e.meta().code()), Some("SignatureDoesNotMatch"), "{err:?}");
     let err = intruder.list_objects_v2().bucket(INPUT).send().await.unwrap_err();
     assert_eq!(err.raw_response().map(|r| r.status().as_u16()), Some(403));
@@ -62,7 +69,14 @@ async fn wrong_secret_is_refused() {
 #[tokio::test]
 async fn presigned_get_works_until_it_expires() {
     let h = Harness::start(1 << 20).await;
-    h.client.put_object().bucket(RESULTS).key("thumbs/t.jpg").body(ByteStream::from_static(b"thumb")).send().await.unwrap();
+    h.client
+        .put_object()
+        .bucket(RESULTS)
+        .key("thumbs/t.jpg")
+        .body(ByteStream::from_static(b"thumb"))
+        .send()
+        .await
+        .unwrap();
 
     let presigned = h
         .client
@@ -101,7 +115,8 @@ async fn puts_into_the_notified_bucket_emit_events_with_increasing_sequencers() 
     let mut last = String::new();
     for (i, size) in [3usize, 5000, 0].into_iter().enumerate() {
         let key = format!("uploads/{i}.jpg");
-        let put = h.client.put_object().bucket(INPUT).key(&key).body(ByteStream::from(payload(size))).send().await.unwrap();
+        let put =
+            h.client.put_object().bucket(INPUT).key(&key).body(ByteStream::from(payload(size))).send().await.unwrap();
         let event = h.event().await;
         assert_eq!((event.bucket.as_str(), event.key.as_str()), (INPUT, key.as_str()));
         assert_eq!(event.size, size as u64);
@@ -185,7 +200,14 @@ async fn put_over_the_limit_is_refused_and_not_stored() {
     h.assert_no_event().await;
 
     // exactly the limit is fine
-    h.client.put_object().bucket(INPUT).key("uploads/max").body(ByteStream::from(payload(64 * 1024))).send().await.unwrap();
+    h.client
+        .put_object()
+        .bucket(INPUT)
+        .key("uploads/max")
+        .body(ByteStream::from(payload(64 * 1024)))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(h.event().await.size, 64 * 1024);
 }
 

@@ -90,12 +90,7 @@ pub fn build_labels(detections: &[Detection], max_labels: usize, min_confidence:
         let b = det.bbox;
         label.instances.push(Instance {
             confidence,
-            bounding_box: BoundingBox {
-                left: b.xmin,
-                top: b.ymin,
-                width: b.xmax - b.xmin,
-                height: b.ymax - b.ymin,
-            },
+            bounding_box: BoundingBox { left: b.xmin, top: b.ymin, width: b.xmax - b.xmin, height: b.ymax - b.ymin },
         });
     }
 

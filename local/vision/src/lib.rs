@@ -99,16 +99,14 @@ impl Detector {
         if !path.is_file() {
             return Err(VisionError::ModelNotFound { path: path.to_path_buf() });
         }
-        let bytes = std::fs::read(path)
-            .map_err(|source| VisionError::ModelRead { path: path.to_path_buf(), source })?;
+        let bytes =
+            std::fs::read(path).map_err(|source| VisionError::ModelRead { path: path.to_path_buf(), source })?;
         let actual = hex::encode(Sha256::digest(&bytes));
         if actual != MODEL_SHA256 {
             return Err(VisionError::ModelChecksum { path: path.to_path_buf(), actual });
         }
-        let plan = build_plan(&bytes).map_err(|e| VisionError::ModelLoad {
-            path: path.to_path_buf(),
-            message: format!("{e:#}"),
-        })?;
+        let plan = build_plan(&bytes)
+            .map_err(|e| VisionError::ModelLoad { path: path.to_path_buf(), message: format!("{e:#}") })?;
         Ok(Detector { plan, anchors: ssd::anchors() })
     }
 
@@ -126,11 +124,7 @@ impl Detector {
         min_confidence: f32,
     ) -> Result<Labels, VisionError> {
         if image.width() == 0 || image.height() == 0 {
-            return Err(VisionError::InvalidImage(format!(
-                "image is empty ({}x{})",
-                image.width(),
-                image.height()
-            )));
+            return Err(VisionError::InvalidImage(format!("image is empty ({}x{})", image.width(), image.height())));
         }
         if !(0.0..=100.0).contains(&min_confidence) {
             return Err(VisionError::InvalidArgument(format!(
@@ -155,10 +149,7 @@ impl Detector {
         let side = preprocess::INPUT_SIDE;
         let input = Tensor::from_shape(&[1, side, side, 3], &preprocess::model_input(image))
             .map_err(|e| VisionError::Inference(format!("{e:#}")))?;
-        let outputs = self
-            .plan
-            .run(tvec!(input.into()))
-            .map_err(|e| VisionError::Inference(format!("{e:#}")))?;
+        let outputs = self.plan.run(tvec!(input.into())).map_err(|e| VisionError::Inference(format!("{e:#}")))?;
         let flat = |ix: usize, width: usize| -> Result<Vec<f32>, VisionError> {
             let view = outputs
                 .get(ix)

@@ -58,9 +58,8 @@ const SCALE_FACTORS: [f32; 4] = [10.0, 10.0, 5.0, 5.0];
 pub fn anchors() -> Vec<BoxCorners> {
     let (min_scale, max_scale) = (0.2f32, 0.95f32);
     let layers = FEATURE_MAPS.len();
-    let mut scales: Vec<f32> = (0..layers)
-        .map(|i| min_scale + (max_scale - min_scale) * i as f32 / (layers - 1) as f32)
-        .collect();
+    let mut scales: Vec<f32> =
+        (0..layers).map(|i| min_scale + (max_scale - min_scale) * i as f32 / (layers - 1) as f32).collect();
     scales.push(1.0);
 
     let mut out = Vec::with_capacity(NUM_ANCHORS);
@@ -70,8 +69,7 @@ pub fn anchors() -> Vec<BoxCorners> {
         let specs: Vec<(f32, f32)> = if layer == 0 {
             vec![(0.1, 1.0), (scale, 2.0), (scale, 0.5)]
         } else {
-            let mut s: Vec<(f32, f32)> =
-                [1.0, 2.0, 0.5, 3.0, 0.3333].iter().map(|&ar| (scale, ar)).collect();
+            let mut s: Vec<(f32, f32)> = [1.0, 2.0, 0.5, 3.0, 0.3333].iter().map(|&ar| (scale, ar)).collect();
             s.push(((scale * scales[layer + 1]).sqrt(), 1.0));
             s
         };

@@ -233,7 +233,8 @@ pub async fn create_table(client: &aws_sdk_dynamodb::Client, table: &str) {
     let attr = |name: &str| {
         AttributeDefinition::builder().attribute_name(name).attribute_type(ScalarAttributeType::S).build().unwrap()
     };
-    let key = |name: &str, kind: KeyType| KeySchemaElement::builder().attribute_name(name).key_type(kind).build().unwrap();
+    let key =
+        |name: &str, kind: KeyType| KeySchemaElement::builder().attribute_name(name).key_type(kind).build().unwrap();
     client
         .create_table()
         .table_name(table)

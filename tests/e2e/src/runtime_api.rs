@@ -153,7 +153,12 @@ async fn next(State(shared): State<Arc<Shared>>) -> Response {
     };
     let now_ms = SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default().as_millis();
     let deadline = now_ms + INVOKE_TIMEOUT.as_millis();
-    let trace = format!("Root=1-{:08x}-{};Parent={};Sampled=0", now_ms / 1000, &uuid::Uuid::new_v4().simple().to_string()[..24], &uuid::Uuid::new_v4().simple().to_string()[..16]);
+    let trace = format!(
+        "Root=1-{:08x}-{};Parent={};Sampled=0",
+        now_ms / 1000,
+        &uuid::Uuid::new_v4().simple().to_string()[..24],
+        &uuid::Uuid::new_v4().simple().to_string()[..16]
+    );
     (
         [
             ("content-type", "application/json".to_string()),
@@ -172,7 +177,12 @@ async fn respond(State(shared): State<Arc<Shared>>, UrlPath(id): UrlPath<String>
     settle(&shared, &id, Outcome::Response(value))
 }
 
-async fn fail(State(shared): State<Arc<Shared>>, UrlPath(id): UrlPath<String>, headers: HeaderMap, body: Bytes) -> StatusCode {
+async fn fail(
+    State(shared): State<Arc<Shared>>,
+    UrlPath(id): UrlPath<String>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> StatusCode {
     settle(&shared, &id, error_outcome(&headers, &body))
 }
 
@@ -280,8 +290,14 @@ impl LambdaFunction {
             },
             status = child.wait() => Err(format!("exited during init ({status:?}); init error: {:?}", api.init_error())),
         };
-        let function =
-            LambdaFunction { name: name.to_string(), api, cold_start: spawned.elapsed(), child, log_file, _log_dir: log_dir };
+        let function = LambdaFunction {
+            name: name.to_string(),
+            api,
+            cold_start: spawned.elapsed(),
+            child,
+            log_file,
+            _log_dir: log_dir,
+        };
         match init {
             Ok(()) => Ok(function),
             Err(why) => {

@@ -45,9 +45,7 @@ pub fn imgpipe_bin() -> PathBuf {
     }
     candidates.push(workspace_root().join("target/debug/imgpipe"));
     candidates.iter().find(|p| p.is_file()).cloned().unwrap_or_else(|| {
-        panic!(
-            "the imgpipe binary is not built (looked at {candidates:?}); run `cargo build --workspace --bins` first"
-        )
+        panic!("the imgpipe binary is not built (looked at {candidates:?}); run `cargo build --workspace --bins` first")
     })
 }
 
@@ -69,7 +67,9 @@ pub fn model_path() -> PathBuf {
 /// astronaut.png: a person).
 pub fn test_photo(name: &str) -> PathBuf {
     let dir = std::env::var_os("IMGPIPE_TEST_PHOTOS").filter(|v| !v.is_empty()).unwrap_or_else(|| {
-        panic!("IMGPIPE_TEST_PHOTOS is not set: run `export IMGPIPE_TEST_PHOTOS=$(tests/fixtures/photos.sh | tail -n 1)`")
+        panic!(
+            "IMGPIPE_TEST_PHOTOS is not set: run `export IMGPIPE_TEST_PHOTOS=$(tests/fixtures/photos.sh | tail -n 1)`"
+        )
     });
     let path = PathBuf::from(dir).join(name);
     assert!(
@@ -353,7 +353,10 @@ impl Server {
                 }
             }
             if Instant::now() > deadline {
-                panic!("the timeline of {id} did not end in {last_state} within {timeout:?}: {timeline}\nserver log:\n{}", self.log_tail(40));
+                panic!(
+                    "the timeline of {id} did not end in {last_state} within {timeout:?}: {timeline}\nserver log:\n{}",
+                    self.log_tail(40)
+                );
             }
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
@@ -413,9 +416,7 @@ pub fn gradient_jpeg(width: u32, height: u32) -> Vec<u8> {
         image::Rgb([(x * 255 / width.max(1)) as u8, (y * 255 / height.max(1)) as u8, ((x + y) % 256) as u8])
     });
     let mut out = Vec::new();
-    image::codecs::jpeg::JpegEncoder::new_with_quality(&mut out, 90)
-        .encode_image(&img)
-        .expect("encode jpeg");
+    image::codecs::jpeg::JpegEncoder::new_with_quality(&mut out, 90).encode_image(&img).expect("encode jpeg");
     out
 }
 

@@ -56,7 +56,8 @@ async fn upload(signed: &Value, file: Vec<u8>, edit: impl FnOnce(&mut Vec<(Strin
         form = form.text(k, v);
     }
     form = form.part("file", reqwest::multipart::Part::bytes(file).file_name("photo.jpg"));
-    let res = reqwest::Client::new().post(signed["upload"]["url"].as_str().unwrap()).multipart(form).send().await.unwrap();
+    let res =
+        reqwest::Client::new().post(signed["upload"]["url"].as_str().unwrap()).multipart(form).send().await.unwrap();
     (res.status().as_u16(), res.text().await.unwrap_or_default())
 }
 
@@ -77,7 +78,9 @@ async fn signed_upload_is_accepted_and_announced() {
     let key = format!("uploads/{id}.jpg");
     assert_eq!(signed["key"], key.as_str());
     assert_eq!(signed["upload"]["url"], format!("{}/{INPUT_BUCKET}", ep.s3.url).as_str());
-    for field in ["key", "Content-Type", "policy", "x-amz-algorithm", "x-amz-credential", "x-amz-date", "x-amz-signature"] {
+    for field in
+        ["key", "Content-Type", "policy", "x-amz-algorithm", "x-amz-credential", "x-amz-date", "x-amz-signature"]
+    {
         assert!(signed["upload"]["fields"][field].is_string(), "missing {field} in {signed}");
     }
     let expires = chrono::DateTime::parse_from_rfc3339(signed["expiresAt"].as_str().unwrap()).unwrap();
@@ -139,7 +142,8 @@ async fn tampered_expired_oversized_and_mistyped_uploads_are_refused() {
     assert!(body.contains("EntityTooSmall"), "{body}");
 
     let mistyped = presign(&api, "d.jpg", "image/jpeg", photo.len()).await;
-    let (status, body) = upload(&mistyped, photo.clone(), |f| set_field(f, "Content-Type", |_| "image/png".into())).await;
+    let (status, body) =
+        upload(&mistyped, photo.clone(), |f| set_field(f, "Content-Type", |_| "image/png".into())).await;
     assert_eq!(status, 403, "content type changed: {body}");
 
     // A different key than the signed one is refused too.
@@ -295,7 +299,8 @@ async fn persist_records_failures_and_a_retry_that_succeeds_replaces_them() {
     let pipeline = ep.pipeline();
     let (id, detail) = synthetic_detail("etag-one");
     let cause = json!({"errorType": "Retryable", "errorMessage": "detecting labels: Rate exceeded"});
-    let failed = pipeline.run(StepFunction::Persist, failed_input("FAILED", &detail, "Retryable", &cause)).await.unwrap();
+    let failed =
+        pipeline.run(StepFunction::Persist, failed_input("FAILED", &detail, "Retryable", &cause)).await.unwrap();
     assert_eq!(failed["written"], true);
     assert_eq!(failed["status"], "FAILED");
     let stored = ep.image_item(&id).await.unwrap();
@@ -330,7 +335,8 @@ async fn persist_records_failures_and_a_retry_that_succeeds_replaces_them() {
     assert_eq!(err.error_type(), "InternalError");
     let mut foreign = detail.clone();
     foreign.object.key = "elsewhere/photo.jpg".into();
-    let err = pipeline.run(StepFunction::Persist, failed_input("FAILED", &foreign, "X", &json!("y"))).await.unwrap_err();
+    let err =
+        pipeline.run(StepFunction::Persist, failed_input("FAILED", &foreign, "X", &json!("y"))).await.unwrap_err();
     assert_eq!(err.error_type(), "InternalError");
 }
 
@@ -340,7 +346,13 @@ fn synthetic_detail(etag: &str) -> (String, ObjectCreatedDetail) {
     let detail = ObjectCreatedDetail {
         version: Some("0".into()),
         bucket: BucketRef { name: INPUT_BUCKET.into() },
-        object: ObjectRef { key: format!("uploads/{id}.jpg"), size: 12345, etag: etag.into(), sequencer: Some("0001".into()), version_id: None },
+        object: ObjectRef {
+            key: format!("uploads/{id}.jpg"),
+            size: 12345,
+            etag: etag.into(),
+            sequencer: Some("0001".into()),
+            version_id: None,
+        },
         request_id: None,
         requester: None,
         source_ip_address: None,
@@ -393,12 +405,20 @@ async fn label_query_filters_orders_and_pages() {
     let (status, all) = get_json(&format!("{api}/images?label=dog&minConfidence=80")).await;
     assert_eq!(status, 200, "{all}");
     let got: Vec<&str> = all["items"].as_array().unwrap().iter().map(|i| i["imageId"].as_str().unwrap()).collect();
-    assert_eq!(got, vec![ids[0].as_str(), ids[1].as_str(), ids[2].as_str(), ids[3].as_str()], "Dog >= 80 by confidence desc: {all}");
-    let confidences: Vec<f64> = all["items"].as_array().unwrap().iter().map(|i| i["confidence"].as_f64().unwrap()).collect();
+    assert_eq!(
+        got,
+        vec![ids[0].as_str(), ids[1].as_str(), ids[2].as_str(), ids[3].as_str()],
+        "Dog >= 80 by confidence desc: {all}"
+    );
+    let confidences: Vec<f64> =
+        all["items"].as_array().unwrap().iter().map(|i| i["confidence"].as_f64().unwrap()).collect();
     assert_eq!(confidences, vec![97.5, 91.25, 85.0, 80.0]);
     let first = &all["items"][0];
     assert_eq!(first["label"], "Dog");
-    assert!(first["thumbnailUrl"].as_str().is_some_and(|u| u.contains(&format!("thumbnails/{}/256.jpg", ids[0]))), "{first}");
+    assert!(
+        first["thumbnailUrl"].as_str().is_some_and(|u| u.contains(&format!("thumbnails/{}/256.jpg", ids[0]))),
+        "{first}"
+    );
 
     // The label is matched ignoring case; without a floor every Dog is there.
     let (_, upper) = get_json(&format!("{api}/images?label=DOG&minConfidence=80")).await;
@@ -450,7 +470,8 @@ async fn label_query_filters_orders_and_pages() {
     // Recent images: newest first, every image once.
     let (status, recent) = get_json(&format!("{api}/images")).await;
     assert_eq!(status, 200, "{recent}");
-    let recent_ids: Vec<&str> = recent["items"].as_array().unwrap().iter().map(|i| i["imageId"].as_str().unwrap()).collect();
+    let recent_ids: Vec<&str> =
+        recent["items"].as_array().unwrap().iter().map(|i| i["imageId"].as_str().unwrap()).collect();
     let newest_first: Vec<&str> = ids.iter().rev().map(String::as_str).collect();
     assert_eq!(recent_ids, newest_first, "{recent}");
     assert_eq!(recent["items"][0]["status"], "DONE");
@@ -489,7 +510,8 @@ async fn presigned_result_urls_download_from_the_endpoint() {
     pipeline.run(StepFunction::Persist, input).await.unwrap();
 
     let (_, view) = get_json(&format!("{api}/images/{id}")).await;
-    let small = view["thumbnails"].as_array().unwrap().iter().find(|t| t["size"] == 256).expect("a 256 thumbnail").clone();
+    let small =
+        view["thumbnails"].as_array().unwrap().iter().find(|t| t["size"] == 256).expect("a 256 thumbnail").clone();
     let bytes = reqwest::get(small["url"].as_str().unwrap()).await.unwrap();
     assert_eq!(bytes.status(), 200);
     let bytes = bytes.bytes().await.unwrap();

@@ -128,7 +128,8 @@ fn process_a_mixed_folder_then_show_and_query_the_records() {
     let out = run(imgpipe(&["query", "--label", "Cat", "--data"]).arg(&data));
     assert_eq!(out.code, Some(0), "{out}");
     let found = json_stdout(&out);
-    let ids: Vec<&str> = found["items"].as_array().into_iter().flatten().filter_map(|i| i["imageId"].as_str()).collect();
+    let ids: Vec<&str> =
+        found["items"].as_array().into_iter().flatten().filter_map(|i| i["imageId"].as_str()).collect();
     assert_eq!(ids, [cat_id.as_str()], "only chelsea is a cat:\n{out}");
     let out = run(imgpipe(&["query", "--label", "Cat", "--min-confidence", "100.5", "--data"]).arg(&data));
     assert_ne!(out.code, Some(0), "an impossible confidence is refused:\n{out}");
@@ -187,10 +188,12 @@ fn detect_names_what_is_in_real_photos_with_timings_and_refuses_non_images() {
     let (cat, coffee) = (test_photo("chelsea.png"), test_photo("coffee.png"));
     let out = run(imgpipe(&["detect", "--json"]).arg(&cat).arg(&coffee));
     assert_eq!(out.code, Some(0), "{out}");
-    let rows: Vec<Value> = out.stdout.lines().map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}"))).collect();
+    let rows: Vec<Value> =
+        out.stdout.lines().map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}"))).collect();
     assert_eq!(rows.len(), 2, "a JSON line per photo:\n{out}");
     for (row, expected) in rows.iter().zip(["Cat", "Cup"]) {
-        let names: Vec<&str> = row["labels"]["labels"].as_array().unwrap().iter().filter_map(|l| l["name"].as_str()).collect();
+        let names: Vec<&str> =
+            row["labels"]["labels"].as_array().unwrap().iter().filter_map(|l| l["name"].as_str()).collect();
         assert!(names.contains(&expected), "{expected} in {row}");
         for key in ["decodeMs", "modelMs"] {
             let ms = row[key].as_f64().unwrap_or(-1.0);
@@ -305,7 +308,9 @@ fn sfn_run_answers_tasks_from_a_step_functions_local_mock_config() {
     write(&def, TASK_DEFINITION.as_bytes());
     let mocks = dir.join("mocks.json");
     write(&mocks, MOCK_CONFIG.as_bytes());
-    let mock_args = |case: &'static str| ["--mock-config".to_string(), mocks.display().to_string(), "--test-case".into(), case.into()];
+    let mock_args = |case: &'static str| {
+        ["--mock-config".to_string(), mocks.display().to_string(), "--test-case".into(), case.into()]
+    };
 
     let args = mock_args("BusyOnce");
     let out = sfn_run(&dir, &def, r#"{"order": 7}"#, &args.iter().map(String::as_str).collect::<Vec<_>>());

@@ -78,7 +78,9 @@ async fn validate_describes_images_and_names_its_errors() {
     // Errors reach the Runtime API as Lambda expects: with the error-type header.
     let out = f.invoke(json!({ "detail": text })).await;
     match out {
-        imgpipe_e2e::runtime_api::Outcome::Error { header, .. } => assert!(header.is_some(), "no Lambda-Runtime-Function-Error-Type header"),
+        imgpipe_e2e::runtime_api::Outcome::Error { header, .. } => {
+            assert!(header.is_some(), "no Lambda-Runtime-Function-Error-Type header")
+        }
         other => panic!("{other:?}"),
     }
     // The process survived every error and still answers.
@@ -97,7 +99,8 @@ async fn thumbnail_writes_both_sizes() {
     assert_eq!(thumbs.len(), 2, "{thumbs:?}");
     let expected = [(1024, 640, 480), (256, 256, 192)];
     for (size, width, height) in expected {
-        let t = thumbs.iter().find(|t| t["size"] == size).unwrap_or_else(|| panic!("no {size} thumbnail in {thumbs:?}"));
+        let t =
+            thumbs.iter().find(|t| t["size"] == size).unwrap_or_else(|| panic!("no {size} thumbnail in {thumbs:?}"));
         let key = format!("thumbnails/{id}/{size}.jpg");
         assert_eq!(t["key"], key.as_str());
         assert_eq!(t["bucket"], OUTPUT_BUCKET);
@@ -115,7 +118,8 @@ async fn persist_stores_done_and_rejected_records() {
     let (id, detail) = ep.upload(images::jpeg(640, 480), "jpg", "image/jpeg").await;
     let image = pipeline.run(imgpipe_core::StepFunction::Validate, json!({ "detail": detail })).await.unwrap();
     let thumbnails = pipeline.run(imgpipe_core::StepFunction::Thumbnail, json!({ "image": image })).await.unwrap();
-    let execution = format!("arn:aws:states:us-east-1:123456789012:execution:imgpipe-pipeline:{}", uuid::Uuid::new_v4());
+    let execution =
+        format!("arn:aws:states:us-east-1:123456789012:execution:imgpipe-pipeline:{}", uuid::Uuid::new_v4());
     let labels = json!({"source": "rekognition", "modelVersion": "3.0", "labels": [
         {"name": "Dog", "confidence": 96.5, "parents": ["Animal"], "aliases": [], "categories": [], "instances": []}
     ]});
@@ -222,7 +226,10 @@ async fn query_answers_api_gateway_events() {
     };
     let cause = json!({"errorType": "ImageRejected", "errorMessage": "CORRUPT: The image is damaged."}).to_string();
     ep.pipeline()
-        .run(imgpipe_core::StepFunction::Persist, json!({"status": "REJECTED", "detail": detail, "error": {"Error": "ImageRejected", "Cause": cause}}))
+        .run(
+            imgpipe_core::StepFunction::Persist,
+            json!({"status": "REJECTED", "detail": detail, "error": {"Error": "ImageRejected", "Cause": cause}}),
+        )
         .await
         .unwrap();
     let out = f.invoke(http_event("GET", &format!("/images/{id}"), "", None)).await;
@@ -266,7 +273,8 @@ async fn detect_labels_maps_rekognition_answers_and_errors() {
     let mut ep = Endpoints::start().await;
     let stub = Arc::new(Rekognition::default());
     let url = endpoints::serve(axum::Router::new().fallback(rekognition).with_state(stub.clone())).await;
-    let mut f = start("detect-labels", &ep, &[("AWS_ENDPOINT_URL_REKOGNITION", url.as_str()), ("AWS_MAX_ATTEMPTS", "1")]).await;
+    let mut f =
+        start("detect-labels", &ep, &[("AWS_ENDPOINT_URL_REKOGNITION", url.as_str()), ("AWS_MAX_ATTEMPTS", "1")]).await;
 
     let (_, detail) = ep.upload(images::jpeg(640, 480), "jpg", "image/jpeg").await;
     let image = ep.pipeline().run(imgpipe_core::StepFunction::Validate, json!({ "detail": detail })).await.unwrap();
@@ -274,7 +282,11 @@ async fn detect_labels_maps_rekognition_answers_and_errors() {
 
     let set = |status, error_type, doc| *stub.answer.lock().unwrap() = Some((status, error_type, doc));
 
-    set(StatusCode::BAD_REQUEST, "ThrottlingException", json!({"__type": "ThrottlingException", "message": "Rate exceeded"}));
+    set(
+        StatusCode::BAD_REQUEST,
+        "ThrottlingException",
+        json!({"__type": "ThrottlingException", "message": "Rate exceeded"}),
+    );
     let out = f.invoke(event.clone()).await;
     assert_eq!(out.error().0, "Retryable", "{out:?}");
 
@@ -291,7 +303,11 @@ async fn detect_labels_maps_rekognition_answers_and_errors() {
     set(StatusCode::BAD_REQUEST, "AccessDeniedException", json!({"__type": "AccessDeniedException", "message": "no"}));
     assert_eq!(f.invoke(event.clone()).await.error().0, "InternalError");
 
-    set(StatusCode::INTERNAL_SERVER_ERROR, "InternalServerError", json!({"__type": "InternalServerError", "message": "boom"}));
+    set(
+        StatusCode::INTERNAL_SERVER_ERROR,
+        "InternalServerError",
+        json!({"__type": "InternalServerError", "message": "boom"}),
+    );
     assert_eq!(f.invoke(event.clone()).await.error().0, "Retryable");
 
     set(

@@ -9,7 +9,8 @@ use std::collections::BTreeSet;
 use std::time::Duration;
 
 use imgpipe_e2e::serve::{
-    decoded_size, imgpipe_command, model_path, png_claiming, test_photo, timeline_state, timeline_states, Server, TempDir,
+    decoded_size, imgpipe_command, model_path, png_claiming, test_photo, timeline_state, timeline_states, Server,
+    TempDir,
 };
 use serde_json::{json, Value};
 
@@ -78,7 +79,11 @@ async fn check_done_photo(server: &Server, id: &str, record: &Value, photo_size:
     assert_eq!(timeline["executionId"], execution, "timeline: {timeline}");
     // The timeline's status is the record's (the contract leaves it open; the API reports the record's).
     assert_eq!(timeline["status"], record["status"], "timeline: {timeline}");
-    assert_eq!(timeline_states(&timeline), ["Validate", "DetectLabels", "Thumbnail", "Persist"], "timeline: {timeline}");
+    assert_eq!(
+        timeline_states(&timeline),
+        ["Validate", "DetectLabels", "Thumbnail", "Persist"],
+        "timeline: {timeline}"
+    );
     for e in timeline["events"].as_array().unwrap() {
         assert_eq!(e["attempts"], 1, "no retries expected: {e}");
     }
@@ -105,7 +110,12 @@ async fn photos_go_from_signed_upload_to_done_with_labels_thumbnails_and_queries
     assert!(!instances.is_empty(), "the cat has no box: {cat_label}");
     for inst in instances {
         let b = &inst["boundingBox"];
-        let (l, t, w, h) = (b["left"].as_f64().unwrap(), b["top"].as_f64().unwrap(), b["width"].as_f64().unwrap(), b["height"].as_f64().unwrap());
+        let (l, t, w, h) = (
+            b["left"].as_f64().unwrap(),
+            b["top"].as_f64().unwrap(),
+            b["width"].as_f64().unwrap(),
+            b["height"].as_f64().unwrap(),
+        );
         assert!(w > 0.0 && h > 0.0 && l >= 0.0 && t >= 0.0 && l + w <= 1.0001 && t + h <= 1.0001, "box as ratios: {b}");
     }
 
@@ -115,10 +125,12 @@ async fn photos_go_from_signed_upload_to_done_with_labels_thumbnails_and_queries
 
     let (status, found) = server.get_json("/images?label=cat").await;
     assert_eq!(status, 200, "{found}");
-    let ids: Vec<&str> = found["items"].as_array().expect("items").iter().filter_map(|i| i["imageId"].as_str()).collect();
+    let ids: Vec<&str> =
+        found["items"].as_array().expect("items").iter().filter_map(|i| i["imageId"].as_str()).collect();
     assert!(ids.contains(&cat_id.as_str()), "label query for cat: {found}");
     let (_, cups) = server.get_json("/images?label=Cup").await;
-    let cup_ids: Vec<&str> = cups["items"].as_array().expect("items").iter().filter_map(|i| i["imageId"].as_str()).collect();
+    let cup_ids: Vec<&str> =
+        cups["items"].as_array().expect("items").iter().filter_map(|i| i["imageId"].as_str()).collect();
     assert!(cup_ids.contains(&cup_id.as_str()), "label query for Cup: {cups}");
 }
 
@@ -133,7 +145,8 @@ async fn non_images_and_decompression_bombs_are_rejected_with_a_code() {
     // Each side within 10000 but 81 megapixels, over the 50 megapixel limit.
     let wide = server.upload(&png_claiming(9_000, 9_000), "wide.png", "image/png").await;
 
-    for (id, code) in [(&notes, "UNSUPPORTED_FORMAT"), (&bomb, "DIMENSIONS_TOO_LARGE"), (&wide, "DIMENSIONS_TOO_LARGE")] {
+    for (id, code) in [(&notes, "UNSUPPORTED_FORMAT"), (&bomb, "DIMENSIONS_TOO_LARGE"), (&wide, "DIMENSIONS_TOO_LARGE")]
+    {
         let record = server.wait_final(id, FINAL).await;
         assert_eq!(record["status"], "REJECTED", "{record}");
         assert_eq!(record["error"]["code"], code, "{record}");
@@ -151,7 +164,9 @@ async fn non_images_and_decompression_bombs_are_rejected_with_a_code() {
 async fn retryable_faults_are_retried_until_done() {
     let chelsea = test_photo("chelsea.png");
     let dir = TempDir::new("retry");
-    let server = Server::start(&dir.join("data"), &[("IMGPIPE_TIME_SCALE", "0.01"), ("IMGPIPE_FAULTS", "detect-labels=2")], &[]).await;
+    let server =
+        Server::start(&dir.join("data"), &[("IMGPIPE_TIME_SCALE", "0.01"), ("IMGPIPE_FAULTS", "detect-labels=2")], &[])
+            .await;
     let id = server.upload_file(&chelsea, "image/png").await;
     let record = server.wait_final(&id, FINAL).await;
     assert_eq!(record["status"], "DONE", "{record}");
@@ -173,7 +188,9 @@ async fn retryable_faults_are_retried_until_done() {
 async fn faults_beyond_max_attempts_end_failed_with_the_error_stored() {
     let chelsea = test_photo("chelsea.png");
     let dir = TempDir::new("failed");
-    let server = Server::start(&dir.join("data"), &[("IMGPIPE_TIME_SCALE", "0.01"), ("IMGPIPE_FAULTS", "detect-labels=9")], &[]).await;
+    let server =
+        Server::start(&dir.join("data"), &[("IMGPIPE_TIME_SCALE", "0.01"), ("IMGPIPE_FAULTS", "detect-labels=9")], &[])
+            .await;
     let id = server.upload_file(&chelsea, "image/png").await;
     let record = server.wait_final(&id, FINAL).await;
     assert_eq!(record["status"], "FAILED", "{record}");
@@ -245,9 +262,13 @@ async fn the_same_event_delivered_twice_leaves_one_record() {
         let stdout = String::from_utf8_lossy(&out.stdout);
         let stderr = String::from_utf8_lossy(&out.stderr);
         assert_eq!(out.status.code(), Some(0), "sfn run #{run}: {stdout}\n{stderr}");
-        let output: Value = serde_json::from_str(&stdout).unwrap_or_else(|e| panic!("sfn run #{run} output is not JSON ({e}): {stdout}"));
+        let output: Value = serde_json::from_str(&stdout)
+            .unwrap_or_else(|e| panic!("sfn run #{run} output is not JSON ({e}): {stdout}"));
         assert_eq!(output["record"]["status"], "DONE", "sfn run #{run}: {output}");
-        assert_eq!(output["record"]["written"], false, "a duplicate event must not rewrite the record (run #{run}): {output}");
+        assert_eq!(
+            output["record"]["written"], false,
+            "a duplicate event must not rewrite the record (run #{run}): {output}"
+        );
     }
 
     let server = Server::start(&data, &FAST, &[]).await;
@@ -268,7 +289,8 @@ async fn executions_killed_mid_flight_finish_after_a_restart() {
     let dir = TempDir::new("restart");
     let data = dir.join("data");
     // Retries wait seconds, so both executions are mid-flight when the server dies.
-    let mut server = Server::start(&data, &[("IMGPIPE_TIME_SCALE", "1"), ("IMGPIPE_FAULTS", "detect-labels=3")], &[]).await;
+    let mut server =
+        Server::start(&data, &[("IMGPIPE_TIME_SCALE", "1"), ("IMGPIPE_FAULTS", "detect-labels=3")], &[]).await;
     let ids = [server.upload_file(&chelsea, "image/png").await, server.upload_file(&coffee, "image/png").await];
     // Both executions have had a DetectLabels attempt fail (from the server's own log).
     let failed_in_both = |log: &str| {

@@ -58,7 +58,11 @@ impl ApiError {
                 code: "UNAVAILABLE",
                 message: "The service is busy; try again shortly.".into(),
             },
-            _ => ApiError { status: StatusCode::INTERNAL_SERVER_ERROR, code: "INTERNAL", message: "Something went wrong on our side.".into() },
+            _ => ApiError {
+                status: StatusCode::INTERNAL_SERVER_ERROR,
+                code: "INTERNAL",
+                message: "Something went wrong on our side.".into(),
+            },
         }
     }
 }

@@ -52,7 +52,12 @@ async fn create_upload(
     State(state): State<Arc<ApiState>>,
     body: Result<Json<UploadRequest>, JsonRejection>,
 ) -> Result<(StatusCode, Json<UploadResponse>), ApiError> {
-    let Json(req) = body.map_err(|e| ApiError::bad_request("BAD_REQUEST", format!("Expected JSON {{filename, contentType, size}}: {}", e.body_text())))?;
+    let Json(req) = body.map_err(|e| {
+        ApiError::bad_request(
+            "BAD_REQUEST",
+            format!("Expected JSON {{filename, contentType, size}}: {}", e.body_text()),
+        )
+    })?;
     let filename = req.filename.trim();
     if filename.is_empty() || filename.chars().count() > 255 || filename.chars().any(char::is_control) {
         return Err(ApiError::bad_request("BAD_REQUEST", "filename must be 1-255 printable characters."));
@@ -68,7 +73,10 @@ async fn create_upload(
         return Err(ApiError::bad_request("EMPTY", "The file is empty."));
     }
     if req.size > max {
-        return Err(ApiError::bad_request("TOO_LARGE", format!("The file is {} bytes; the limit is {max} bytes.", req.size)));
+        return Err(ApiError::bad_request(
+            "TOO_LARGE",
+            format!("The file is {} bytes; the limit is {max} bytes.", req.size),
+        ));
     }
 
     let id = uuid::Uuid::new_v4().hyphenated().to_string();
@@ -123,11 +131,10 @@ async fn create_upload(
 
 async fn signing_credentials(state: &ApiState) -> Result<SigningCredentials, ApiError> {
     use aws_sdk_s3::config::ProvideCredentials;
-    let provider = state
-        .clients
-        .sdk
-        .credentials_provider()
-        .ok_or_else(|| ApiError::backend(crate::error::StepError::Internal("no AWS credentials configured".into())))?;
+    let provider =
+        state.clients.sdk.credentials_provider().ok_or_else(|| {
+            ApiError::backend(crate::error::StepError::Internal("no AWS credentials configured".into()))
+        })?;
     let creds = provider
         .provide_credentials()
         .await

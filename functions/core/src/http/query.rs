@@ -49,7 +49,10 @@ async fn get_image(State(state): State<Arc<ApiState>>, Path(id): Path<String>) -
 
 async fn load_image(state: &ApiState, id: &str) -> Result<HashMap<String, AttributeValue>, ApiError> {
     if !is_image_id(id) {
-        return Err(ApiError::bad_request("BAD_REQUEST", "An image id is a UUID like 0f8b8a9e-2f7c-4c47-9a53-1b2a3c4d5e6f."));
+        return Err(ApiError::bad_request(
+            "BAD_REQUEST",
+            "An image id is a UUID like 0f8b8a9e-2f7c-4c47-9a53-1b2a3c4d5e6f.",
+        ));
     }
     let out = state
         .clients
@@ -118,14 +121,15 @@ async fn presign_get(state: &ApiState, bucket: &str, key: &str) -> Option<String
     }
 }
 
-async fn list_images(State(state): State<Arc<ApiState>>, Query(params): Query<ListParams>) -> Result<Json<Value>, ApiError> {
+async fn list_images(
+    State(state): State<Arc<ApiState>>,
+    Query(params): Query<ListParams>,
+) -> Result<Json<Value>, ApiError> {
     let limit = match params.limit.as_deref() {
         None | Some("") => DEFAULT_LIMIT,
-        Some(v) => v
-            .parse::<i32>()
-            .ok()
-            .filter(|n| (1..=MAX_LIMIT).contains(n))
-            .ok_or_else(|| ApiError::bad_request("BAD_REQUEST", format!("limit must be a whole number from 1 to {MAX_LIMIT}.")))?,
+        Some(v) => v.parse::<i32>().ok().filter(|n| (1..=MAX_LIMIT).contains(n)).ok_or_else(|| {
+            ApiError::bad_request("BAD_REQUEST", format!("limit must be a whole number from 1 to {MAX_LIMIT}."))
+        })?,
     };
     let min_confidence = match params.min_confidence.as_deref() {
         None | Some("") => 0.0,
@@ -193,8 +197,13 @@ async fn list_images(State(state): State<Arc<ApiState>>, Query(params): Query<Li
                     Some((b, k)) => presign_get(&state, b, k).await,
                     None => None,
                 };
-                let top: Vec<Value> =
-                    rec["labels"]["labels"].as_array().into_iter().flatten().take(3).map(|l| l["name"].clone()).collect();
+                let top: Vec<Value> = rec["labels"]["labels"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .take(3)
+                    .map(|l| l["name"].clone())
+                    .collect();
                 items.push(json!({
                     "imageId": rec["imageId"], "status": rec["status"], "createdAt": rec["createdAt"],
                     "filename": rec["filename"], "thumbnailUrl": thumb, "topLabels": top,
@@ -225,7 +234,8 @@ async fn get_timeline(State(state): State<Arc<ApiState>>, Path(id): Path<String>
 
 /// Cursors are the opaque base64url JSON of a LastEvaluatedKey (string attributes only).
 fn encode_cursor(key: &HashMap<String, AttributeValue>) -> String {
-    let map: HashMap<&str, &str> = key.iter().filter_map(|(k, v)| Some((k.as_str(), v.as_s().ok()?.as_str()))).collect();
+    let map: HashMap<&str, &str> =
+        key.iter().filter_map(|(k, v)| Some((k.as_str(), v.as_s().ok()?.as_str()))).collect();
     base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(serde_json::to_vec(&map).unwrap_or_default())
 }
 
@@ -246,7 +256,10 @@ mod tests {
 
     #[test]
     fn cursors_round_trip_and_reject_garbage() {
-        let key = HashMap::from([("PK".to_string(), AttributeValue::S("a".into())), ("SK".to_string(), AttributeValue::S("b".into()))]);
+        let key = HashMap::from([
+            ("PK".to_string(), AttributeValue::S("a".into())),
+            ("SK".to_string(), AttributeValue::S("b".into())),
+        ]);
         assert_eq!(decode_cursor(&encode_cursor(&key)).unwrap(), key);
         assert!(decode_cursor("!!!").is_err());
         let foreign = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(br#"{"evil":"x"}"#);

@@ -183,12 +183,32 @@ mod tests {
         };
         let events = vec![
             ev(1, "ExecutionStarted", "2026-01-01T00:00:00Z", json!({})),
-            ev(2, "TaskStateEntered", "2026-01-01T00:00:00.100Z", json!({"stateEnteredEventDetails": {"name": "DetectLabels"}})),
+            ev(
+                2,
+                "TaskStateEntered",
+                "2026-01-01T00:00:00.100Z",
+                json!({"stateEnteredEventDetails": {"name": "DetectLabels"}}),
+            ),
             ev(3, "LambdaFunctionScheduled", "2026-01-01T00:00:00.100Z", json!({})),
-            ev(4, "LambdaFunctionFailed", "2026-01-01T00:00:00.200Z", json!({"lambdaFunctionFailedEventDetails": {"error": "Retryable", "cause": "x"}})),
+            ev(
+                4,
+                "LambdaFunctionFailed",
+                "2026-01-01T00:00:00.200Z",
+                json!({"lambdaFunctionFailedEventDetails": {"error": "Retryable", "cause": "x"}}),
+            ),
             ev(5, "LambdaFunctionScheduled", "2026-01-01T00:00:01Z", json!({})),
-            ev(6, "TaskStateExited", "2026-01-01T00:00:01.600Z", json!({"stateExitedEventDetails": {"name": "DetectLabels"}})),
-            ev(7, "PassStateEntered", 1767225602.0.to_string().as_str(), json!({"stateEnteredEventDetails": {"name": "P"}})),
+            ev(
+                6,
+                "TaskStateExited",
+                "2026-01-01T00:00:01.600Z",
+                json!({"stateExitedEventDetails": {"name": "DetectLabels"}}),
+            ),
+            ev(
+                7,
+                "PassStateEntered",
+                1767225602.0.to_string().as_str(),
+                json!({"stateEnteredEventDetails": {"name": "P"}}),
+            ),
         ];
         let rows = build_timeline(&events);
         assert_eq!(rows.len(), 2);

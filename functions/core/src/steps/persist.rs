@@ -77,7 +77,9 @@ pub async fn run(p: &Pipeline, input: PersistInput) -> Result<RecordRef, StepErr
             write_result(p, rk, &doc).await?;
         }
         match write_items(p, &pk, &id, &doc, existing.as_ref(), &input).await {
-            Ok(()) => return Ok(RecordRef { pk, sk: IMAGE_SK.into(), status: input.status, result_key, written: true }),
+            Ok(()) => {
+                return Ok(RecordRef { pk, sk: IMAGE_SK.into(), status: input.status, result_key, written: true })
+            }
             Err(WriteError::Conflict) => continue,
             Err(WriteError::Step(e)) => return Err(e),
         }
@@ -207,16 +209,17 @@ async fn write_items(
     let key_list = new_keys
         .iter()
         .map(|(pk, sk)| {
-            AttributeValue::M(HashMap::from([("PK".into(), AttributeValue::S(pk.clone())), ("SK".into(), AttributeValue::S(sk.clone()))]))
+            AttributeValue::M(HashMap::from([
+                ("PK".into(), AttributeValue::S(pk.clone())),
+                ("SK".into(), AttributeValue::S(sk.clone())),
+            ]))
         })
         .collect();
     item.insert("labelKeys".into(), AttributeValue::L(key_list));
 
     let mut put = Put::builder().table_name(table).set_item(Some(item));
     put = match existing.and_then(|i| i.get("updatedAt")).cloned() {
-        Some(seen) => put
-            .condition_expression("updatedAt = :seen")
-            .expression_attribute_values(":seen", seen),
+        Some(seen) => put.condition_expression("updatedAt = :seen").expression_attribute_values(":seen", seen),
         None => put.condition_expression("attribute_not_exists(PK)"),
     };
     let mut writes = vec![TransactWriteItem::builder().put(put.build().map_err(build_err)?).build()];
@@ -224,7 +227,11 @@ async fn write_items(
         let mut it = attrs;
         it.insert("PK".into(), AttributeValue::S(lpk));
         it.insert("SK".into(), AttributeValue::S(lsk));
-        writes.push(TransactWriteItem::builder().put(Put::builder().table_name(table).set_item(Some(it)).build().map_err(build_err)?).build());
+        writes.push(
+            TransactWriteItem::builder()
+                .put(Put::builder().table_name(table).set_item(Some(it)).build().map_err(build_err)?)
+                .build(),
+        );
     }
     for (opk, osk) in stored_label_keys(existing) {
         if !new_keys.contains(&(opk.clone(), osk.clone())) && writes.len() < 100 {

@@ -23,9 +23,7 @@ pub(super) fn read(data: &[u8]) -> Read<Header> {
             0x21 => {
                 let label = byte(data, pos + 1);
                 let app = data.get(pos + 2..pos + 14);
-                if label.ok() == Some(0xFF)
-                    && matches!(app, Some(b"\x0BNETSCAPE2.0") | Some(b"\x0BANIMEXTS1.0"))
-                {
+                if label.ok() == Some(0xFF) && matches!(app, Some(b"\x0BNETSCAPE2.0") | Some(b"\x0BANIMEXTS1.0")) {
                     looping = true;
                 }
                 skip_sub_blocks(data, pos + 2)

@@ -12,9 +12,7 @@ pub(super) fn read(data: &[u8]) -> Read<Header> {
     let mut pos = 2;
     loop {
         if byte(data, pos)? != 0xFF {
-            return Err(bad(
-                "The JPEG's structure is damaged before the image header.",
-            ));
+            return Err(bad("The JPEG's structure is damaged before the image header."));
         }
         // Markers may be padded with any number of 0xFF fill bytes.
         let mut at = pos + 1;
@@ -35,9 +33,7 @@ pub(super) fn read(data: &[u8]) -> Read<Header> {
         }
         let len = usize::from(be16(data, seg)?);
         if len < 2 {
-            return Err(bad(
-                "The JPEG's structure is damaged before the image header.",
-            ));
+            return Err(bad("The JPEG's structure is damaged before the image header."));
         }
         let end = seg + len;
         if is_start_of_frame(marker) {
@@ -46,10 +42,7 @@ pub(super) fn read(data: &[u8]) -> Read<Header> {
             return Ok(header);
         }
         if marker == 0xE1 && exif.is_none() {
-            if let Some(body) = data
-                .get(seg + 2..end)
-                .filter(|b| b.starts_with(b"Exif\0\0"))
-            {
+            if let Some(body) = data.get(seg + 2..end).filter(|b| b.starts_with(b"Exif\0\0")) {
                 exif = exif::parse(body);
             }
         }
@@ -70,26 +63,14 @@ fn frame_header(marker: u8, body: &[u8]) -> Read<Header> {
     };
     match marker {
         0xC0..=0xC3 => {}
-        0xC9..=0xCB | 0xCD..=0xCF => {
-            return Err(unsupported(
-                "This JPEG uses arithmetic coding, which we cannot read",
-            ))
-        }
-        _ => {
-            return Err(unsupported(
-                "This is a hierarchical JPEG, which we cannot read",
-            ))
-        }
+        0xC9..=0xCB | 0xCD..=0xCF => return Err(unsupported("This JPEG uses arithmetic coding, which we cannot read")),
+        _ => return Err(unsupported("This is a hierarchical JPEG, which we cannot read")),
     }
     if precision != 8 {
-        return Err(unsupported(&format!(
-            "This is a {precision}-bit JPEG, which we cannot read"
-        )));
+        return Err(unsupported(&format!("This is a {precision}-bit JPEG, which we cannot read")));
     }
     if !matches!(components, 1 | 3 | 4) {
-        return Err(unsupported(&format!(
-            "This JPEG has {components} colour channels, which we cannot read"
-        )));
+        return Err(unsupported(&format!("This JPEG has {components} colour channels, which we cannot read")));
     }
     let height = u16::from_be_bytes([h1, h0]);
     let width = u16::from_be_bytes([w1, w0]);

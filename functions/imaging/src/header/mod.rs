@@ -26,13 +26,7 @@ pub(crate) struct Header {
 
 impl Header {
     fn new(width: u32, height: u32) -> Self {
-        Header {
-            width,
-            height,
-            orientation: 1,
-            animated: false,
-            exif: ExifSubset::default(),
-        }
+        Header { width, height, orientation: 1, animated: false, exif: ExifSubset::default() }
     }
 
     fn apply_exif(&mut self, exif: Option<crate::exif::Exif>) {
@@ -70,9 +64,7 @@ fn bad(message: impl Into<String>) -> Fail {
 
 /// `len` bytes at `start`, or `Need` the end of that range.
 fn bytes(data: &[u8], start: usize, len: usize) -> Read<&[u8]> {
-    let end = start
-        .checked_add(len)
-        .ok_or_else(|| bad("The image header is damaged."))?;
+    let end = start.checked_add(len).ok_or_else(|| bad("The image header is damaged."))?;
     data.get(start..end).ok_or(Fail::Need(end))
 }
 

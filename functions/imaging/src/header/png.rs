@@ -17,8 +17,7 @@ pub(super) fn read(data: &[u8]) -> Read<Header> {
     }
     let width = be32(ihdr, 8)?;
     let height = be32(ihdr, 12)?;
-    let (depth, colour, compression, filter, interlace) =
-        (ihdr[16], ihdr[17], ihdr[18], ihdr[19], ihdr[20]);
+    let (depth, colour, compression, filter, interlace) = (ihdr[16], ihdr[17], ihdr[18], ihdr[19], ihdr[20]);
     let depth_ok = match colour {
         0 => matches!(depth, 1 | 2 | 4 | 8 | 16),
         3 => matches!(depth, 1 | 2 | 4 | 8),
@@ -48,9 +47,7 @@ fn scan_ancillary(data: &[u8], mut pos: usize, header: &mut Header) {
         if kind == b"IDAT" || kind == b"IEND" {
             return;
         }
-        let body = pos
-            .checked_add(8)
-            .and_then(|s| data.get(s..s.checked_add(len)?));
+        let body = pos.checked_add(8).and_then(|s| data.get(s..s.checked_add(len)?));
         match (kind, body) {
             (b"eXIf", Some(body)) if !exif_seen => {
                 exif_seen = true;

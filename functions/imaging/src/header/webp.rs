@@ -28,10 +28,7 @@ pub(super) fn read(data: &[u8]) -> Read<Header> {
                 return Err(bad("The WebP (lossless) image header is damaged."));
             }
             let bits = le32(body, 1)?;
-            Ok(Header::new(
-                (bits & 0x3FFF) + 1,
-                ((bits >> 14) & 0x3FFF) + 1,
-            ))
+            Ok(Header::new((bits & 0x3FFF) + 1, ((bits >> 14) & 0x3FFF) + 1))
         }
         b"VP8X" => {
             let body = bytes(data, 20, 10)?;

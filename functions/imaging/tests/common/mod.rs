@@ -32,12 +32,7 @@ pub fn encode(image: &DynamicImage, format: ImageFormat) -> Vec<u8> {
 pub fn jpeg(image: &RgbImage) -> Vec<u8> {
     let mut out = Vec::new();
     image::codecs::jpeg::JpegEncoder::new_with_quality(&mut out, 95)
-        .encode(
-            image.as_raw(),
-            image.width(),
-            image.height(),
-            image::ExtendedColorType::Rgb8,
-        )
+        .encode(image.as_raw(), image.width(), image.height(), image::ExtendedColorType::Rgb8)
         .unwrap();
     out
 }
@@ -54,12 +49,7 @@ pub fn png_rgba(image: &RgbaImage) -> Vec<u8> {
 pub fn webp(image: &RgbImage) -> Vec<u8> {
     let mut out = Vec::new();
     image::codecs::webp::WebPEncoder::new_lossless(&mut out)
-        .encode(
-            image.as_raw(),
-            image.width(),
-            image.height(),
-            image::ExtendedColorType::Rgb8,
-        )
+        .encode(image.as_raw(), image.width(), image.height(), image::ExtendedColorType::Rgb8)
         .unwrap();
     out
 }
@@ -70,9 +60,7 @@ pub fn gif(frames: &[RgbImage], looping: bool) -> Vec<u8> {
     {
         let mut encoder = image::codecs::gif::GifEncoder::new(&mut out);
         if looping {
-            encoder
-                .set_repeat(image::codecs::gif::Repeat::Infinite)
-                .unwrap();
+            encoder.set_repeat(image::codecs::gif::Repeat::Infinite).unwrap();
         }
         let frames = frames.iter().map(|f| {
             let rgba = DynamicImage::ImageRgb8(f.clone()).to_rgba8();
@@ -120,10 +108,8 @@ pub fn tiff(fields: &ExifFields) -> Vec<u8> {
         v.extend([0, 0]);
         ifd0.push((0x0112, 3, v));
     }
-    let exif_ifd: Vec<(u16, u16, Vec<u8>)> = fields
-        .date_time_original
-        .map(|d| vec![(0x9003, 2, ascii(d))])
-        .unwrap_or_default();
+    let exif_ifd: Vec<(u16, u16, Vec<u8>)> =
+        fields.date_time_original.map(|d| vec![(0x9003, 2, ascii(d))]).unwrap_or_default();
     let has_exif_ifd = !exif_ifd.is_empty();
     if has_exif_ifd {
         ifd0.push((0x8769, 4, vec![0; 4])); // patched below
@@ -136,32 +122,16 @@ pub fn tiff(fields: &ExifFields) -> Vec<u8> {
     let ifd_len = |n: usize| 2 + n * 12 + 4;
     let ifd0_at = 8;
     let ifd0_data_at = ifd0_at + ifd_len(ifd0.len());
-    let ifd0_data_len: usize = ifd0
-        .iter()
-        .filter(|e| e.2.len() > 4)
-        .map(|e| e.2.len())
-        .sum();
+    let ifd0_data_len: usize = ifd0.iter().filter(|e| e.2.len() > 4).map(|e| e.2.len()).sum();
     let exif_at = ifd0_data_at + ifd0_data_len;
     write_ifd(&mut out, &ifd0, ifd0_data_at, be, Some(exif_at as u32));
     if has_exif_ifd {
-        write_ifd(
-            &mut out,
-            &exif_ifd,
-            exif_at + ifd_len(exif_ifd.len()),
-            be,
-            None,
-        );
+        write_ifd(&mut out, &exif_ifd, exif_at + ifd_len(exif_ifd.len()), be, None);
     }
     out
 }
 
-fn write_ifd(
-    out: &mut Vec<u8>,
-    entries: &[(u16, u16, Vec<u8>)],
-    mut data_at: usize,
-    be: bool,
-    exif_ptr: Option<u32>,
-) {
+fn write_ifd(out: &mut Vec<u8>, entries: &[(u16, u16, Vec<u8>)], mut data_at: usize, be: bool, exif_ptr: Option<u32>) {
     let u16b = |v: u16| if be { v.to_be_bytes() } else { v.to_le_bytes() };
     let u32b = |v: u32| if be { v.to_be_bytes() } else { v.to_le_bytes() };
     let mut data: Vec<u8> = Vec::new();
@@ -210,11 +180,7 @@ pub fn crc32(bytes: &[u8]) -> u32 {
     for &b in bytes {
         crc ^= u32::from(b);
         for _ in 0..8 {
-            crc = if crc & 1 == 1 {
-                (crc >> 1) ^ 0xEDB8_8320
-            } else {
-                crc >> 1
-            };
+            crc = if crc & 1 == 1 { (crc >> 1) ^ 0xEDB8_8320 } else { crc >> 1 };
         }
     }
     !crc
@@ -281,13 +247,7 @@ fn riff(chunks: &[Vec<u8>]) -> Vec<u8> {
 
 /// Turn a simple lossless WebP into an extended one (VP8X) with optional EXIF at the end and
 /// an optional animation flag (header-level only).
-pub fn webp_extended(
-    simple: &[u8],
-    width: u32,
-    height: u32,
-    exif: Option<&[u8]>,
-    animated_flag: bool,
-) -> Vec<u8> {
+pub fn webp_extended(simple: &[u8], width: u32, height: u32, exif: Option<&[u8]>, animated_flag: bool) -> Vec<u8> {
     let vp8l = simple[12..].to_vec(); // the VP8L chunk, already padded
     let mut flags = 0u8;
     if exif.is_some() {

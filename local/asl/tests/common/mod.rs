@@ -1,7 +1,10 @@
 #![allow(dead_code)]
 //! Shared helpers: a recording task invoker and one-call runners.
 
-use asl::{Definition, Engine, EngineOptions, ExecutionDescription, HistoryEvent, TaskContext, TaskFailure, TaskFuture, TaskInvoker};
+use asl::{
+    Definition, Engine, EngineOptions, ExecutionDescription, HistoryEvent, TaskContext, TaskFailure, TaskFuture,
+    TaskInvoker,
+};
 use serde_json::Value;
 use std::sync::{Arc, Mutex};
 
@@ -22,7 +25,9 @@ pub struct Recorder {
 }
 
 impl Recorder {
-    pub fn new(f: impl Fn(&str, &Value, &TaskContext) -> Result<Value, TaskFailure> + Send + Sync + 'static) -> Arc<Recorder> {
+    pub fn new(
+        f: impl Fn(&str, &Value, &TaskContext) -> Result<Value, TaskFailure> + Send + Sync + 'static,
+    ) -> Arc<Recorder> {
         Arc::new(Recorder { calls: Mutex::new(Vec::new()), respond: Box::new(f) })
     }
     /// Returns its input unchanged.
@@ -47,16 +52,28 @@ pub fn fast() -> EngineOptions {
 }
 
 /// Runs a definition to its end in memory; returns the description and the history.
-pub async fn run_with(def: &Value, input: Value, invoker: Arc<dyn TaskInvoker>, options: EngineOptions) -> (ExecutionDescription, Vec<HistoryEvent>) {
+pub async fn run_with(
+    def: &Value,
+    input: Value,
+    invoker: Arc<dyn TaskInvoker>,
+    options: EngineOptions,
+) -> (ExecutionDescription, Vec<HistoryEvent>) {
     let definition = Definition::parse(&def.to_string()).expect("valid definition");
     let engine = Engine::in_memory(invoker, options).unwrap();
     let sm = engine.register_state_machine("test", definition);
     let arn = engine.start_execution(&sm, Some("run".into()), input).await.unwrap();
-    let d = tokio::time::timeout(std::time::Duration::from_secs(20), engine.wait(&arn)).await.expect("execution finished").unwrap();
+    let d = tokio::time::timeout(std::time::Duration::from_secs(20), engine.wait(&arn))
+        .await
+        .expect("execution finished")
+        .unwrap();
     (d, engine.history(&arn))
 }
 
-pub async fn run(def: &Value, input: Value, invoker: Arc<dyn TaskInvoker>) -> (ExecutionDescription, Vec<HistoryEvent>) {
+pub async fn run(
+    def: &Value,
+    input: Value,
+    invoker: Arc<dyn TaskInvoker>,
+) -> (ExecutionDescription, Vec<HistoryEvent>) {
     run_with(def, input, invoker, fast()).await
 }
 
@@ -81,7 +98,8 @@ pub fn pass(fields: Value) -> Value {
 
 /// A one-state Task machine with the given fields.
 pub fn task(fields: Value) -> Value {
-    let mut state = serde_json::json!({"Type": "Task", "Resource": "arn:aws:lambda:local:000000000000:function:f", "End": true});
+    let mut state =
+        serde_json::json!({"Type": "Task", "Resource": "arn:aws:lambda:local:000000000000:function:f", "End": true});
     for (k, v) in fields.as_object().unwrap() {
         state[k] = v.clone();
     }

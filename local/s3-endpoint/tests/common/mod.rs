@@ -131,7 +131,12 @@ pub fn post_signature(secret: &str, date: &str, region: &str, policy_b64: &str) 
 
 /// Form fields for a SigV4 POST upload: the auth fields plus a policy with `conditions` (the
 /// bucket and the x-amz-* conditions are added), signed with `secret`.
-pub fn signed_fields(bucket: &str, conditions: Vec<Value>, expiration: DateTime<Utc>, secret: &str) -> Vec<(String, String)> {
+pub fn signed_fields(
+    bucket: &str,
+    conditions: Vec<Value>,
+    expiration: DateTime<Utc>,
+    secret: &str,
+) -> Vec<(String, String)> {
     let now = Utc::now();
     let date = now.format("%Y%m%d").to_string();
     let amz_date = now.format("%Y%m%dT%H%M%SZ").to_string();
