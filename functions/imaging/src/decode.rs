@@ -5,7 +5,9 @@
 //! lossless JPEGs go through jpeg-decoder.
 
 use crate::format::Format;
+use crate::header;
 use crate::inspect::{check_dimensions, format_name, Limits};
+use crate::jpeg_markers;
 use crate::progressive;
 use crate::reject::Rejection;
 use std::io::Cursor;
@@ -24,9 +26,28 @@ pub(crate) struct Canvas {
 pub(crate) fn decode(bytes: &[u8], format: Format, longest_needed: u32, limits: &Limits) -> Result<Canvas, Rejection> {
     match format {
         Format::Jpeg => decode_jpeg(bytes, longest_needed, limits),
-        Format::Png => decode_with_image(bytes, image::ImageFormat::Png, format, limits),
-        Format::Gif => decode_with_image(bytes, image::ImageFormat::Gif, format, limits),
-        Format::Webp => decode_with_image(bytes, image::ImageFormat::WebP, format, limits),
+        Format::Png => {
+            header::check_png_budget(bytes)?;
+            decode_with_image(bytes, image::ImageFormat::Png, format, limits)
+        }
+        Format::Gif => decode_with_image(&gif_first_frame(bytes), image::ImageFormat::Gif, format, limits),
+        Format::Webp => {
+            header::check_webp_budget(bytes)?;
+            decode_with_image(bytes, image::ImageFormat::WebP, format, limits)
+        }
+    }
+}
+
+/// A GIF cut after its first image (plus a trailer): only that frame is shown, and a decoder
+/// handed the rest could spend time on thousands of frames. The whole file if no image is found.
+fn gif_first_frame(bytes: &[u8]) -> std::borrow::Cow<'_, [u8]> {
+    match header::gif_first_image_end(bytes).and_then(|end| bytes.get(..end)) {
+        Some(first) => {
+            let mut cut = first.to_vec();
+            cut.push(0x3B);
+            cut.into()
+        }
+        None => bytes.into(),
     }
 }
 
@@ -37,6 +58,8 @@ fn cannot_decode(format: Format, detail: impl std::fmt::Display) -> Rejection {
 fn decode_jpeg(bytes: &[u8], longest_needed: u32, limits: &Limits) -> Result<Canvas, Rejection> {
     use jpeg_decoder::{CodingProcess, Decoder, PixelFormat};
     let fail = |e: jpeg_decoder::Error| cannot_decode(Format::Jpeg, e);
+    // Every decoder below reads every scan: count them (linear) before any of them starts.
+    jpeg_markers::check_budget(bytes)?;
     let mut decoder = Decoder::new(bytes);
     let max_buffer = limits.max_pixels.saturating_mul(4);
     decoder.set_max_decoding_buffer_size(usize::try_from(max_buffer).unwrap_or(usize::MAX));

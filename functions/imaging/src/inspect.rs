@@ -84,8 +84,14 @@ pub fn inspect(prefix: &[u8], total_len: u64, limits: &Limits) -> Result<Inspect
     let usable = usize::try_from(total_len).unwrap_or(usize::MAX).min(prefix.len());
     let prefix = &prefix[..usable];
     let complete = prefix.len() as u64 >= total_len;
+    // At least double the prefix each time, so that a header spread over many segments (a long
+    // APPn chain) takes a logarithmic number of fetches, not one per segment.
     let need_more = |needed: usize| Inspection::NeedMore {
-        bytes: (needed as u64).max(prefix.len() as u64 + 1).saturating_add(INITIAL_HEADER_BYTES).min(total_len),
+        bytes: (needed as u64)
+            .max(prefix.len() as u64 + 1)
+            .saturating_add(INITIAL_HEADER_BYTES)
+            .max(2 * prefix.len() as u64)
+            .min(total_len),
     };
     if prefix.len() < SNIFF_BYTES && !complete {
         return Ok(need_more(SNIFF_BYTES));

@@ -17,17 +17,20 @@
 //! # Ok::<(), imgpipe_imaging::Rejection>(())
 //! ```
 
+mod budget;
 mod decode;
 mod exif;
 mod format;
 mod header;
 mod inspect;
+mod jpeg_markers;
 mod oriented;
 mod progressive;
 mod reject;
 mod thumbnail;
 mod transform;
 
+pub use budget::{MAX_JPEG_SCANS, MAX_SEGMENTS};
 pub use exif::{ExifSubset, MAX_EXIF_STRING_CHARS};
 pub use format::Format;
 pub use inspect::{inspect, ImageInfo, Inspection, Limits, INITIAL_HEADER_BYTES};

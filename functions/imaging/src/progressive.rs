@@ -10,6 +10,7 @@
 //! browser shows it part-way through loading, once enough of it has arrived for that size.
 
 use crate::header::is_start_of_frame;
+use crate::jpeg_markers::{Markers, SOS};
 use std::io::{BufRead, Read};
 use std::ops::Range;
 
@@ -28,21 +29,27 @@ const ZIGZAG: [u8; 64] = [
 /// input side, in (0, 1]) needs, in file order; `None` when nothing can be left out or the file is
 /// not a progressive JPEG this understands (then decode it whole: libjpeg reports any damage).
 pub(crate) fn scans_for_shrink(jpeg: &[u8], shrink: f64) -> Option<Vec<Range<usize>>> {
-    let file = parse(jpeg)?;
+    plan(jpeg, shrink, &mut 0)
+}
+
+/// [`scans_for_shrink`], adding its steps to `work`: O(segments + 64 × scans), never more.
+fn plan(jpeg: &[u8], shrink: f64, work: &mut usize) -> Option<Vec<Range<usize>>> {
+    let file = parse(jpeg, work)?;
     let mut keep = vec![true; file.segments.len()];
-    for component in &file.components {
+    // Each component's AC scans, in file order, found in one pass.
+    let mut by_component: Vec<Vec<(usize, &Scan)>> = file.components.iter().map(|_| Vec::new()).collect();
+    for (i, segment) in file.segments.iter().enumerate() {
+        *work += 1;
+        if let Segment::Scan(scan @ Scan { ss: 1.., component: Some(id), .. }) = segment {
+            if let Some(at) = file.components.iter().position(|c| c.id == *id) {
+                by_component[at].push((i, scan));
+            }
+        }
+    }
+    for (component, scans) in file.components.iter().zip(&by_component) {
         let needed = needed_coefficients(component, &file.components, shrink);
         let quant = file.quant.get(usize::from(component.quant_table))?.as_ref()?;
-        let scans: Vec<(usize, &Scan)> = file
-            .segments
-            .iter()
-            .enumerate()
-            .filter_map(|(i, s)| match s {
-                Segment::Scan(scan) if scan.ss > 0 && scan.component == Some(component.id) => Some((i, scan)),
-                _ => None,
-            })
-            .collect();
-        for (i, kept) in scans.iter().zip(cheapest_plan(&scans, &needed, quant)) {
+        for (i, kept) in scans.iter().zip(cheapest_plan(scans, &needed, quant, work)) {
             keep[i.0] = kept;
         }
     }
@@ -63,30 +70,61 @@ pub(crate) fn scans_for_shrink(jpeg: &[u8], shrink: f64) -> Option<Vec<Range<usi
 /// Which of one component's AC `scans` to keep: every scan up to some point, then only first
 /// passes over needed coefficients (a refinement can only be decoded after every earlier scan
 /// of its band). The cheapest such plan whose loss stays within [`MAX_COEFFICIENT_LOSS`].
-fn cheapest_plan(scans: &[(usize, &Scan)], needed: &[bool; 64], quant: &[u16; 64]) -> Vec<bool> {
+///
+/// Every cut point is weighed in O(64) from running totals: with the cut at `p`, the last kept
+/// scan over coefficient `k` is the last first pass over `k` if that lies at or after `p`, else
+/// the last scan over `k` before `p`.
+fn cheapest_plan(scans: &[(usize, &Scan)], needed: &[bool; 64], quant: &[u16; 64], work: &mut usize) -> Vec<bool> {
+    let first_pass: Vec<bool> = scans.iter().map(|(_, s)| s.ah == 0 && s.band().any(|k| needed[k])).collect();
     let final_al = last_al(scans.iter().map(|(_, s)| *s));
-    let mut best: Option<(usize, Vec<bool>)> = None;
-    for prefix in 0..=scans.len() {
-        let plan: Vec<bool> = scans
-            .iter()
-            .enumerate()
-            .map(|(i, (_, s))| i < prefix || (s.ah == 0 && s.band().any(|k| needed[k])))
-            .collect();
-        let kept_al = last_al(scans.iter().zip(&plan).filter(|(_, &k)| k).map(|((_, s), _)| *s));
-        let within = (1..64).filter(|&k| needed[k]).all(|k| match (final_al[k], kept_al[k]) {
-            (None, _) => true,
-            (Some(full), Some(kept)) => {
-                let lost = (1u32 << kept).saturating_sub(1u32 << full);
-                u32::from(quant[k]).saturating_mul(lost) <= MAX_COEFFICIENT_LOSS
-            }
-            (Some(_), None) => false,
-        });
-        let cost: usize = scans.iter().zip(&plan).filter(|(_, &k)| k).map(|((_, s), _)| s.range.len()).sum();
-        if within && best.as_ref().is_none_or(|(c, _)| cost < *c) {
-            best = Some((cost, plan));
+    // Per coefficient: the index and Al of the last first pass over it.
+    let mut last_first_pass: [Option<(usize, u8)>; 64] = [None; 64];
+    for (i, (_, scan)) in scans.iter().enumerate().filter(|(i, _)| first_pass[*i]) {
+        *work += 1;
+        for k in scan.band() {
+            last_first_pass[k] = Some((i, scan.al));
         }
     }
-    best.map_or_else(|| vec![true; scans.len()], |(_, plan)| plan)
+    let mut first_pass_cost_from_cut: usize =
+        scans.iter().zip(&first_pass).filter(|(_, &f)| f).map(|((_, s), _)| s.range.len()).sum();
+    let mut before_cut_al: [Option<u8>; 64] = [None; 64];
+    let mut before_cut_cost = 0usize;
+    let mut best: Option<(usize, usize)> = None;
+    for cut in 0..=scans.len() {
+        *work += 1;
+        let within = (1..64).filter(|&k| needed[k]).all(|k| {
+            let kept = match last_first_pass[k] {
+                Some((i, al)) if i >= cut => Some(al),
+                _ => before_cut_al[k],
+            };
+            match (final_al[k], kept) {
+                (None, _) => true,
+                (Some(full), Some(kept)) => {
+                    let lost = (1u32 << kept).saturating_sub(1u32 << full);
+                    u32::from(quant[k]).saturating_mul(lost) <= MAX_COEFFICIENT_LOSS
+                }
+                (Some(_), None) => false,
+            }
+        });
+        let cost = before_cut_cost + first_pass_cost_from_cut;
+        if within && best.is_none_or(|(c, _)| cost < c) {
+            best = Some((cost, cut));
+        }
+        // Move the cut past scan `cut`.
+        if let (Some((_, scan)), Some(&first)) = (scans.get(cut), first_pass.get(cut)) {
+            for k in scan.band() {
+                before_cut_al[k] = Some(scan.al);
+            }
+            before_cut_cost += scan.range.len();
+            if first {
+                first_pass_cost_from_cut -= scan.range.len();
+            }
+        }
+    }
+    match best {
+        Some((_, cut)) => (0..scans.len()).map(|i| i < cut || first_pass[i]).collect(),
+        None => vec![true; scans.len()],
+    }
 }
 
 /// For each zigzag index, the point transform (lowest bit sent) of the last scan covering it.
@@ -203,38 +241,22 @@ struct File {
     segments: Vec<Segment>,
 }
 
-/// Split a progressive Huffman JPEG into its marker segments, up to and including EOI. `None`
-/// for anything else, anything damaged, or tables redefined between scans.
-fn parse(jpeg: &[u8]) -> Option<File> {
+/// Split a progressive Huffman JPEG into its marker segments, up to and including EOI, adding
+/// one step per segment to `work`. `None` for anything else, anything damaged, or tables
+/// redefined between scans.
+fn parse(jpeg: &[u8], work: &mut usize) -> Option<File> {
     if !jpeg.starts_with(&[0xFF, 0xD8]) {
         return None;
     }
     let mut file = File { components: Vec::new(), quant: [None; 4], segments: vec![Segment::Other(0..2)] };
-    let mut at = 2;
     let mut progressive = false;
-    loop {
-        let start = at;
-        if *jpeg.get(at)? != 0xFF {
-            return None;
-        }
-        while jpeg.get(at) == Some(&0xFF) {
-            at += 1;
-        }
-        let marker = *jpeg.get(at)?;
-        at += 1;
-        if marker == 0xD9 {
-            file.segments.push(Segment::Other(start..at));
-            break;
-        }
-        if matches!(marker, 0x01 | 0xD0..=0xD7) {
-            file.segments.push(Segment::Other(start..at));
-            continue;
-        }
-        let length = usize::from(u16::from_be_bytes([*jpeg.get(at)?, *jpeg.get(at + 1)?]));
-        let body = jpeg.get(at + 2..at + length.checked_sub(2)? + 2)?;
-        let end = at + length;
-        let scanned = file.segments.iter().any(|s| matches!(s, Segment::Scan(_)));
-        match marker {
+    let mut scanned = false;
+    // The walk ends after EOI or at the first damage (then `?` gives up).
+    for segment in Markers::strict(jpeg) {
+        *work += 1;
+        let segment = segment.ok()?;
+        let body = jpeg.get(segment.body.clone())?;
+        match segment.marker {
             0xDB if scanned => return None,
             0xDB => read_quant_tables(body, &mut file.quant)?,
             0xC2 => {
@@ -243,17 +265,15 @@ fn parse(jpeg: &[u8]) -> Option<File> {
             }
             // Any other frame type: baseline, extended, lossless, arithmetic, hierarchical.
             other if is_start_of_frame(other) => return None,
-            0xDA if !progressive => return None,
-            0xDA => {
-                let data_end = entropy_end(jpeg, end);
-                file.segments.push(Segment::Scan(read_scan(body, start..data_end)?));
-                at = data_end;
+            SOS if !progressive => return None,
+            SOS => {
+                scanned = true;
+                file.segments.push(Segment::Scan(read_scan(body, segment.range)?));
                 continue;
             }
             _ => {}
         }
-        file.segments.push(Segment::Other(start..end));
-        at = end;
+        file.segments.push(Segment::Other(segment.range));
     }
     Some(file)
 }
@@ -277,7 +297,7 @@ fn read_quant_tables(mut body: &[u8], quant: &mut [Option<[u16; 64]>; 4]) -> Opt
 fn read_frame(body: &[u8]) -> Option<Vec<Component>> {
     let (&precision, rest) = body.split_first()?;
     let count = usize::from(*rest.get(4)?);
-    if precision != 8 || count == 0 {
+    if precision != 8 || !(1..=4).contains(&count) {
         return None;
     }
     rest.get(5..5 + 3 * count)?
@@ -301,22 +321,6 @@ fn read_scan(body: &[u8], range: Range<usize>) -> Option<Scan> {
         return None;
     }
     Some(Scan { range, component: (ss > 0).then_some(first_id), ss, se, ah, al })
-}
-
-/// Where a scan's entropy-coded data ends: the next marker that is not a stuffed 0xFF00 or a
-/// restart marker (or the end of the file).
-fn entropy_end(jpeg: &[u8], from: usize) -> usize {
-    let mut at = from;
-    while let Some(offset) = jpeg.get(at..).and_then(|rest| memchr::memchr(0xFF, rest)) {
-        let ff = at + offset;
-        match jpeg.get(ff + 1) {
-            Some(0x00 | 0xD0..=0xD7) => at = ff + 2,
-            Some(0xFF) => at = ff + 1,
-            Some(_) => return ff,
-            None => break,
-        }
-    }
-    jpeg.len()
 }
 
 #[cfg(test)]
@@ -348,12 +352,15 @@ mod tests {
         started.finish().unwrap()
     }
 
-    /// The AC scans a plan keeps, as (component id, Ss, Se, Ah, Al).
-    fn kept_ac_scans(jpeg: &[u8], shrink: f64) -> Option<Vec<(u8, u8, u8, u8, u8)>> {
+    /// An AC scan as (component id, Ss, Se, Ah, Al).
+    type ScanShape = (u8, u8, u8, u8, u8);
+
+    /// The AC scans a plan keeps.
+    fn kept_ac_scans(jpeg: &[u8], shrink: f64) -> Option<Vec<ScanShape>> {
         let ranges = scans_for_shrink(jpeg, shrink)?;
         let mut pruned = Vec::new();
         Pieces::new(jpeg, ranges).read_to_end(&mut pruned).unwrap();
-        let file = parse(&pruned).expect("the pruned file is a valid progressive JPEG");
+        let file = parse(&pruned, &mut 0).expect("the pruned file is a valid progressive JPEG");
         Some(
             file.segments
                 .iter()
@@ -363,6 +370,36 @@ mod tests {
                 })
                 .collect(),
         )
+    }
+
+    /// `jpeg` with its last scan repeated `extra` times (libjpeg only warns about such files).
+    fn with_repeated_last_scan(jpeg: &[u8], extra: usize) -> Vec<u8> {
+        let sos = jpeg.windows(2).rposition(|w| w == [0xFF, 0xDA]).unwrap();
+        let eoi = jpeg.len() - 2;
+        let mut out = jpeg[..eoi].to_vec();
+        for _ in 0..extra {
+            out.extend_from_slice(&jpeg[sos..eoi]);
+        }
+        out.extend([0xFF, 0xD9]);
+        out
+    }
+
+    #[test]
+    fn planning_is_linear_in_the_number_of_scans() {
+        // 32 000 extra scans of one component; the old planner weighed every cut point by
+        // re-walking every scan (10^9 steps) and re-scanned the segment list per marker.
+        let jpeg = with_repeated_last_scan(&progressive(90.0), 32_000);
+        let segments = parse(&jpeg, &mut 0).unwrap().segments.len();
+        assert!(segments > 32_000);
+        for shrink in [0.1, 0.5, 1.0] {
+            let mut work = 0;
+            if let Some(ranges) = plan(&jpeg, shrink, &mut work) {
+                assert!(ranges.iter().all(|r| r.start < r.end && r.end <= jpeg.len()));
+            }
+            // One step per segment walked, per segment grouped, per scan weighed (twice).
+            assert!(work <= 4 * segments + 16, "shrink {shrink}: {work} steps for {segments} segments");
+            assert!(work >= 2 * segments, "shrink {shrink}: the counter counts");
+        }
     }
 
     #[test]
@@ -406,7 +443,7 @@ mod tests {
         assert_eq!(scans_for_shrink(b"", shrink), None);
         assert_eq!(scans_for_shrink(b"\xFF\xD8\xFF", shrink), None);
         // Damage anywhere: never a panic, and any ranges returned lie inside the file.
-        let headers: Vec<usize> = parse(&jpeg)
+        let headers: Vec<usize> = parse(&jpeg, &mut 0)
             .unwrap()
             .segments
             .iter()

@@ -19,17 +19,23 @@ pub enum RejectCode {
     DimensionsTooLarge,
     /// The bytes claim to be an image but cannot be read.
     Corrupt,
+    /// A JPEG with more scans than `MAX_JPEG_SCANS` (each scan costs a pass over the image).
+    TooManyScans,
+    /// More marker segments, chunks or blocks than `MAX_SEGMENTS`.
+    TooManySegments,
 }
 
 impl RejectCode {
     /// Every code, in declaration order.
-    pub const ALL: [RejectCode; 6] = [
+    pub const ALL: [RejectCode; 8] = [
         RejectCode::UnsupportedFormat,
         RejectCode::Empty,
         RejectCode::TooLarge,
         RejectCode::TooSmall,
         RejectCode::DimensionsTooLarge,
         RejectCode::Corrupt,
+        RejectCode::TooManyScans,
+        RejectCode::TooManySegments,
     ];
 
     /// The code as it appears in JSON and error causes, e.g. `"UNSUPPORTED_FORMAT"`.
@@ -41,6 +47,8 @@ impl RejectCode {
             RejectCode::TooSmall => "TOO_SMALL",
             RejectCode::DimensionsTooLarge => "DIMENSIONS_TOO_LARGE",
             RejectCode::Corrupt => "CORRUPT",
+            RejectCode::TooManyScans => "TOO_MANY_SCANS",
+            RejectCode::TooManySegments => "TOO_MANY_SEGMENTS",
         }
     }
 

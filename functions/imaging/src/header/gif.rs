@@ -2,6 +2,7 @@
 //! extension visible in the prefix mark the GIF as animated.
 
 use super::{bad, byte, bytes, le16, Fail, Header, Read};
+use crate::budget::Tally;
 
 pub(super) fn read(data: &[u8]) -> Read<Header> {
     let screen = bytes(data, 0, 13)?;
@@ -12,6 +13,7 @@ pub(super) fn read(data: &[u8]) -> Read<Header> {
     let mut pos = 13 + colour_table_len(screen[10]);
     let mut images = 0u32;
     let mut looping = false;
+    let mut tally = Tally::default();
     loop {
         // Up to the first image every byte is required; after it, what the prefix shows.
         let block = match byte(data, pos) {
@@ -21,6 +23,9 @@ pub(super) fn read(data: &[u8]) -> Read<Header> {
         };
         let next = match block {
             0x21 => {
+                if images == 0 {
+                    tally.count_segment("GIF", "extension blocks").map_err(Fail::Bad)?;
+                }
                 let label = byte(data, pos + 1);
                 let app = data.get(pos + 2..pos + 14);
                 if label.ok() == Some(0xFF) && matches!(app, Some(b"\x0BNETSCAPE2.0") | Some(b"\x0BANIMEXTS1.0")) {
@@ -52,6 +57,20 @@ pub(super) fn read(data: &[u8]) -> Read<Header> {
     }
     header.animated = images > 1 || looping;
     Ok(header)
+}
+
+/// The end of the first image's data (descriptor, colour table, LZW data): all a decoder of the
+/// first frame needs, so that later frames cost nothing. `None` when it cannot be found.
+pub(crate) fn first_image_end(data: &[u8]) -> Option<usize> {
+    let screen = data.get(..13)?;
+    let mut pos = 13 + colour_table_len(screen[10]);
+    loop {
+        pos = match *data.get(pos)? {
+            0x21 => skip_sub_blocks(data, pos + 2).ok()?,
+            0x2C => return skip_sub_blocks(data, pos + 10 + colour_table_len(*data.get(pos + 9)?) + 1).ok(),
+            _ => return None,
+        };
+    }
 }
 
 fn colour_table_len(flags: u8) -> usize {

@@ -1,55 +1,44 @@
-//! JPEG: walk the markers up to the frame header (SOFn), reading APP1 EXIF on the way.
+//! JPEG: walk the markers up to the frame header (SOFn), reading APP1 EXIF on the way, then on
+//! through whatever else the bytes at hand show, counting scans and segments against the budget.
 
-use super::{bad, be16, byte, bytes, Fail, Header, Read};
+use super::{bad, bytes, Fail, Header, Read};
+use crate::budget::Tally;
 use crate::exif;
+use crate::jpeg_markers::{Markers, Stop, EOI, SOS};
 use crate::reject::Rejection;
 
 pub(super) fn read(data: &[u8]) -> Read<Header> {
     if bytes(data, 0, 2)? != [0xFF, 0xD8] {
         return Err(bad("The JPEG does not start with a valid marker."));
     }
+    let mut tally = Tally::default();
     let mut exif = None;
-    let mut pos = 2;
-    loop {
-        if byte(data, pos)? != 0xFF {
-            return Err(bad("The JPEG's structure is damaged before the image header."));
-        }
-        // Markers may be padded with any number of 0xFF fill bytes.
-        let mut at = pos + 1;
-        while byte(data, at)? == 0xFF {
-            at += 1;
-        }
-        let marker = byte(data, at)?;
-        let seg = at + 1;
-        match marker {
-            0x01 | 0xD0..=0xD7 => {
-                pos = seg; // standalone markers carry no length
-                continue;
+    let mut markers = Markers::strict(data);
+    let mut header = loop {
+        let segment = match markers.next() {
+            Some(Ok(segment)) => segment,
+            Some(Err(Stop::Need(n))) => return Err(Fail::Need(n)),
+            Some(Err(Stop::Damaged)) | None => {
+                return Err(bad("The JPEG's structure is damaged before the image header."))
             }
-            0x00 | 0xD8 | 0xD9 | 0xDA => {
-                return Err(bad("The JPEG has no image header before its image data."));
-            }
+        };
+        tally.count_jpeg(segment.marker).map_err(Fail::Bad)?;
+        let body = &data[segment.body];
+        match segment.marker {
+            0xD8 | EOI | SOS => return Err(bad("The JPEG has no image header before its image data.")),
+            marker if is_start_of_frame(marker) => break frame_header(marker, body)?,
+            0xE1 if exif.is_none() && body.starts_with(b"Exif\0\0") => exif = exif::parse(body),
             _ => {}
         }
-        let len = usize::from(be16(data, seg)?);
-        if len < 2 {
-            return Err(bad("The JPEG's structure is damaged before the image header."));
-        }
-        let end = seg + len;
-        if is_start_of_frame(marker) {
-            let mut header = frame_header(marker, bytes(data, seg + 2, len - 2)?)?;
-            header.apply_exif(exif);
-            return Ok(header);
-        }
-        if marker == 0xE1 && exif.is_none() {
-            if let Some(body) = data.get(seg + 2..end).filter(|b| b.starts_with(b"Exif\0\0")) {
-                exif = exif::parse(body);
-            }
-        }
-        // The next marker and its length must be readable too.
-        bytes(data, end, 4)?;
-        pos = end;
+    };
+    header.apply_exif(exif);
+    // Past the frame header, count as libjpeg reads: a prefix is checked as far as it goes, and
+    // the whole file (as at thumbnailing) to its end.
+    markers.tolerate_stray_bytes();
+    for segment in markers.map_while(Result::ok) {
+        tally.count_jpeg(segment.marker).map_err(Fail::Bad)?;
     }
+    Ok(header)
 }
 
 /// SOF0..SOF15 except DHT (C4), JPG (C8) and DAC (CC).

@@ -8,7 +8,10 @@ mod jpeg;
 mod png;
 mod webp;
 
+pub(crate) use gif::first_image_end as gif_first_image_end;
 pub(crate) use jpeg::is_start_of_frame;
+pub(crate) use png::check_budget as check_png_budget;
+pub(crate) use webp::check_budget as check_webp_budget;
 
 use crate::exif::ExifSubset;
 use crate::format::Format;
@@ -75,10 +78,6 @@ fn array<const N: usize>(data: &[u8], at: usize) -> Read<[u8; N]> {
 
 fn byte(data: &[u8], at: usize) -> Read<u8> {
     Ok(array::<1>(data, at)?[0])
-}
-
-fn be16(data: &[u8], at: usize) -> Read<u16> {
-    Ok(u16::from_be_bytes(array(data, at)?))
 }
 
 fn be32(data: &[u8], at: usize) -> Read<u32> {

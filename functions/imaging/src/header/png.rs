@@ -1,8 +1,10 @@
 //! PNG: the IHDR chunk (CRC-checked), then eXIf / acTL if they appear before IDAT in the prefix.
 
-use super::{bad, be32, bytes, Header, Read};
+use super::{bad, be32, bytes, Fail, Header, Read};
+use crate::budget::Tally;
 use crate::exif;
 use crate::format::PNG_SIGNATURE;
+use crate::reject::Rejection;
 
 pub(super) fn read(data: &[u8]) -> Read<Header> {
     if bytes(data, 0, 8)? != PNG_SIGNATURE {
@@ -34,21 +36,21 @@ pub(super) fn read(data: &[u8]) -> Read<Header> {
         return Err(bad("The PNG header holds invalid values."));
     }
     let mut header = Header::new(width, height);
-    scan_ancillary(data, 33, &mut header);
+    scan_ancillary(data, &mut header)?;
     Ok(header)
 }
 
-/// Best effort over the chunks present in the prefix, up to the first IDAT.
-fn scan_ancillary(data: &[u8], mut pos: usize, header: &mut Header) {
+/// Best effort over the chunks present in the prefix, up to the first IDAT; too many of them
+/// is a rejection.
+fn scan_ancillary(data: &[u8], header: &mut Header) -> Read<()> {
     let mut exif_seen = false;
-    while let Some(head) = data.get(pos..pos.saturating_add(8)) {
-        let len = u32::from_be_bytes([head[0], head[1], head[2], head[3]]) as usize;
-        let kind = &head[4..8];
-        if kind == b"IDAT" || kind == b"IEND" {
-            return;
+    let mut tally = Tally::default();
+    for (kind, body) in Chunks::after_ihdr(data) {
+        if &kind == b"IDAT" || &kind == b"IEND" {
+            break;
         }
-        let body = pos.checked_add(8).and_then(|s| data.get(s..s.checked_add(len)?));
-        match (kind, body) {
+        tally.count_segment("PNG", "chunks").map_err(Fail::Bad)?;
+        match (&kind, body) {
             (b"eXIf", Some(body)) if !exif_seen => {
                 exif_seen = true;
                 header.apply_exif(exif::parse(body));
@@ -58,10 +60,47 @@ fn scan_ancillary(data: &[u8], mut pos: usize, header: &mut Header) {
             }
             _ => {}
         }
-        match pos.checked_add(12).and_then(|p| p.checked_add(len)) {
-            Some(next) => pos = next,
-            None => return,
+    }
+    Ok(())
+}
+
+/// Refuse a whole PNG with more chunks than the budget allows, image data (IDAT) and animation
+/// frames (fcTL, fdAT: only the first image is decoded) aside. Damage is the decoder's to report.
+pub(crate) fn check_budget(data: &[u8]) -> Result<(), Rejection> {
+    let mut tally = Tally::default();
+    for (kind, _) in Chunks::after_ihdr(data) {
+        match &kind {
+            b"IEND" => break,
+            b"IDAT" | b"fdAT" | b"fcTL" => {}
+            _ => tally.count_segment("PNG", "chunks")?,
         }
+    }
+    Ok(())
+}
+
+/// The chunks after IHDR whose 8-byte heads lie in `data`: type, and body if wholly present.
+struct Chunks<'a> {
+    data: &'a [u8],
+    pos: Option<usize>,
+}
+
+impl<'a> Chunks<'a> {
+    fn after_ihdr(data: &'a [u8]) -> Self {
+        Chunks { data, pos: Some(33) }
+    }
+}
+
+impl<'a> Iterator for Chunks<'a> {
+    type Item = ([u8; 4], Option<&'a [u8]>);
+
+    fn next(&mut self) -> Option<Self::Item> {
+        let pos = self.pos?;
+        let head = self.data.get(pos..pos.checked_add(8)?)?;
+        let len = u32::from_be_bytes([head[0], head[1], head[2], head[3]]) as usize;
+        let kind = [head[4], head[5], head[6], head[7]];
+        let body = pos.checked_add(8).and_then(|s| self.data.get(s..s.checked_add(len)?));
+        self.pos = pos.checked_add(12).and_then(|p| p.checked_add(len));
+        Some((kind, body))
     }
 }
 

@@ -2,7 +2,9 @@
 //! may be followed by an EXIF chunk, read if it lies within the prefix.
 
 use super::{bad, bytes, le16, le24, le32, Header, Read};
+use crate::budget::{Tally, MAX_SEGMENTS};
 use crate::exif;
+use crate::reject::Rejection;
 
 pub(super) fn read(data: &[u8]) -> Read<Header> {
     let riff = bytes(data, 0, 20)?;
@@ -49,9 +51,10 @@ fn padded(len: usize) -> usize {
     len.saturating_add(len & 1)
 }
 
-/// The body of the first `kind` chunk at or after `pos` that lies wholly within `data`.
+/// The body of the first `kind` chunk at or after `pos` that lies wholly within `data`, among
+/// the first [`MAX_SEGMENTS`] chunks.
 fn find_chunk<'a>(data: &'a [u8], mut pos: usize, kind: &[u8; 4]) -> Option<&'a [u8]> {
-    loop {
+    for _ in 0..MAX_SEGMENTS {
         let head = data.get(pos..pos.checked_add(8)?)?;
         let len = u32::from_le_bytes([head[4], head[5], head[6], head[7]]) as usize;
         let start = pos + 8;
@@ -60,4 +63,23 @@ fn find_chunk<'a>(data: &'a [u8], mut pos: usize, kind: &[u8; 4]) -> Option<&'a 
         }
         pos = start.checked_add(padded(len))?;
     }
+    None
+}
+
+/// Refuse a whole WebP with more top-level chunks than the budget allows, animation frames
+/// (ANMF: only the first is decoded) aside. Damage is the decoder's to report.
+pub(crate) fn check_budget(data: &[u8]) -> Result<(), Rejection> {
+    let mut tally = Tally::default();
+    let mut pos = 12usize;
+    while let Some(head) = pos.checked_add(8).and_then(|end| data.get(pos..end)) {
+        if &head[0..4] != b"ANMF" {
+            tally.count_segment("WebP", "chunks")?;
+        }
+        let len = u32::from_le_bytes([head[4], head[5], head[6], head[7]]) as usize;
+        match (pos + 8).checked_add(padded(len)) {
+            Some(next) => pos = next,
+            None => break,
+        }
+    }
+    Ok(())
 }
