@@ -32,6 +32,9 @@ pub struct Config {
     pub default_owner: String,
     /// `STATE_MACHINE_ARN`: for execution timelines (query function); empty when unknown.
     pub state_machine_arn: String,
+    /// `CURSOR_SECRET`: signs page cursors. When unset, a random secret for this process (cursors
+    /// then only work against the process that issued them).
+    pub cursor_secret: String,
 }
 
 /// A variable that is present but malformed.
@@ -58,6 +61,7 @@ impl Default for Config {
             result_url_ttl_seconds: 900,
             default_owner: "anonymous".into(),
             state_machine_arn: String::new(),
+            cursor_secret: random_secret(),
         }
     }
 }
@@ -112,8 +116,14 @@ impl Config {
             result_url_ttl_seconds: num("RESULT_URL_TTL_SECONDS", d.result_url_ttl_seconds)?,
             default_owner: text("DEFAULT_OWNER", d.default_owner),
             state_machine_arn: text("STATE_MACHINE_ARN", d.state_machine_arn),
+            cursor_secret: text("CURSOR_SECRET", d.cursor_secret),
         })
     }
+}
+
+/// 244 random bits, as text.
+fn random_secret() -> String {
+    format!("{}{}", uuid::Uuid::new_v4().simple(), uuid::Uuid::new_v4().simple())
 }
 
 fn parse_or<T: FromStr>(

@@ -4,7 +4,6 @@
 
 pub mod aws;
 pub mod config;
-pub mod dynamo;
 pub mod error;
 pub mod http;
 #[cfg(feature = "lambda")]
@@ -12,6 +11,7 @@ pub mod lambda;
 pub mod model;
 pub mod post_policy;
 pub mod steps;
+pub mod table;
 
 pub use config::Config;
 pub use error::StepError;

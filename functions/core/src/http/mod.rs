@@ -1,6 +1,7 @@
 //! The HTTP API as axum routers: `lambda_http` serves them on AWS and `imgpipe serve`
 //! mounts the very same routers locally.
 
+pub mod cursor;
 pub mod presign;
 pub mod query;
 pub mod timeline;
@@ -10,10 +11,11 @@ use std::sync::Arc;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-use serde_json::json;
+use serde::Serialize;
 
 use crate::aws::Clients;
 use crate::config::Config;
+use crate::table::Table;
 pub use timeline::Executions;
 
 /// What the API handlers share.
@@ -25,28 +27,53 @@ pub struct ApiState {
     pub executions: Option<Arc<dyn Executions>>,
 }
 
+impl ApiState {
+    /// The table, through this state's client.
+    pub fn table(&self) -> Table {
+        Table::new(self.clients.dynamo.clone(), &self.config.table_name)
+    }
+}
+
 /// The whole API: presign and query routes.
 pub fn router(state: Arc<ApiState>) -> axum::Router {
     presign::router(state.clone()).merge(query::router(state))
+}
+
+/// The machine codes of API errors (`error.code` in every error answer).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum ErrorCode {
+    /// A malformed request: body, query parameter, id or cursor.
+    BadRequest,
+    /// A content type the pipeline does not accept.
+    UnsupportedType,
+    /// A declared size of zero.
+    Empty,
+    /// A declared size over the limit.
+    TooLarge,
+    NotFound,
+    /// Transient backend trouble; worth retrying.
+    Unavailable,
+    Internal,
 }
 
 /// An API error: a status and `{"error":{"code","message"}}`.
 #[derive(Debug)]
 pub struct ApiError {
     pub status: StatusCode,
-    pub code: &'static str,
+    pub code: ErrorCode,
     pub message: String,
 }
 
 impl ApiError {
     /// 400 with a code and sentence.
-    pub fn bad_request(code: &'static str, message: impl Into<String>) -> Self {
+    pub fn bad_request(code: ErrorCode, message: impl Into<String>) -> Self {
         ApiError { status: StatusCode::BAD_REQUEST, code, message: message.into() }
     }
 
     /// 404.
     pub fn not_found(message: impl Into<String>) -> Self {
-        ApiError { status: StatusCode::NOT_FOUND, code: "NOT_FOUND", message: message.into() }
+        ApiError { status: StatusCode::NOT_FOUND, code: ErrorCode::NotFound, message: message.into() }
     }
 
     /// 503 for transient backend trouble, 500 otherwise; details go to the log, not the client.
@@ -55,20 +82,32 @@ impl ApiError {
         match err {
             crate::error::StepError::Retryable(_) => ApiError {
                 status: StatusCode::SERVICE_UNAVAILABLE,
-                code: "UNAVAILABLE",
+                code: ErrorCode::Unavailable,
                 message: "The service is busy; try again shortly.".into(),
             },
             _ => ApiError {
                 status: StatusCode::INTERNAL_SERVER_ERROR,
-                code: "INTERNAL",
+                code: ErrorCode::Internal,
                 message: "Something went wrong on our side.".into(),
             },
         }
     }
 }
 
+/// The body of an error answer.
+#[derive(Serialize)]
+struct ErrorBody<'a> {
+    error: ErrorDetail<'a>,
+}
+
+#[derive(Serialize)]
+struct ErrorDetail<'a> {
+    code: ErrorCode,
+    message: &'a str,
+}
+
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        (self.status, Json(json!({ "error": { "code": self.code, "message": self.message } }))).into_response()
+        (self.status, Json(ErrorBody { error: ErrorDetail { code: self.code, message: &self.message } })).into_response()
     }
 }

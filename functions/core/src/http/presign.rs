@@ -3,7 +3,6 @@
 
 use std::sync::Arc;
 
-use aws_sdk_dynamodb::types::AttributeValue;
 use axum::extract::rejection::JsonRejection;
 use axum::extract::State;
 use axum::http::StatusCode;
@@ -11,10 +10,9 @@ use axum::routing::post;
 use axum::Json;
 use serde::{Deserialize, Serialize};
 
-use super::{ApiError, ApiState};
-use crate::dynamo::{image_pk, owner_pk, recent_sk, IMAGE_SK};
-use crate::error::classify_sdk_error;
+use super::{ApiError, ApiState, ErrorCode};
 use crate::post_policy::{sign, PostPolicy, SignedPost, SigningCredentials};
+use crate::table::ImageRecord;
 use imgpipe_imaging::Format;
 
 /// The request body.
@@ -54,63 +52,18 @@ async fn create_upload(
 ) -> Result<(StatusCode, Json<UploadResponse>), ApiError> {
     let Json(req) = body.map_err(|e| {
         ApiError::bad_request(
-            "BAD_REQUEST",
+            ErrorCode::BadRequest,
             format!("Expected JSON {{filename, contentType, size}}: {}", e.body_text()),
         )
     })?;
-    let filename = req.filename.trim();
-    if filename.is_empty() || filename.chars().count() > 255 || filename.chars().any(char::is_control) {
-        return Err(ApiError::bad_request("BAD_REQUEST", "filename must be 1-255 printable characters."));
-    }
-    let format = accepted_format(&req.content_type).ok_or_else(|| {
-        ApiError::bad_request(
-            "UNSUPPORTED_TYPE",
-            format!("{:?} is not accepted; upload a JPEG, PNG, WebP or GIF image.", req.content_type),
-        )
-    })?;
-    let max = state.config.limits.max_bytes;
-    if req.size == 0 {
-        return Err(ApiError::bad_request("EMPTY", "The file is empty."));
-    }
-    if req.size > max {
-        return Err(ApiError::bad_request(
-            "TOO_LARGE",
-            format!("The file is {} bytes; the limit is {max} bytes.", req.size),
-        ));
-    }
-
+    let format = check_request(&req, state.config.limits.max_bytes)?;
     let id = uuid::Uuid::new_v4().hyphenated().to_string();
     let key = format!("uploads/{id}.{}", format.extension());
     let now = chrono::Utc::now();
     let expires_at = now + chrono::Duration::seconds(state.config.upload_ttl_seconds as i64);
-    let created_at = now.to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
     let owner = state.config.default_owner.clone();
-    let ttl = now.timestamp() + state.config.pending_ttl_seconds as i64;
-
-    state
-        .clients
-        .dynamo
-        .put_item()
-        .table_name(&state.config.table_name)
-        .item("PK", AttributeValue::S(image_pk(&id)))
-        .item("SK", AttributeValue::S(IMAGE_SK.into()))
-        .item("GSI1PK", AttributeValue::S(owner_pk(&owner)))
-        .item("GSI1SK", AttributeValue::S(recent_sk(&created_at, &id)))
-        .item("imageId", AttributeValue::S(id.clone()))
-        .item("status", AttributeValue::S("PENDING".into()))
-        .item("owner", AttributeValue::S(owner))
-        .item("filename", AttributeValue::S(filename.to_string()))
-        .item("contentType", AttributeValue::S(format.content_type().into()))
-        .item("declaredSize", AttributeValue::N(req.size.to_string()))
-        .item("bucket", AttributeValue::S(state.config.input_bucket.clone()))
-        .item("key", AttributeValue::S(key.clone()))
-        .item("createdAt", AttributeValue::S(created_at.clone()))
-        .item("updatedAt", AttributeValue::S(created_at))
-        .item("expiresAt", AttributeValue::N(ttl.to_string()))
-        .condition_expression("attribute_not_exists(PK)")
-        .send()
-        .await
-        .map_err(|e| ApiError::backend(classify_sdk_error("creating the pending record", &e)))?;
+    let record = pending_record(&state, &req, format, &id, &key, &owner, now);
+    state.table().put_pending(&record).await.map_err(ApiError::backend)?;
 
     let creds = signing_credentials(&state).await?;
     let region = state.clients.region();
@@ -127,6 +80,49 @@ async fn create_upload(
     let upload = sign(&policy, &creds, &state.clients.upload_url(&state.config.input_bucket));
     let expires_at = expires_at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
     Ok((StatusCode::CREATED, Json(UploadResponse { image_id: id, key, upload, expires_at })))
+}
+
+/// The accepted format of a declared upload, or why it is refused.
+fn check_request(req: &UploadRequest, max_bytes: u64) -> Result<Format, ApiError> {
+    let filename = req.filename.trim();
+    if filename.is_empty() || filename.chars().count() > 255 || filename.chars().any(char::is_control) {
+        return Err(ApiError::bad_request(ErrorCode::BadRequest, "filename must be 1-255 printable characters."));
+    }
+    let format = accepted_format(&req.content_type).ok_or_else(|| {
+        ApiError::bad_request(
+            ErrorCode::UnsupportedType,
+            format!("{:?} is not accepted; upload a JPEG, PNG, WebP or GIF image.", req.content_type),
+        )
+    })?;
+    if req.size == 0 {
+        return Err(ApiError::bad_request(ErrorCode::Empty, "The file is empty."));
+    }
+    if req.size > max_bytes {
+        return Err(ApiError::bad_request(
+            ErrorCode::TooLarge,
+            format!("The file is {} bytes; the limit is {max_bytes} bytes.", req.size),
+        ));
+    }
+    Ok(format)
+}
+
+/// The PENDING record of a new upload; it expires (DynamoDB TTL) unless the pipeline finishes it.
+fn pending_record(
+    state: &ApiState,
+    req: &UploadRequest,
+    format: Format,
+    id: &str,
+    key: &str,
+    owner: &str,
+    now: chrono::DateTime<chrono::Utc>,
+) -> ImageRecord {
+    let created_at = now.to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
+    let mut record = ImageRecord::pending(id, owner, &state.config.input_bucket, key, &created_at);
+    record.filename = Some(req.filename.trim().to_string());
+    record.content_type = Some(format.content_type().to_string());
+    record.declared_size = Some(req.size);
+    record.expires_at = Some(now.timestamp() + state.config.pending_ttl_seconds as i64);
+    record
 }
 
 async fn signing_credentials(state: &ApiState) -> Result<SigningCredentials, ApiError> {

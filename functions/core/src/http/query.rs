@@ -1,27 +1,28 @@
 //! The read side: `GET /images/{id}`, `GET /images?label=&minConfidence=`, `GET /images`
-//! (recent), and `GET /images/{id}/timeline`. Each is one DynamoDB GetItem or Query.
+//! (recent), and `GET /images/{id}/timeline`. Each is one table read, through [`crate::table`].
 
-use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
-use aws_sdk_dynamodb::types::AttributeValue;
 use aws_sdk_s3::presigning::PresigningConfig;
 use axum::extract::{Path, Query, State};
 use axum::routing::get;
 use axum::Json;
-use base64::Engine as _;
-use serde::Deserialize;
-use serde_json::{json, Value};
+use serde::{Deserialize, Serialize};
 
-use super::timeline::build_timeline;
-use super::{ApiError, ApiState};
-use crate::dynamo::{get_s, image_pk, item_to_json, label_pk, label_sk_floor, owner_pk, IMAGE_SK};
-use crate::error::{classify_sdk_error, StepError};
-use crate::model::is_image_id;
+use super::cursor::CursorCodec;
+use super::timeline::{build_timeline, TimelineEntry};
+use super::{ApiError, ApiState, ErrorCode};
+use crate::error::StepError;
+use crate::model::{is_image_id, ImageMeta, Label, Status};
+use crate::table::{label_partition, recent_partition, FailureReason, ImageRecord, LabelHit, Page, PageKey};
 
 const DEFAULT_LIMIT: i32 = 20;
 const MAX_LIMIT: i32 = 100;
+/// Longest label a query may name, in characters.
+const MAX_LABEL_CHARS: usize = 100;
+/// Labels shown per image in the recent list.
+const TOP_LABELS: usize = 3;
 
 /// The query routes.
 pub fn router(state: Arc<ApiState>) -> axum::Router {
@@ -42,72 +43,132 @@ pub struct ListParams {
     pub cursor: Option<String>,
 }
 
-async fn get_image(State(state): State<Arc<ApiState>>, Path(id): Path<String>) -> Result<Json<Value>, ApiError> {
-    let item = load_image(&state, &id).await?;
-    Ok(Json(image_view(&state, &item).await))
+/// `GET /images/{id}`: an image record as clients see it, with short-lived URLs for its files.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ImageView {
+    pub image_id: String,
+    pub status: Status,
+    pub filename: Option<String>,
+    pub content_type: Option<String>,
+    pub created_at: String,
+    pub updated_at: String,
+    pub execution_id: Option<String>,
+    pub image: Option<ImageMeta>,
+    pub labels: Vec<Label>,
+    pub label_source: Option<String>,
+    pub model_version: Option<String>,
+    pub thumbnails: Vec<ThumbnailView>,
+    pub original_url: Option<String>,
+    pub result_url: Option<String>,
+    pub error: Option<FailureReason>,
+    pub console_url: Option<String>,
 }
 
-async fn load_image(state: &ApiState, id: &str) -> Result<HashMap<String, AttributeValue>, ApiError> {
+/// One thumbnail of an [`ImageView`].
+#[derive(Debug, Serialize)]
+pub struct ThumbnailView {
+    pub size: u32,
+    pub width: u32,
+    pub height: u32,
+    pub bytes: u64,
+    pub url: Option<String>,
+}
+
+/// One row of `GET /images?label=`.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct LabelHitView {
+    pub image_id: String,
+    pub label: String,
+    pub confidence: f32,
+    pub created_at: String,
+    pub thumbnail_url: Option<String>,
+}
+
+/// One row of `GET /images` (recent).
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RecentView {
+    pub image_id: String,
+    pub status: Status,
+    pub created_at: String,
+    pub filename: Option<String>,
+    pub thumbnail_url: Option<String>,
+    pub top_labels: Vec<String>,
+}
+
+/// A page of a list, with the cursor of the next one.
+#[derive(Debug, Serialize)]
+pub struct ListView<T> {
+    pub items: Vec<T>,
+    pub cursor: Option<String>,
+}
+
+/// `GET /images/{id}/timeline`.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct TimelineView {
+    pub execution_id: Option<String>,
+    pub status: Status,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub console_url: Option<String>,
+    pub events: Vec<TimelineEntry>,
+}
+
+async fn get_image(State(state): State<Arc<ApiState>>, Path(id): Path<String>) -> Result<Json<ImageView>, ApiError> {
+    let record = load_image(&state, &id).await?;
+    Ok(Json(image_view(&state, record).await))
+}
+
+async fn load_image(state: &ApiState, id: &str) -> Result<ImageRecord, ApiError> {
     if !is_image_id(id) {
         return Err(ApiError::bad_request(
-            "BAD_REQUEST",
+            ErrorCode::BadRequest,
             "An image id is a UUID like 0f8b8a9e-2f7c-4c47-9a53-1b2a3c4d5e6f.",
         ));
     }
-    let out = state
-        .clients
-        .dynamo
-        .get_item()
-        .table_name(&state.config.table_name)
-        .key("PK", AttributeValue::S(image_pk(id)))
-        .key("SK", AttributeValue::S(IMAGE_SK.into()))
-        .send()
-        .await
-        .map_err(|e| ApiError::backend(classify_sdk_error("reading an image record", &e)))?;
-    out.item.ok_or_else(|| ApiError::not_found(format!("No image with id {id}.")))
+    let record = state.table().get_image(id, false).await.map_err(ApiError::backend)?;
+    record.ok_or_else(|| ApiError::not_found(format!("No image with id {id}.")))
 }
 
-/// The public view of an image record, with short-lived URLs for its files.
-async fn image_view(state: &ApiState, item: &HashMap<String, AttributeValue>) -> Value {
-    let rec = item_to_json(item);
-    let mut thumbnails = Vec::new();
-    for t in rec["thumbnails"].as_array().into_iter().flatten() {
-        let url = match (t["bucket"].as_str(), t["key"].as_str()) {
-            (Some(b), Some(k)) => presign_get(state, b, k).await,
-            _ => None,
-        };
-        thumbnails.push(json!({
-            "size": t["size"], "width": t["width"], "height": t["height"], "bytes": t["bytes"], "url": url,
-        }));
+async fn image_view(state: &ApiState, rec: ImageRecord) -> ImageView {
+    let mut thumbnails = Vec::with_capacity(rec.thumbnails.len());
+    for t in &rec.thumbnails {
+        let url = presign_get(state, &t.bucket, &t.key).await;
+        thumbnails.push(ThumbnailView { size: t.size, width: t.width, height: t.height, bytes: t.bytes, url });
     }
-    let original_url = match (rec["bucket"].as_str(), rec["key"].as_str()) {
-        (Some(b), Some(k)) if rec["status"] != "PENDING" => presign_get(state, b, k).await,
-        _ => None,
+    let original_url = match rec.status {
+        Status::Pending => None,
+        _ => presign_get(state, &rec.bucket, &rec.key).await,
     };
-    let result_url = match rec["resultKey"].as_str() {
+    let result_url = match &rec.result_key {
         Some(k) => presign_get(state, &state.config.output_bucket, k).await,
         None => None,
     };
-    let execution_id = rec["executionId"].as_str();
-    let console_url = execution_id.and_then(|arn| state.executions.as_ref()?.console_url(arn));
-    json!({
-        "imageId": rec["imageId"],
-        "status": rec["status"],
-        "filename": rec["filename"],
-        "contentType": rec["contentType"],
-        "createdAt": rec["createdAt"],
-        "updatedAt": rec["updatedAt"],
-        "executionId": execution_id,
-        "image": rec["image"],
-        "labels": rec["labels"]["labels"].as_array().cloned().unwrap_or_default(),
-        "labelSource": rec["labels"]["source"],
-        "modelVersion": rec["labels"]["modelVersion"],
-        "thumbnails": thumbnails,
-        "originalUrl": original_url,
-        "resultUrl": result_url,
-        "error": rec.get("error").filter(|e| !e.is_null()),
-        "consoleUrl": console_url,
-    })
+    let console_url = rec.execution_id.as_deref().and_then(|arn| state.executions.as_ref()?.console_url(arn));
+    let (labels, label_source, model_version) = match rec.labels {
+        Some(set) => (set.labels, Some(set.source), Some(set.model_version)),
+        None => (Vec::new(), None, None),
+    };
+    ImageView {
+        image_id: rec.image_id,
+        status: rec.status,
+        filename: rec.filename,
+        content_type: rec.content_type,
+        created_at: rec.created_at,
+        updated_at: rec.updated_at,
+        execution_id: rec.execution_id,
+        image: rec.image,
+        labels,
+        label_source,
+        model_version,
+        thumbnails,
+        original_url,
+        result_url,
+        error: rec.error,
+        console_url,
+    }
 }
 
 async fn presign_get(state: &ApiState, bucket: &str, key: &str) -> Option<String> {
@@ -121,148 +182,119 @@ async fn presign_get(state: &ApiState, bucket: &str, key: &str) -> Option<String
     }
 }
 
+/// `GET /images`: by label when `label` is given, else the recent images.
 async fn list_images(
     State(state): State<Arc<ApiState>>,
     Query(params): Query<ListParams>,
-) -> Result<Json<Value>, ApiError> {
-    let limit = match params.limit.as_deref() {
-        None | Some("") => DEFAULT_LIMIT,
-        Some(v) => v.parse::<i32>().ok().filter(|n| (1..=MAX_LIMIT).contains(n)).ok_or_else(|| {
-            ApiError::bad_request("BAD_REQUEST", format!("limit must be a whole number from 1 to {MAX_LIMIT}."))
-        })?,
-    };
-    let min_confidence = match params.min_confidence.as_deref() {
-        None | Some("") => 0.0,
-        Some(v) => v
-            .parse::<f32>()
-            .ok()
-            .filter(|n| (0.0..=100.0).contains(n))
-            .ok_or_else(|| ApiError::bad_request("BAD_REQUEST", "minConfidence must be a number from 0 to 100."))?,
-    };
-    let cursor = params.cursor.as_deref().filter(|c| !c.is_empty()).map(decode_cursor).transpose()?;
-    let owner = &state.config.default_owner;
-    match params.label.as_deref().map(str::trim) {
-        Some(label) if !label.is_empty() => {
-            if label.chars().count() > 100 {
-                return Err(ApiError::bad_request("BAD_REQUEST", "label is at most 100 characters."));
+) -> Result<axum::response::Response, ApiError> {
+    use axum::response::IntoResponse;
+    let limit = parse_limit(params.limit.as_deref())?;
+    let cursor = params.cursor.as_deref().filter(|c| !c.is_empty());
+    let owner = state.config.default_owner.clone();
+    match params.label.as_deref().map(str::trim).filter(|l| !l.is_empty()) {
+        Some(label) => {
+            let min_confidence = parse_min_confidence(params.min_confidence.as_deref())?;
+            if label.chars().count() > MAX_LABEL_CHARS {
+                return Err(ApiError::bad_request(
+                    ErrorCode::BadRequest,
+                    format!("label is at most {MAX_LABEL_CHARS} characters."),
+                ));
             }
-            let out = state
-                .clients
-                .dynamo
-                .query()
-                .table_name(&state.config.table_name)
-                .key_condition_expression("PK = :pk AND SK >= :floor")
-                .expression_attribute_values(":pk", AttributeValue::S(label_pk(owner, label)))
-                .expression_attribute_values(":floor", AttributeValue::S(label_sk_floor(min_confidence)))
-                .scan_index_forward(false)
-                .limit(limit)
-                .set_exclusive_start_key(cursor)
-                .send()
-                .await
-                .map_err(|e| ApiError::backend(classify_sdk_error("querying a label", &e)))?;
-            let mut items = Vec::new();
-            for it in out.items() {
-                let rec = item_to_json(it);
-                let thumb = match get_s(it, "thumbnailKey") {
-                    Some(k) => presign_get(&state, &state.config.output_bucket, k).await,
-                    None => None,
-                };
-                items.push(json!({
-                    "imageId": rec["imageId"], "label": rec["label"], "confidence": rec["confidence"],
-                    "createdAt": rec["createdAt"], "thumbnailUrl": thumb,
-                }));
-            }
-            Ok(Json(json!({ "items": items, "cursor": out.last_evaluated_key().map(encode_cursor) })))
+            let (attribute, partition) = label_partition(&owner, label);
+            let start = decode_cursor(&state, cursor, (attribute, &partition))?;
+            let page = state.table().query_label(&owner, label, min_confidence, limit, start).await;
+            let page = page.map_err(ApiError::backend)?;
+            Ok(Json(label_page(&state, page).await).into_response())
         }
-        _ => {
-            let out = state
-                .clients
-                .dynamo
-                .query()
-                .table_name(&state.config.table_name)
-                .index_name("GSI1")
-                .key_condition_expression("GSI1PK = :pk")
-                .expression_attribute_values(":pk", AttributeValue::S(owner_pk(owner)))
-                .scan_index_forward(false)
-                .limit(limit)
-                .set_exclusive_start_key(cursor)
-                .send()
-                .await
-                .map_err(|e| ApiError::backend(classify_sdk_error("listing recent images", &e)))?;
-            let mut items = Vec::new();
-            for it in out.items() {
-                let rec = item_to_json(it);
-                let small = rec["thumbnails"].as_array().and_then(|t| t.iter().min_by_key(|t| t["size"].as_u64()));
-                let thumb = match small.and_then(|t| Some((t["bucket"].as_str()?, t["key"].as_str()?))) {
-                    Some((b, k)) => presign_get(&state, b, k).await,
-                    None => None,
-                };
-                let top: Vec<Value> = rec["labels"]["labels"]
-                    .as_array()
-                    .into_iter()
-                    .flatten()
-                    .take(3)
-                    .map(|l| l["name"].clone())
-                    .collect();
-                items.push(json!({
-                    "imageId": rec["imageId"], "status": rec["status"], "createdAt": rec["createdAt"],
-                    "filename": rec["filename"], "thumbnailUrl": thumb, "topLabels": top,
-                }));
-            }
-            Ok(Json(json!({ "items": items, "cursor": out.last_evaluated_key().map(encode_cursor) })))
+        None => {
+            let (attribute, partition) = recent_partition(&owner);
+            let start = decode_cursor(&state, cursor, (attribute, &partition))?;
+            let page = state.table().query_recent(&owner, limit, start).await.map_err(ApiError::backend)?;
+            Ok(Json(recent_page(&state, page).await).into_response())
         }
     }
 }
 
-async fn get_timeline(State(state): State<Arc<ApiState>>, Path(id): Path<String>) -> Result<Json<Value>, ApiError> {
-    let item = load_image(&state, &id).await?;
-    let Some(arn) = get_s(&item, "executionId") else {
-        return Ok(Json(json!({ "executionId": null, "status": get_s(&item, "status"), "events": [] })));
+fn parse_limit(text: Option<&str>) -> Result<i32, ApiError> {
+    match text {
+        None | Some("") => Ok(DEFAULT_LIMIT),
+        Some(v) => v.parse::<i32>().ok().filter(|n| (1..=MAX_LIMIT).contains(n)).ok_or_else(|| {
+            ApiError::bad_request(ErrorCode::BadRequest, format!("limit must be a whole number from 1 to {MAX_LIMIT}."))
+        }),
+    }
+}
+
+fn parse_min_confidence(text: Option<&str>) -> Result<f32, ApiError> {
+    match text {
+        None | Some("") => Ok(0.0),
+        Some(v) => v
+            .parse::<f32>()
+            .ok()
+            .filter(|n| (0.0..=100.0).contains(n))
+            .ok_or_else(|| ApiError::bad_request(ErrorCode::BadRequest, "minConfidence must be a number from 0 to 100.")),
+    }
+}
+
+fn decode_cursor(state: &ApiState, cursor: Option<&str>, partition: (&str, &str)) -> Result<Option<PageKey>, ApiError> {
+    let codec = CursorCodec::new(&state.config.cursor_secret);
+    cursor.map(|c| codec.decode(c, partition)).transpose()
+}
+
+fn encode_cursor(state: &ApiState, next: Option<&PageKey>) -> Option<String> {
+    next.map(|key| CursorCodec::new(&state.config.cursor_secret).encode(key))
+}
+
+async fn label_page(state: &ApiState, page: Page<LabelHit>) -> ListView<LabelHitView> {
+    let mut items = Vec::with_capacity(page.items.len());
+    for hit in page.items {
+        let thumbnail_url = match &hit.thumbnail_key {
+            Some(k) => presign_get(state, &state.config.output_bucket, k).await,
+            None => None,
+        };
+        let LabelHit { image_id, label, confidence, created_at, .. } = hit;
+        items.push(LabelHitView { image_id, label, confidence, created_at, thumbnail_url });
+    }
+    ListView { items, cursor: encode_cursor(state, page.next.as_ref()) }
+}
+
+async fn recent_page(state: &ApiState, page: Page<ImageRecord>) -> ListView<RecentView> {
+    let mut items = Vec::with_capacity(page.items.len());
+    for rec in page.items {
+        let thumbnail_url = match rec.smallest_thumbnail() {
+            Some(t) => presign_get(state, &t.bucket, &t.key).await,
+            None => None,
+        };
+        let top_labels =
+            rec.labels.iter().flat_map(|set| set.labels.iter()).take(TOP_LABELS).map(|l| l.name.clone()).collect();
+        items.push(RecentView {
+            image_id: rec.image_id,
+            status: rec.status,
+            created_at: rec.created_at,
+            filename: rec.filename,
+            thumbnail_url,
+            top_labels,
+        });
+    }
+    ListView { items, cursor: encode_cursor(state, page.next.as_ref()) }
+}
+
+async fn get_timeline(
+    State(state): State<Arc<ApiState>>,
+    Path(id): Path<String>,
+) -> Result<Json<TimelineView>, ApiError> {
+    let record = load_image(&state, &id).await?;
+    let Some(arn) = record.execution_id else {
+        return Ok(Json(TimelineView { execution_id: None, status: record.status, console_url: None, events: Vec::new() }));
     };
     let executions = state
         .executions
         .as_ref()
         .ok_or_else(|| ApiError::backend(StepError::Internal("no execution history source configured".into())))?;
-    let history = executions.history(arn).await.map_err(ApiError::backend)?;
-    Ok(Json(json!({
-        "executionId": arn,
-        "status": get_s(&item, "status"),
-        "consoleUrl": executions.console_url(arn),
-        "events": build_timeline(&history),
-    })))
-}
-
-/// Cursors are the opaque base64url JSON of a LastEvaluatedKey (string attributes only).
-fn encode_cursor(key: &HashMap<String, AttributeValue>) -> String {
-    let map: HashMap<&str, &str> =
-        key.iter().filter_map(|(k, v)| Some((k.as_str(), v.as_s().ok()?.as_str()))).collect();
-    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(serde_json::to_vec(&map).unwrap_or_default())
-}
-
-fn decode_cursor(cursor: &str) -> Result<HashMap<String, AttributeValue>, ApiError> {
-    let bad = || ApiError::bad_request("BAD_REQUEST", "cursor is not one this API returned.");
-    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(cursor).map_err(|_| bad())?;
-    let map: HashMap<String, String> = serde_json::from_slice(&bytes).map_err(|_| bad())?;
-    let allowed = ["PK", "SK", "GSI1PK", "GSI1SK"];
-    if map.is_empty() || map.keys().any(|k| !allowed.contains(&k.as_str())) {
-        return Err(bad());
-    }
-    Ok(map.into_iter().map(|(k, v)| (k, AttributeValue::S(v))).collect())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn cursors_round_trip_and_reject_garbage() {
-        let key = HashMap::from([
-            ("PK".to_string(), AttributeValue::S("a".into())),
-            ("SK".to_string(), AttributeValue::S("b".into())),
-        ]);
-        assert_eq!(decode_cursor(&encode_cursor(&key)).unwrap(), key);
-        assert!(decode_cursor("!!!").is_err());
-        let foreign = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(br#"{"evil":"x"}"#);
-        assert!(decode_cursor(&foreign).is_err());
-    }
+    let history = executions.history(&arn).await.map_err(ApiError::backend)?;
+    Ok(Json(TimelineView {
+        console_url: executions.console_url(&arn),
+        events: build_timeline(&history),
+        execution_id: Some(arn),
+        status: record.status,
+    }))
 }

@@ -14,10 +14,11 @@ use serde_json::Value;
 use crate::aws::Clients;
 use crate::config::Config;
 use crate::error::StepError;
+use crate::table::Table;
 pub use detect::LabelDetector;
 
 /// One of the state machine's task functions.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum StepFunction {
     Validate,
     DetectLabels,
@@ -66,6 +67,11 @@ pub struct Pipeline {
 }
 
 impl Pipeline {
+    /// The table, through this pipeline's client.
+    pub fn table(&self) -> Table {
+        Table::new(self.clients.dynamo.clone(), &self.config.table_name)
+    }
+
     /// Runs one step on its state input, returning its result (the state's ResultPath value).
     pub async fn run(&self, function: StepFunction, input: Value) -> Result<Value, StepError> {
         let output = match function {

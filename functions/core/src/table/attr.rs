@@ -1,48 +1,10 @@
-//! The single-table design: key builders and JSON <-> DynamoDB attribute conversion, so
-//! nested results are stored as native maps and lists (readable in the console).
+//! JSON <-> DynamoDB attribute conversion, so nested results are stored as native maps and
+//! lists (readable in the console). Used only by the typed items' (de)serialisation.
 
 use std::collections::HashMap;
 
 use aws_sdk_dynamodb::types::AttributeValue;
 use serde_json::{Map, Number, Value};
-
-/// Partition key of an image item.
-pub fn image_pk(id: &str) -> String {
-    format!("IMAGE#{id}")
-}
-
-/// Sort key of an image item.
-pub const IMAGE_SK: &str = "IMAGE";
-
-/// GSI1 partition key: an owner's images, for "recent by owner".
-pub fn owner_pk(owner: &str) -> String {
-    format!("OWNER#{owner}")
-}
-
-/// GSI1 sort key: creation time then id, so the newest sort last.
-pub fn recent_sk(created_at: &str, id: &str) -> String {
-    format!("{created_at}#{id}")
-}
-
-/// Partition key of label items: one partition per owner and label (label lower-cased, so queries ignore case).
-pub fn label_pk(owner: &str, label: &str) -> String {
-    format!("OWNER#{owner}#LABEL#{}", label.trim().to_lowercase())
-}
-
-/// Sort key of a label item: confidence (0-100, two decimals, zero padded) then id.
-pub fn label_sk(confidence: f32, id: &str) -> String {
-    format!("C#{}#{id}", confidence_key(confidence))
-}
-
-/// The lower bound of label sort keys at or above `min_confidence`.
-pub fn label_sk_floor(min_confidence: f32) -> String {
-    format!("C#{}", confidence_key(min_confidence))
-}
-
-fn confidence_key(confidence: f32) -> String {
-    let hundredths = (confidence.clamp(0.0, 100.0) * 100.0).round() as u32;
-    format!("{hundredths:05}")
-}
 
 /// Converts JSON into a DynamoDB attribute (numbers as N, objects as M, arrays as L).
 pub fn to_attr(value: &Value) -> AttributeValue {
@@ -91,6 +53,22 @@ pub fn get_s<'a>(item: &'a HashMap<String, AttributeValue>, name: &str) -> Optio
     item.get(name).and_then(|v| v.as_s().ok()).map(String::as_str)
 }
 
+/// A DynamoDB item.
+pub type Item = HashMap<String, AttributeValue>;
+
+/// A typed value as an item's attributes (it must serialise to a JSON object).
+pub fn to_item<T: serde::Serialize>(value: &T) -> Result<Item, serde_json::Error> {
+    match to_attr(&serde_json::to_value(value)?) {
+        AttributeValue::M(map) => Ok(map),
+        _ => Err(serde::ser::Error::custom("an item must serialise to an object")),
+    }
+}
+
+/// An item's attributes as a typed value (attributes the type does not name are ignored).
+pub fn from_item<T: serde::de::DeserializeOwned>(item: &Item) -> Result<T, serde_json::Error> {
+    serde_json::from_value(item_to_json(item))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -102,11 +80,9 @@ mod tests {
     }
 
     #[test]
-    fn label_keys_sort_by_confidence() {
-        assert!(label_sk(95.5, "a") > label_sk(90.0, "z"));
-        assert!(label_sk(9.0, "a") < label_sk(10.0, "a"));
-        assert!(label_sk(90.0, "a") >= label_sk_floor(90.0));
-        assert!(label_sk(89.99, "a") < label_sk_floor(90.0));
-        assert_eq!(label_pk("o", " Dog "), "OWNER#o#LABEL#dog");
+    fn items_must_be_objects() {
+        assert!(to_item(&vec![1, 2]).is_err());
+        let item = to_item(&serde_json::json!({"a": "b"})).unwrap();
+        assert_eq!(get_s(&item, "a"), Some("b"));
     }
 }

@@ -1,0 +1,60 @@
+//! The table's schema: keys, the recent-by-owner index and TTL, as `template.yaml` declares them
+//! (an infra test ties the two). The local stack and the tests create the table from here.
+
+use aws_sdk_dynamodb::types::{
+    AttributeDefinition, BillingMode, GlobalSecondaryIndex, KeySchemaElement, KeyType, Projection, ProjectionType,
+    ScalarAttributeType, TimeToLiveSpecification,
+};
+
+use super::keys::{GSI1, GSI1PK, GSI1SK, PK, SK, TTL_ATTRIBUTE};
+use crate::error::{classify_sdk_error, StepError};
+
+/// Creates the single table (PK/SK, GSI1 for recent-by-owner, TTL on `expiresAt`) unless it exists.
+pub async fn ensure_table(client: &aws_sdk_dynamodb::Client, table: &str) -> Result<(), StepError> {
+    let tables = client.list_tables().send().await.map_err(|e| classify_sdk_error("listing tables", &e))?;
+    if tables.table_names().iter().any(|t| t == table) {
+        return Ok(());
+    }
+    client
+        .create_table()
+        .table_name(table)
+        .billing_mode(BillingMode::PayPerRequest)
+        .set_attribute_definitions(Some(
+            [PK, SK, GSI1PK, GSI1SK].into_iter().map(string_attribute).collect::<Result<_, _>>()?,
+        ))
+        .set_key_schema(Some(vec![key(PK, KeyType::Hash)?, key(SK, KeyType::Range)?]))
+        .global_secondary_indexes(
+            GlobalSecondaryIndex::builder()
+                .index_name(GSI1)
+                .key_schema(key(GSI1PK, KeyType::Hash)?)
+                .key_schema(key(GSI1SK, KeyType::Range)?)
+                .projection(Projection::builder().projection_type(ProjectionType::All).build())
+                .build()
+                .map_err(build_error)?,
+        )
+        .send()
+        .await
+        .map_err(|e| classify_sdk_error("creating the table", &e))?;
+    let ttl = TimeToLiveSpecification::builder().enabled(true).attribute_name(TTL_ATTRIBUTE).build().map_err(build_error)?;
+    client
+        .update_time_to_live()
+        .table_name(table)
+        .time_to_live_specification(ttl)
+        .send()
+        .await
+        .map_err(|e| classify_sdk_error("enabling TTL on the table", &e))?;
+    Ok(())
+}
+
+fn string_attribute(name: &str) -> Result<AttributeDefinition, StepError> {
+    AttributeDefinition::builder().attribute_name(name).attribute_type(ScalarAttributeType::S).build().map_err(build_error)
+}
+
+fn key(name: &str, kind: KeyType) -> Result<KeySchemaElement, StepError> {
+    KeySchemaElement::builder().attribute_name(name).key_type(kind).build().map_err(build_error)
+}
+
+/// A request builder refused a field: a bug in this crate.
+pub(crate) fn build_error(e: aws_sdk_dynamodb::error::BuildError) -> StepError {
+    StepError::Internal(format!("building a DynamoDB request: {e}"))
+}
