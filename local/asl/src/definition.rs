@@ -179,13 +179,17 @@ pub(crate) struct Catcher {
     pub result_path: Option<Path>,
 }
 
-/// Does a Retry/Catch `ErrorEquals` list match `error`?
+/// Does a Retry/Catch `ErrorEquals` list match `error`? As on AWS: `States.Runtime` is never
+/// retried or caught; `States.DataLimitExceeded` only by its own name; `States.ALL` matches
+/// every other error, and `States.TaskFailed` every other error but `States.Timeout`.
 pub(crate) fn error_matches(errors: &[String], error: &str) -> bool {
-    if error == names::RUNTIME {
-        // States.Runtime is terminal: it cannot be retried or caught.
-        return false;
+    match error {
+        names::RUNTIME => false,
+        names::DATA_LIMIT_EXCEEDED => errors.iter().any(|e| e == error),
+        _ => {
+            errors.iter().any(|e| e == error || e == names::ALL || (e == names::TASK_FAILED && error != names::TIMEOUT))
+        }
     }
-    errors.iter().any(|e| e == error || e == names::ALL || (e == names::TASK_FAILED && error != names::TIMEOUT))
 }
 
 const SUPPORTED_COMMON: &[&str] = &["Type", "Comment", "QueryLanguage"];

@@ -54,12 +54,26 @@ impl StatesError {
 
 /// Predefined error names.
 pub mod names {
+    /// Matches every error but `States.Runtime` and `States.DataLimitExceeded`.
     pub const ALL: &str = "States.ALL";
+    /// Matches every error but `States.Timeout` (and the two that `States.ALL` misses).
     pub const TASK_FAILED: &str = "States.TaskFailed";
+    /// A Task ran longer than its TimeoutSeconds, or the execution longer than its own.
     pub const TIMEOUT: &str = "States.Timeout";
+    /// A path that matches nothing, a value of the wrong type: never retried or caught.
     pub const RUNTIME: &str = "States.Runtime";
+    /// A payload over 256 KiB; caught or retried only when named exactly.
+    pub const DATA_LIMIT_EXCEEDED: &str = "States.DataLimitExceeded";
+    /// A Choice state matched no rule and has no Default.
     pub const NO_CHOICE_MATCHED: &str = "States.NoChoiceMatched";
+    /// Defined by the spec; like AWS, this engine reports a `.$` path that matches nothing as
+    /// `States.Runtime` instead.
     pub const PARAMETER_PATH_FAILURE: &str = "States.ParameterPathFailure";
+    /// ResultPath cannot be applied to the state's input.
     pub const RESULT_PATH_MATCH_FAILURE: &str = "States.ResultPathMatchFailure";
+    /// An intrinsic function failed on its arguments.
     pub const INTRINSIC_FAILURE: &str = "States.IntrinsicFailure";
 }
+
+/// The payload limit of Step Functions: 256 KiB for a state's input, result or output.
+pub const PAYLOAD_LIMIT_BYTES: usize = 256 * 1024;

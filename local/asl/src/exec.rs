@@ -1,10 +1,12 @@
 //! The interpreter: runs states, records history and checkpoints each top-level transition.
 
+use crate::choice::Rule;
 use crate::definition::{error_matches, Kind, Machine, Retrier, Seconds, Source, State, WaitFor};
-use crate::error::{names, StatesError};
+use crate::error::{names, StatesError, PAYLOAD_LIMIT_BYTES};
 use crate::history::{ExecutionDescription, ExecutionStatus, HistoryEvent};
 use crate::invoke::{DelayReason, DelayRecord, EngineOptions, TaskContext, TaskInvoker};
 use crate::path::{kind, Path};
+use crate::template::Template;
 use crate::time;
 use crate::Definition;
 use serde::{Deserialize, Serialize};
@@ -172,6 +174,118 @@ pub(crate) struct Runner {
 /// How a state ends: the next state (or `None` at an end) and its output.
 type Step = (Option<String>, Value);
 
+/// One visit of a state: what its steps, attempts and checkpoints share.
+struct Visit<'a> {
+    state: &'a State,
+    /// The state's raw input.
+    raw: &'a Value,
+    /// When the state was entered (`$$.State.EnteredTime`).
+    entered: String,
+    /// A top-level state, checkpointed (states of branches and iterations are not).
+    top: bool,
+}
+
+impl Visit<'_> {
+    /// Prefixes an engine-made error with this state.
+    fn at(&self, e: StatesError) -> StatesError {
+        at(self.state, e)
+    }
+
+    /// The input after InputPath.
+    fn effective_input(&self) -> Result<Value, StatesError> {
+        io(self.state, &self.state.input_path, self.raw, "InputPath")
+    }
+
+    /// The state output: `value` after OutputPath, within the payload limit.
+    fn output(&self, value: Value) -> Result<Value, StatesError> {
+        let output = io(self.state, &self.state.output_path, &value, "OutputPath")?;
+        self.within_limit(output, "the state output")
+    }
+
+    /// `value` unchanged, or States.DataLimitExceeded when its JSON is over the payload limit.
+    fn within_limit(&self, value: Value, what: &str) -> Result<Value, StatesError> {
+        let size = json_size(&value);
+        if size > PAYLOAD_LIMIT_BYTES {
+            return Err(self.at(StatesError::new(
+                names::DATA_LIMIT_EXCEEDED,
+                format!("{what} is {size} bytes, over the payload limit of {PAYLOAD_LIMIT_BYTES} bytes"),
+            )));
+        }
+        Ok(value)
+    }
+}
+
+/// The length of `value` as compact JSON, counted without building the text.
+fn json_size(value: &Value) -> usize {
+    struct Counter(usize);
+    impl std::io::Write for Counter {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            self.0 += buf.len();
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+    let mut counter = Counter(0);
+    // Writing a Value to a sink that never fails cannot fail.
+    let _ = serde_json::to_writer(&mut counter, value);
+    counter.0
+}
+
+/// A Choice state: the first matching rule's target (or Default) and the output.
+fn choose(visit: &Visit<'_>, choices: &[(Rule, String)], default: &Option<String>) -> Result<Step, StatesError> {
+    let effective = visit.effective_input()?;
+    let mut next = None;
+    for (rule, target) in choices {
+        if rule.eval(&effective).map_err(|e| visit.at(e))? {
+            next = Some(target.clone());
+            break;
+        }
+    }
+    let Some(next) = next.or_else(|| default.clone()) else {
+        return Err(StatesError::new(
+            names::NO_CHOICE_MATCHED,
+            format!("No Choice rule of state '{}' matched and there is no Default", visit.state.name),
+        ));
+    };
+    Ok((Some(next), visit.output(effective)?))
+}
+
+/// The array a Map state's ItemsPath selects.
+fn select_items(visit: &Visit<'_>, items_path: &Path, effective: &Value) -> Result<Vec<Value>, StatesError> {
+    match items_path.select(effective) {
+        Some(Value::Array(items)) => Ok(items),
+        Some(other) => Err(visit.at(StatesError::runtime(format!(
+            "ItemsPath '{}' must select an array, not {}",
+            items_path.text(),
+            kind(&other)
+        )))),
+        None => Err(visit.at(StatesError::runtime(format!(
+            "ItemsPath '{}' could not be found in the input {effective}",
+            items_path.text()
+        )))),
+    }
+}
+
+/// Each Map iteration's input: the item, or the ItemSelector built with `$$.Map.Item`.
+fn map_inputs(
+    visit: &Visit<'_>,
+    item_selector: &Option<Template>,
+    items: Vec<Value>,
+    effective: &Value,
+    ctx: &Value,
+) -> Result<Vec<Value>, StatesError> {
+    let Some(selector) = item_selector else { return Ok(items) };
+    let mut inputs = Vec::with_capacity(items.len());
+    for (index, item) in items.into_iter().enumerate() {
+        let mut ctx = ctx.clone();
+        ctx["Map"] = json!({"Item": {"Index": index, "Value": item}});
+        inputs.push(selector.eval(effective, &ctx).map_err(|e| visit.at(e))?);
+    }
+    Ok(inputs)
+}
+
 impl Runner {
     /// Runs (or resumes) the execution to its end and records the outcome.
     pub async fn run(self: Arc<Self>, resume: Option<Checkpoint>, fresh: bool) {
@@ -291,134 +405,157 @@ impl Runner {
         top: bool,
         resume: Option<Checkpoint>,
     ) -> Result<Step, StatesError> {
-        let prefix = state.kind.event_prefix();
         let entered = match &resume {
             Some(cp) => cp.entered_time.clone(),
             None => {
                 let details =
                     json!({"name": state.name, "input": raw.to_string(), "inputDetails": {"truncated": false}});
-                self.emit(cur, &format!("{prefix}StateEntered"), Some(("stateEnteredEventDetails", details)));
+                let event = format!("{}StateEntered", state.kind.event_prefix());
+                self.emit(cur, &event, Some(("stateEnteredEventDetails", details)));
                 time::now_string()
             }
         };
+        let visit = Visit { state, raw: &raw, entered, top };
         let mut counts = resume.as_ref().map(|cp| cp.retry_counts.clone()).unwrap_or_default();
         counts.resize(state.retry.len(), 0);
-        let checkpoint = |counts: &[u32], wake_at: Option<String>| {
-            if top {
-                self.exec.set_checkpoint(Checkpoint {
-                    state: state.name.clone(),
-                    input: raw.clone(),
-                    entered_time: entered.clone(),
-                    retry_counts: counts.to_vec(),
-                    wake_at,
-                });
-            }
-        };
         let pending_wake = resume.and_then(|cp| cp.wake_at);
         if pending_wake.is_none() {
-            checkpoint(&counts, None);
+            self.checkpoint(&visit, &counts, None);
         }
-
         let step = match &state.kind {
-            Kind::Fail { error, cause } => {
-                let pick = |s: &Option<Source>, what: &str| -> Result<String, StatesError> {
-                    match s {
-                        None => Ok(String::new()),
-                        Some(Source::Fixed(v)) => Ok(v.clone()),
-                        Some(Source::Dynamic(d)) => {
-                            let ctx = self.context(&state.name, &entered, 0);
-                            match d.eval(&raw, &ctx, names::RUNTIME).map_err(|e| at(state, e))? {
-                                Value::String(s) => Ok(s),
-                                other => Err(at(
-                                    state,
-                                    StatesError::runtime(format!("the {what} must be a string, not {}", kind(&other))),
-                                )),
-                            }
-                        }
-                    }
-                };
-                return Err(StatesError { error: pick(error, "ErrorPath")?, cause: pick(cause, "CausePath")? });
-            }
-            Kind::Succeed => {
-                (None, io(state, &state.output_path, &io(state, &state.input_path, &raw, "InputPath")?, "OutputPath")?)
-            }
-            Kind::Choice { choices, default } => {
-                let effective = io(state, &state.input_path, &raw, "InputPath")?;
-                let mut next = None;
-                for (rule, target) in choices {
-                    if rule.eval(&effective).map_err(|e| at(state, e))? {
-                        next = Some(target.clone());
-                        break;
-                    }
-                }
-                let Some(next) = next.or_else(|| default.clone()) else {
-                    return Err(StatesError::new(
-                        names::NO_CHOICE_MATCHED,
-                        format!("No Choice rule of state '{}' matched and there is no Default", state.name),
-                    ));
-                };
-                (Some(next), io(state, &state.output_path, &effective, "OutputPath")?)
-            }
-            Kind::Wait(how) => {
-                let effective = io(state, &state.input_path, &raw, "InputPath")?;
-                match pending_wake {
-                    Some(wake) => sleep_until(&wake).await,
-                    None => {
-                        let seconds = wait_seconds(how, &effective).map_err(|e| at(state, e))?;
-                        let wake = self.delay_target(state, DelayReason::Wait, seconds);
-                        checkpoint(&counts, Some(wake.clone()));
-                        sleep_until(&wake).await;
-                    }
-                }
-                (state.next.clone(), io(state, &state.output_path, &effective, "OutputPath")?)
-            }
-            Kind::Pass { result } => {
-                let ctx = self.context(&state.name, &entered, 0);
-                let effective = io(state, &state.input_path, &raw, "InputPath")?;
-                let value = match result {
-                    Some(r) => r.clone(),
-                    None => match &state.parameters {
-                        Some(t) => t.eval(&effective, &ctx, names::PARAMETER_PATH_FAILURE).map_err(|e| at(state, e))?,
-                        None => effective,
-                    },
-                };
-                let combined = apply_result_path(state, &state.result_path, &raw, value)?;
-                (state.next.clone(), io(state, &state.output_path, &combined, "OutputPath")?)
-            }
+            Kind::Fail { error, cause } => return Err(self.fail_error(&visit, error, cause)?),
+            Kind::Succeed => (None, visit.output(visit.effective_input()?)?),
+            Kind::Choice { choices, default } => choose(&visit, choices, default)?,
+            Kind::Wait(how) => self.wait(&visit, how, pending_wake, &counts).await?,
+            Kind::Pass { result } => (state.next.clone(), self.pass(&visit, result)?),
             Kind::Task { .. } | Kind::Parallel { .. } | Kind::Map { .. } => {
-                if let Some(wake) = &pending_wake {
-                    sleep_until(wake).await;
-                }
-                loop {
-                    let total: u32 = counts.iter().sum();
-                    let error = match self.attempt(state, &raw, &entered, total, cur, top).await {
-                        Ok(output) => break (state.next.clone(), output),
-                        Err(e) => e,
-                    };
-                    if let Some(i) = state.retry.iter().position(|r| error_matches(&r.errors, &error.error)) {
-                        let retrier = &state.retry[i];
-                        if counts[i] < retrier.max_attempts {
-                            let seconds = backoff(retrier, counts[i]);
-                            counts[i] += 1;
-                            let reason = DelayReason::Retry { retrier: i, attempt: counts[i] };
-                            let wake = self.delay_target(state, reason, seconds);
-                            checkpoint(&counts, Some(wake.clone()));
-                            sleep_until(&wake).await;
-                            continue;
-                        }
-                    }
-                    let Some(catcher) = state.catch.iter().find(|c| error_matches(&c.errors, &error.error)) else {
-                        return Err(error);
-                    };
-                    let error_output = json!({"Error": error.error, "Cause": error.cause});
-                    let output = apply_result_path(state, &catcher.result_path, &raw, error_output)?;
-                    break (Some(catcher.next.clone()), output);
-                }
+                self.run_with_retries(&visit, counts, pending_wake, cur).await?
             }
         };
         let details = json!({"name": state.name, "output": step.1.to_string(), "outputDetails": {"truncated": false}});
-        self.emit(cur, &format!("{prefix}StateExited"), Some(("stateExitedEventDetails", details)));
+        let event = format!("{}StateExited", state.kind.event_prefix());
+        self.emit(cur, &event, Some(("stateExitedEventDetails", details)));
         Ok(step)
+    }
+
+    /// Saves where a top-level state stands (nested states are not checkpointed).
+    fn checkpoint(&self, visit: &Visit<'_>, counts: &[u32], wake_at: Option<String>) {
+        if visit.top {
+            self.exec.set_checkpoint(Checkpoint {
+                state: visit.state.name.clone(),
+                input: visit.raw.clone(),
+                entered_time: visit.entered.clone(),
+                retry_counts: counts.to_vec(),
+                wake_at,
+            });
+        }
+    }
+
+    /// The error a Fail state ends with: Error/Cause, or ErrorPath/CausePath evaluated.
+    fn fail_error(
+        &self,
+        visit: &Visit<'_>,
+        error: &Option<Source>,
+        cause: &Option<Source>,
+    ) -> Result<StatesError, StatesError> {
+        let pick = |source: &Option<Source>, field: &str| -> Result<String, StatesError> {
+            match source {
+                None => Ok(String::new()),
+                Some(Source::Fixed(v)) => Ok(v.clone()),
+                Some(Source::Dynamic(d)) => {
+                    let ctx = self.context(&visit.state.name, &visit.entered, 0);
+                    match d.eval(visit.raw, &ctx, field).map_err(|e| visit.at(e))? {
+                        Value::String(s) => Ok(s),
+                        other => Err(visit
+                            .at(StatesError::runtime(format!("the {field} must be a string, not {}", kind(&other))))),
+                    }
+                }
+            }
+        };
+        Ok(StatesError { error: pick(error, "ErrorPath")?, cause: pick(cause, "CausePath")? })
+    }
+
+    /// A Wait state: waits (or finishes a wait interrupted by a restart) and passes its input on.
+    async fn wait(
+        &self,
+        visit: &Visit<'_>,
+        how: &WaitFor,
+        pending_wake: Option<String>,
+        counts: &[u32],
+    ) -> Result<Step, StatesError> {
+        let effective = visit.effective_input()?;
+        let wake = match pending_wake {
+            Some(wake) => wake,
+            None => {
+                let seconds = wait_seconds(how, &effective).map_err(|e| visit.at(e))?;
+                let wake = self.delay_target(visit.state, DelayReason::Wait, seconds);
+                self.checkpoint(visit, counts, Some(wake.clone()));
+                wake
+            }
+        };
+        sleep_until(&wake).await;
+        Ok((visit.state.next.clone(), visit.output(effective)?))
+    }
+
+    /// A Pass state: Result, or the Parameters, or the effective input, placed by ResultPath.
+    fn pass(&self, visit: &Visit<'_>, result: &Option<Value>) -> Result<Value, StatesError> {
+        let effective = visit.effective_input()?;
+        let value = match (result, &visit.state.parameters) {
+            (Some(r), _) => r.clone(),
+            (None, Some(t)) => {
+                let ctx = self.context(&visit.state.name, &visit.entered, 0);
+                t.eval(&effective, &ctx).map_err(|e| visit.at(e))?
+            }
+            (None, None) => effective,
+        };
+        let combined = apply_result_path(visit.state, &visit.state.result_path, visit.raw, value)?;
+        visit.output(combined)
+    }
+
+    /// Runs attempts of a Task, Parallel or Map state until one succeeds, the retriers give up
+    /// or a catcher takes the error.
+    async fn run_with_retries(
+        self: &Arc<Self>,
+        visit: &Visit<'_>,
+        mut counts: Vec<u32>,
+        pending_wake: Option<String>,
+        cur: &mut u64,
+    ) -> Result<Step, StatesError> {
+        let state = visit.state;
+        if let Some(wake) = &pending_wake {
+            sleep_until(wake).await;
+        }
+        loop {
+            let total: u32 = counts.iter().sum();
+            let error = match self.attempt(visit, total, cur).await {
+                Ok(output) => return Ok((state.next.clone(), output)),
+                Err(e) => e,
+            };
+            if let Some(wake) = self.retry_wake(visit, &mut counts, &error.error) {
+                self.checkpoint(visit, &counts, Some(wake.clone()));
+                sleep_until(&wake).await;
+                continue;
+            }
+            let Some(catcher) = state.catch.iter().find(|c| error_matches(&c.errors, &error.error)) else {
+                return Err(error);
+            };
+            let error_output = json!({"Error": error.error, "Cause": error.cause});
+            let output = apply_result_path(state, &catcher.result_path, visit.raw, error_output)?;
+            return Ok((Some(catcher.next.clone()), output));
+        }
+    }
+
+    /// When the first retrier matching `error` has attempts left: counts one and returns when
+    /// the retry is due.
+    fn retry_wake(&self, visit: &Visit<'_>, counts: &mut [u32], error: &str) -> Option<String> {
+        let i = visit.state.retry.iter().position(|r| error_matches(&r.errors, error))?;
+        let retrier = &visit.state.retry[i];
+        if counts[i] >= retrier.max_attempts {
+            return None;
+        }
+        let seconds = backoff(retrier, counts[i]);
+        counts[i] += 1;
+        Some(self.delay_target(visit.state, DelayReason::Retry { retrier: i, attempt: counts[i] }, seconds))
     }
 
     /// Reports a requested delay and returns the real time it ends (scaled).
@@ -436,117 +573,100 @@ impl Runner {
     /// One attempt of a Task, Parallel or Map state: from the raw input to the state output.
     async fn attempt(
         self: &Arc<Self>,
-        state: &State,
-        raw: &Value,
-        entered: &str,
+        visit: &Visit<'_>,
         retry_count: u32,
         cur: &mut u64,
-        top: bool,
     ) -> Result<Value, StatesError> {
-        let ctx = self.context(&state.name, entered, retry_count);
-        let effective = io(state, &state.input_path, raw, "InputPath")?;
-        let parameters = |input: &Value| -> Result<Value, StatesError> {
-            match &state.parameters {
-                Some(t) => t.eval(input, &ctx, names::PARAMETER_PATH_FAILURE).map_err(|e| at(state, e)),
-                None => Ok(input.clone()),
-            }
+        let state = visit.state;
+        let ctx = self.context(&state.name, &visit.entered, retry_count);
+        let effective = visit.effective_input()?;
+        let parameters = || -> Result<Value, StatesError> {
+            let input = match &state.parameters {
+                Some(t) => t.eval(&effective, &ctx).map_err(|e| visit.at(e))?,
+                None => effective.clone(),
+            };
+            visit.within_limit(input, "the input after Parameters")
         };
         let result = match &state.kind {
             Kind::Task { resource, timeout } => {
-                let input = parameters(&effective)?;
+                let input = parameters()?;
                 let timeout = match timeout {
                     None => None,
-                    Some(s) => Some(resolve_count(s, &effective, "TimeoutSecondsPath").map_err(|e| at(state, e))?),
+                    Some(s) => Some(resolve_count(s, &effective, "TimeoutSecondsPath").map_err(|e| visit.at(e))?),
                 };
-                self.invoke_task(state, resource, input, timeout, retry_count, cur, top).await?
+                let result = self.invoke_task(visit, resource, input, timeout, retry_count, cur).await?;
+                visit.within_limit(result, "the task result")?
             }
-            Kind::Parallel { branches } => {
-                let input = parameters(&effective)?;
-                self.emit(cur, "ParallelStateStarted", None);
-                match self.run_parallel(branches, input, *cur).await {
-                    Ok(results) => {
-                        self.emit(cur, "ParallelStateSucceeded", None);
-                        Value::Array(results)
-                    }
-                    Err(e) => {
-                        self.emit(cur, "ParallelStateFailed", None);
-                        return Err(e);
-                    }
-                }
-            }
+            Kind::Parallel { branches } => self.parallel(branches, parameters()?, cur).await?,
             Kind::Map { processor, items_path, item_selector, max_concurrency } => {
-                let items = match items_path.select(&effective) {
-                    Some(Value::Array(items)) => items,
-                    Some(other) => {
-                        return Err(at(
-                            state,
-                            StatesError::runtime(format!(
-                                "ItemsPath '{}' must select an array, not {}",
-                                items_path.text(),
-                                kind(&other)
-                            )),
-                        ))
-                    }
-                    None => {
-                        return Err(at(
-                            state,
-                            StatesError::runtime(format!(
-                                "ItemsPath '{}' could not be found in the input {effective}",
-                                items_path.text()
-                            )),
-                        ))
-                    }
-                };
+                let items = select_items(visit, items_path, &effective)?;
                 let limit =
-                    resolve_count(max_concurrency, &effective, "MaxConcurrencyPath").map_err(|e| at(state, e))?;
-                let mut inputs = Vec::with_capacity(items.len());
-                for (index, item) in items.into_iter().enumerate() {
-                    inputs.push(match item_selector {
-                        Some(t) => {
-                            let mut ctx = ctx.clone();
-                            ctx["Map"] = json!({"Item": {"Index": index, "Value": item}});
-                            t.eval(&effective, &ctx, names::PARAMETER_PATH_FAILURE).map_err(|e| at(state, e))?
-                        }
-                        None => item,
-                    });
-                }
-                self.emit(
-                    cur,
-                    "MapStateStarted",
-                    Some(("mapStateStartedEventDetails", json!({"length": inputs.len()}))),
-                );
-                match self.run_map(state, processor, inputs, limit, *cur).await {
-                    Ok(results) => {
-                        self.emit(cur, "MapStateSucceeded", None);
-                        Value::Array(results)
-                    }
-                    Err(e) => {
-                        self.emit(cur, "MapStateFailed", None);
-                        return Err(e);
-                    }
-                }
+                    resolve_count(max_concurrency, &effective, "MaxConcurrencyPath").map_err(|e| visit.at(e))?;
+                let inputs = map_inputs(visit, item_selector, items, &effective, &ctx)?;
+                self.map(state, processor, inputs, limit, cur).await?
             }
-            _ => unreachable!("attempt is only called for Task, Parallel and Map"),
+            _ => return Err(visit.at(StatesError::runtime("only Task, Parallel and Map states make attempts"))),
         };
         let result = match &state.result_selector {
-            Some(t) => t.eval(&result, &ctx, names::PARAMETER_PATH_FAILURE).map_err(|e| at(state, e))?,
+            Some(t) => t.eval(&result, &ctx).map_err(|e| visit.at(e))?,
             None => result,
         };
-        let combined = apply_result_path(state, &state.result_path, raw, result)?;
-        io(state, &state.output_path, &combined, "OutputPath")
+        let combined = apply_result_path(state, &state.result_path, visit.raw, result)?;
+        visit.output(combined)
     }
 
-    #[allow(clippy::too_many_arguments)]
+    /// A Parallel state's branches, with their history events.
+    async fn parallel(
+        self: &Arc<Self>,
+        branches: &[Arc<Machine>],
+        input: Value,
+        cur: &mut u64,
+    ) -> Result<Value, StatesError> {
+        self.emit(cur, "ParallelStateStarted", None);
+        match self.run_parallel(branches, input, *cur).await {
+            Ok(results) => {
+                self.emit(cur, "ParallelStateSucceeded", None);
+                Ok(Value::Array(results))
+            }
+            Err(e) => {
+                self.emit(cur, "ParallelStateFailed", None);
+                Err(e)
+            }
+        }
+    }
+
+    /// A Map state's iterations, with their history events.
+    async fn map(
+        self: &Arc<Self>,
+        state: &State,
+        processor: &Arc<Machine>,
+        inputs: Vec<Value>,
+        limit: u64,
+        cur: &mut u64,
+    ) -> Result<Value, StatesError> {
+        self.emit(cur, "MapStateStarted", Some(("mapStateStartedEventDetails", json!({"length": inputs.len()}))));
+        match self.run_map(state, processor, inputs, limit, *cur).await {
+            Ok(results) => {
+                self.emit(cur, "MapStateSucceeded", None);
+                Ok(Value::Array(results))
+            }
+            Err(e) => {
+                self.emit(cur, "MapStateFailed", None);
+                Err(e)
+            }
+        }
+    }
+
     async fn invoke_task(
         &self,
-        state: &State,
+        visit: &Visit<'_>,
         resource: &str,
         input: Value,
         timeout: Option<u64>,
         attempt: u32,
         cur: &mut u64,
-        top: bool,
     ) -> Result<Value, StatesError> {
+        let state = visit.state;
         let (resource_type, short) = resource_parts(resource);
         let mut scheduled = json!({
             "resourceType": resource_type,
@@ -563,7 +683,7 @@ impl Runner {
             "TaskStarted",
             Some(("taskStartedEventDetails", json!({"resourceType": resource_type, "resource": short}))),
         );
-        if top {
+        if visit.top {
             // A crash from here on re-invokes the task; keep the in-flight attempt on record.
             self.exec.save();
         }

@@ -34,19 +34,6 @@ impl std::fmt::Display for ExecutionStatus {
     }
 }
 
-/// `status == "SUCCEEDED"` compares with the API name.
-impl PartialEq<&str> for ExecutionStatus {
-    fn eq(&self, other: &&str) -> bool {
-        self.as_str() == *other
-    }
-}
-
-impl PartialEq<str> for ExecutionStatus {
-    fn eq(&self, other: &str) -> bool {
-        self.as_str() == other
-    }
-}
-
 /// What DescribeExecution returns. `input` and `output` are JSON text, as in the AWS API; dates
 /// are RFC 3339 strings.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

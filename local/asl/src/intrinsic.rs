@@ -1,32 +1,173 @@
 //! Intrinsic functions (`States.Format(...)` etc.) for `.$` fields: parsing at definition load,
-//! evaluation at run time. Failures at run time are `States.IntrinsicFailure`.
+//! evaluation at run time. A function that fails is `States.IntrinsicFailure`; a path argument that
+//! matches nothing is `States.Runtime`, as on AWS.
 
 use crate::error::StatesError;
 use crate::path::{kind, Path};
 use base64::Engine as _;
 use serde_json::{Map, Number, Value};
 
-/// Every supported function with its (min, max) argument count.
-const FUNCTIONS: &[(&str, usize, usize)] = &[
-    ("States.Format", 1, usize::MAX),
-    ("States.StringToJson", 1, 1),
-    ("States.JsonToString", 1, 1),
-    ("States.Array", 0, usize::MAX),
-    ("States.ArrayPartition", 2, 2),
-    ("States.ArrayContains", 2, 2),
-    ("States.ArrayRange", 3, 3),
-    ("States.ArrayGetItem", 2, 2),
-    ("States.ArrayLength", 1, 1),
-    ("States.ArrayUnique", 1, 1),
-    ("States.Base64Encode", 1, 1),
-    ("States.Base64Decode", 1, 1),
-    ("States.Hash", 2, 2),
-    ("States.JsonMerge", 3, 3),
-    ("States.MathRandom", 2, 3),
-    ("States.MathAdd", 2, 2),
-    ("States.StringSplit", 2, 2),
-    ("States.UUID", 0, 0),
-];
+/// The intrinsic functions this engine knows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Function {
+    Format,
+    StringToJson,
+    JsonToString,
+    Array,
+    ArrayPartition,
+    ArrayContains,
+    ArrayRange,
+    ArrayGetItem,
+    ArrayLength,
+    ArrayUnique,
+    Base64Encode,
+    Base64Decode,
+    Hash,
+    JsonMerge,
+    MathRandom,
+    MathAdd,
+    StringSplit,
+    Uuid,
+}
+
+/// How many arguments a function takes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Arity {
+    min: usize,
+    /// `None`: no upper bound.
+    max: Option<usize>,
+}
+
+impl Arity {
+    const fn exactly(n: usize) -> Arity {
+        Arity { min: n, max: Some(n) }
+    }
+
+    fn accepts(self, n: usize) -> bool {
+        n >= self.min && self.max.is_none_or(|max| n <= max)
+    }
+}
+
+impl std::fmt::Display for Arity {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.max {
+            Some(max) if max == self.min => write!(f, "{max}"),
+            Some(max) => write!(f, "{} to {max}", self.min),
+            None => write!(f, "at least {}", self.min),
+        }
+    }
+}
+
+impl Function {
+    const ALL: [Function; 18] = [
+        Function::Format,
+        Function::StringToJson,
+        Function::JsonToString,
+        Function::Array,
+        Function::ArrayPartition,
+        Function::ArrayContains,
+        Function::ArrayRange,
+        Function::ArrayGetItem,
+        Function::ArrayLength,
+        Function::ArrayUnique,
+        Function::Base64Encode,
+        Function::Base64Decode,
+        Function::Hash,
+        Function::JsonMerge,
+        Function::MathRandom,
+        Function::MathAdd,
+        Function::StringSplit,
+        Function::Uuid,
+    ];
+
+    /// The name as written in a definition (`States.Format`).
+    fn name(self) -> &'static str {
+        match self {
+            Function::Format => "States.Format",
+            Function::StringToJson => "States.StringToJson",
+            Function::JsonToString => "States.JsonToString",
+            Function::Array => "States.Array",
+            Function::ArrayPartition => "States.ArrayPartition",
+            Function::ArrayContains => "States.ArrayContains",
+            Function::ArrayRange => "States.ArrayRange",
+            Function::ArrayGetItem => "States.ArrayGetItem",
+            Function::ArrayLength => "States.ArrayLength",
+            Function::ArrayUnique => "States.ArrayUnique",
+            Function::Base64Encode => "States.Base64Encode",
+            Function::Base64Decode => "States.Base64Decode",
+            Function::Hash => "States.Hash",
+            Function::JsonMerge => "States.JsonMerge",
+            Function::MathRandom => "States.MathRandom",
+            Function::MathAdd => "States.MathAdd",
+            Function::StringSplit => "States.StringSplit",
+            Function::Uuid => "States.UUID",
+        }
+    }
+
+    fn from_name(name: &str) -> Option<Function> {
+        Function::ALL.into_iter().find(|f| f.name() == name)
+    }
+
+    fn arity(self) -> Arity {
+        match self {
+            Function::Format => Arity { min: 1, max: None },
+            Function::Array => Arity { min: 0, max: None },
+            Function::MathRandom => Arity { min: 2, max: Some(3) },
+            Function::Uuid => Arity::exactly(0),
+            Function::StringToJson
+            | Function::JsonToString
+            | Function::ArrayLength
+            | Function::ArrayUnique
+            | Function::Base64Encode
+            | Function::Base64Decode => Arity::exactly(1),
+            Function::ArrayPartition
+            | Function::ArrayContains
+            | Function::ArrayGetItem
+            | Function::Hash
+            | Function::MathAdd
+            | Function::StringSplit => Arity::exactly(2),
+            Function::ArrayRange | Function::JsonMerge => Arity::exactly(3),
+        }
+    }
+
+    /// Applies the function to evaluated arguments (their count already checked at parse time).
+    /// `template` is the raw text of a literal States.Format template.
+    fn apply(self, template: Option<&str>, args: Vec<Value>) -> Result<Value, String> {
+        match self {
+            Function::Format => format(template, &args),
+            Function::StringToJson => {
+                serde_json::from_str(string(&args[0], "argument")?).map_err(|e| format!("the string is not JSON: {e}"))
+            }
+            Function::JsonToString => Ok(Value::String(args[0].to_string())),
+            Function::Array => Ok(Value::Array(args)),
+            Function::ArrayPartition => array_partition(&args[0], &args[1]),
+            Function::ArrayContains => {
+                Ok(Value::Bool(array(&args[0], "first argument")?.iter().any(|v| json_eq(v, &args[1]))))
+            }
+            Function::ArrayRange => array_range(&args[0], &args[1], &args[2]),
+            Function::ArrayGetItem => array_get_item(&args[0], &args[1]),
+            Function::ArrayLength => Ok(Value::from(array(&args[0], "argument")?.len())),
+            Function::ArrayUnique => array_unique(&args[0]),
+            Function::Base64Encode => base64_encode(&args[0]),
+            Function::Base64Decode => base64_decode(&args[0]),
+            Function::Hash => {
+                let data = match &args[0] {
+                    Value::String(s) => s.clone(),
+                    v => v.to_string(),
+                };
+                hash(data.as_bytes(), string(&args[1], "algorithm")?).map(Value::String)
+            }
+            Function::JsonMerge => json_merge(&args[0], &args[1], &args[2]),
+            Function::MathRandom => math_random(&args[0], &args[1], args.get(2)),
+            Function::MathAdd => {
+                let (a, b) = (integer(&args[0], "first argument")?, integer(&args[1], "second argument")?);
+                a.checked_add(b).map(Value::from).ok_or_else(|| "the sum overflows".into())
+            }
+            Function::StringSplit => string_split(&args[0], &args[1]),
+            Function::Uuid => Ok(Value::String(uuid::Uuid::new_v4().to_string())),
+        }
+    }
+}
 
 #[derive(Debug, Clone, PartialEq)]
 enum Arg {
@@ -43,7 +184,7 @@ enum Arg {
 /// A parsed intrinsic function call.
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) struct Call {
-    name: String,
+    function: Function,
     args: Vec<Arg>,
 }
 
@@ -60,7 +201,9 @@ impl Call {
         Ok(call)
     }
 
-    /// Evaluates against the effective input and the context object.
+    /// Evaluates against the effective input and the context object. A path argument that
+    /// matches nothing is `States.Runtime` (as on AWS); a failure of the function itself is
+    /// `States.IntrinsicFailure`.
     pub fn eval(&self, input: &Value, context: &Value) -> Result<Value, StatesError> {
         let mut args = Vec::with_capacity(self.args.len());
         for a in &self.args {
@@ -70,9 +213,8 @@ impl Call {
                 Arg::Path(p) => {
                     let root = if p.context { context } else { input };
                     p.select(root).ok_or_else(|| {
-                        StatesError::intrinsic(format!(
-                            "{}: the JSONPath '{}' could not be found in the input",
-                            self.name,
+                        StatesError::runtime(format!(
+                            "The JsonPath argument for the field '{}' could not be found in the input '{root}'",
                             p.text()
                         ))
                     })?
@@ -80,154 +222,135 @@ impl Call {
                 Arg::Call(c) => c.eval(input, context)?,
             });
         }
-        let fail = |msg: String| StatesError::intrinsic(format!("{}: {msg}", self.name));
-        self.apply(args).map_err(fail)
+        let template = match self.args.first() {
+            Some(Arg::Str { raw, .. }) => Some(raw.as_str()),
+            _ => None,
+        };
+        let name = self.function.name();
+        self.function.apply(template, args).map_err(|msg| StatesError::intrinsic(format!("{name}: {msg}")))
     }
+}
 
-    fn apply(&self, args: Vec<Value>) -> Result<Value, String> {
-        match self.name.as_str() {
-            "States.Format" => {
-                let template = match (&self.args[0], &args[0]) {
-                    (Arg::Str { raw, .. }, _) => raw.clone(),
-                    (_, Value::String(s)) => s.clone(),
-                    (_, v) => return Err(format!("the template must be a string, not {}", kind(v))),
-                };
-                format_template(&template, &args[1..])
-            }
-            "States.StringToJson" => {
-                let s = string(&args[0], "argument")?;
-                serde_json::from_str(s).map_err(|e| format!("the string is not JSON: {e}"))
-            }
-            "States.JsonToString" => Ok(Value::String(args[0].to_string())),
-            "States.Array" => Ok(Value::Array(args)),
-            "States.ArrayPartition" => {
-                let items = array(&args[0], "first argument")?;
-                let size = integer(&args[1], "chunk size")?;
-                if size <= 0 {
-                    return Err(format!("the chunk size must be a positive integer, not {size}"));
-                }
-                Ok(Value::Array(items.chunks(size as usize).map(|c| Value::Array(c.to_vec())).collect()))
-            }
-            "States.ArrayContains" => {
-                let items = array(&args[0], "first argument")?;
-                Ok(Value::Bool(items.iter().any(|v| json_eq(v, &args[1]))))
-            }
-            "States.ArrayRange" => {
-                let (start, end, step) =
-                    (integer(&args[0], "start")?, integer(&args[1], "end")?, integer(&args[2], "step")?);
-                if step == 0 {
-                    return Err("the step cannot be 0".into());
-                }
-                let mut out = Vec::new();
-                let mut i = start;
-                while (step > 0 && i <= end) || (step < 0 && i >= end) {
-                    if out.len() >= 1000 {
-                        return Err("the range has more than 1000 items".into());
-                    }
-                    out.push(Value::from(i));
-                    i = match i.checked_add(step) {
-                        Some(n) => n,
-                        None => break,
-                    };
-                }
-                Ok(Value::Array(out))
-            }
-            "States.ArrayGetItem" => {
-                let items = array(&args[0], "first argument")?;
-                let idx = integer(&args[1], "index")?;
-                usize::try_from(idx)
-                    .ok()
-                    .and_then(|i| items.get(i))
-                    .cloned()
-                    .ok_or_else(|| format!("index {idx} is out of bounds for an array of {}", items.len()))
-            }
-            "States.ArrayLength" => Ok(Value::from(array(&args[0], "argument")?.len())),
-            "States.ArrayUnique" => {
-                let mut out: Vec<Value> = Vec::new();
-                for v in array(&args[0], "argument")? {
-                    if !out.iter().any(|o| json_eq(o, v)) {
-                        out.push(v.clone());
-                    }
-                }
-                Ok(Value::Array(out))
-            }
-            "States.Base64Encode" => {
-                let s = string(&args[0], "argument")?;
-                if s.len() > 10_000 {
-                    return Err("the input is longer than 10000 characters".into());
-                }
-                Ok(Value::String(base64::engine::general_purpose::STANDARD.encode(s)))
-            }
-            "States.Base64Decode" => {
-                let s = string(&args[0], "argument")?;
-                if s.len() > 10_000 {
-                    return Err("the input is longer than 10000 characters".into());
-                }
-                let bytes = base64::engine::general_purpose::STANDARD
-                    .decode(s)
-                    .map_err(|e| format!("the input is not base64: {e}"))?;
-                String::from_utf8(bytes).map(Value::String).map_err(|_| "the decoded data is not UTF-8 text".into())
-            }
-            "States.Hash" => {
-                let data = match &args[0] {
-                    Value::String(s) => s.clone(),
-                    v => v.to_string(),
-                };
-                let alg = string(&args[1], "algorithm")?;
-                hash(data.as_bytes(), alg).map(Value::String)
-            }
-            "States.JsonMerge" => {
-                let a = object(&args[0], "first argument")?;
-                let b = object(&args[1], "second argument")?;
-                match &args[2] {
-                    Value::Bool(false) => {}
-                    Value::Bool(true) => return Err("deep merge (true) is not supported; pass false".into()),
-                    v => return Err(format!("the third argument must be false, not {}", kind(v))),
-                }
-                let mut out = a.clone();
-                for (k, v) in b {
-                    out.insert(k.clone(), v.clone());
-                }
-                Ok(Value::Object(out))
-            }
-            "States.MathRandom" => {
-                use rand::{Rng, SeedableRng};
-                let start = integer(&args[0], "start")?;
-                let end = integer(&args[1], "end")?;
-                if start >= end {
-                    return Err(format!("start ({start}) must be less than end ({end})"));
-                }
-                let n = match args.get(2) {
-                    Some(seed) => {
-                        let seed = integer(seed, "seed")?;
-                        rand::rngs::StdRng::seed_from_u64(seed as u64).gen_range(start..end)
-                    }
-                    None => rand::thread_rng().gen_range(start..end),
-                };
-                Ok(Value::from(n))
-            }
-            "States.MathAdd" => {
-                let a = integer(&args[0], "first argument")?;
-                let b = integer(&args[1], "second argument")?;
-                a.checked_add(b).map(Value::from).ok_or_else(|| "the sum overflows".into())
-            }
-            "States.StringSplit" => {
-                let s = string(&args[0], "first argument")?;
-                let delims = string(&args[1], "delimiter")?;
-                if delims.is_empty() {
-                    return Err("the delimiter cannot be empty".into());
-                }
-                Ok(Value::Array(
-                    s.split(|c| delims.contains(c))
-                        .filter(|p| !p.is_empty())
-                        .map(|p| Value::String(p.to_string()))
-                        .collect(),
-                ))
-            }
-            "States.UUID" => Ok(Value::String(uuid::Uuid::new_v4().to_string())),
-            other => Err(format!("unknown function {other}")),
+fn format(literal_template: Option<&str>, args: &[Value]) -> Result<Value, String> {
+    let template = match (literal_template, &args[0]) {
+        (Some(raw), _) => raw,
+        (None, Value::String(s)) => s.as_str(),
+        (None, v) => return Err(format!("the template must be a string, not {}", kind(v))),
+    };
+    format_template(template, &args[1..])
+}
+
+fn array_partition(items: &Value, size: &Value) -> Result<Value, String> {
+    let items = array(items, "first argument")?;
+    let size = integer(size, "chunk size")?;
+    if size <= 0 {
+        return Err(format!("the chunk size must be a positive integer, not {size}"));
+    }
+    Ok(Value::Array(items.chunks(size as usize).map(|c| Value::Array(c.to_vec())).collect()))
+}
+
+/// Most items `States.ArrayRange` may produce (the AWS limit).
+const MAX_RANGE_ITEMS: usize = 1000;
+
+fn array_range(start: &Value, end: &Value, step: &Value) -> Result<Value, String> {
+    let (start, end, step) = (integer(start, "start")?, integer(end, "end")?, integer(step, "step")?);
+    if step == 0 {
+        return Err("the step cannot be 0".into());
+    }
+    let mut out = Vec::new();
+    let mut i = start;
+    while (step > 0 && i <= end) || (step < 0 && i >= end) {
+        if out.len() >= MAX_RANGE_ITEMS {
+            return Err(format!("the range has more than {MAX_RANGE_ITEMS} items"));
+        }
+        out.push(Value::from(i));
+        i = match i.checked_add(step) {
+            Some(n) => n,
+            None => break,
+        };
+    }
+    Ok(Value::Array(out))
+}
+
+fn array_get_item(items: &Value, index: &Value) -> Result<Value, String> {
+    let items = array(items, "first argument")?;
+    let idx = integer(index, "index")?;
+    usize::try_from(idx)
+        .ok()
+        .and_then(|i| items.get(i))
+        .cloned()
+        .ok_or_else(|| format!("index {idx} is out of bounds for an array of {}", items.len()))
+}
+
+fn array_unique(items: &Value) -> Result<Value, String> {
+    let mut out: Vec<Value> = Vec::new();
+    for v in array(items, "argument")? {
+        if !out.iter().any(|o| json_eq(o, v)) {
+            out.push(v.clone());
         }
     }
+    Ok(Value::Array(out))
+}
+
+/// Longest input of the Base64 functions (the AWS limit).
+const MAX_BASE64_INPUT: usize = 10_000;
+
+fn base64_encode(v: &Value) -> Result<Value, String> {
+    let s = string(v, "argument")?;
+    if s.len() > MAX_BASE64_INPUT {
+        return Err(format!("the input is longer than {MAX_BASE64_INPUT} characters"));
+    }
+    Ok(Value::String(base64::engine::general_purpose::STANDARD.encode(s)))
+}
+
+fn base64_decode(v: &Value) -> Result<Value, String> {
+    let s = string(v, "argument")?;
+    if s.len() > MAX_BASE64_INPUT {
+        return Err(format!("the input is longer than {MAX_BASE64_INPUT} characters"));
+    }
+    let bytes =
+        base64::engine::general_purpose::STANDARD.decode(s).map_err(|e| format!("the input is not base64: {e}"))?;
+    String::from_utf8(bytes).map(Value::String).map_err(|_| "the decoded data is not UTF-8 text".into())
+}
+
+fn json_merge(a: &Value, b: &Value, deep: &Value) -> Result<Value, String> {
+    let a = object(a, "first argument")?;
+    let b = object(b, "second argument")?;
+    match deep {
+        Value::Bool(false) => {}
+        Value::Bool(true) => return Err("deep merge (true) is not supported; pass false".into()),
+        v => return Err(format!("the third argument must be false, not {}", kind(v))),
+    }
+    let mut out = a.clone();
+    for (k, v) in b {
+        out.insert(k.clone(), v.clone());
+    }
+    Ok(Value::Object(out))
+}
+
+fn math_random(start: &Value, end: &Value, seed: Option<&Value>) -> Result<Value, String> {
+    use rand::{Rng, SeedableRng};
+    let start = integer(start, "start")?;
+    let end = integer(end, "end")?;
+    if start >= end {
+        return Err(format!("start ({start}) must be less than end ({end})"));
+    }
+    let n = match seed {
+        Some(seed) => rand::rngs::StdRng::seed_from_u64(integer(seed, "seed")? as u64).gen_range(start..end),
+        None => rand::thread_rng().gen_range(start..end),
+    };
+    Ok(Value::from(n))
+}
+
+fn string_split(s: &Value, delimiters: &Value) -> Result<Value, String> {
+    let s = string(s, "first argument")?;
+    let delims = string(delimiters, "delimiter")?;
+    if delims.is_empty() {
+        return Err("the delimiter cannot be empty".into());
+    }
+    Ok(Value::Array(
+        s.split(|c| delims.contains(c)).filter(|p| !p.is_empty()).map(|p| Value::String(p.to_string())).collect(),
+    ))
 }
 
 /// JSON equality where numbers compare by value (1 == 1.0).
@@ -360,7 +483,7 @@ impl Parser<'_> {
             self.pos += 1;
         }
         let name: String = self.chars[start..self.pos].iter().collect();
-        let Some(&(_, min, max)) = FUNCTIONS.iter().find(|(n, _, _)| *n == name) else {
+        let Some(function) = Function::from_name(&name) else {
             return Err(format!("unknown function '{name}'"));
         };
         self.skip_ws();
@@ -368,38 +491,37 @@ impl Parser<'_> {
             return Err(format!("expected '(' after {name}"));
         }
         self.pos += 1;
+        let args = self.args(&name)?;
+        let arity = function.arity();
+        if !arity.accepts(args.len()) {
+            return Err(format!("{name} takes {arity} arguments, got {}", args.len()));
+        }
+        if function == Function::Format && matches!(args[0], Arg::Lit(_)) {
+            return Err("the States.Format template must be a string".into());
+        }
+        Ok(Call { function, args })
+    }
+
+    /// The comma-separated arguments after `(`, through the closing `)`.
+    fn args(&mut self, name: &str) -> Result<Vec<Arg>, String> {
         let mut args = Vec::new();
         self.skip_ws();
         if self.chars.get(self.pos) == Some(&')') {
             self.pos += 1;
-        } else {
-            loop {
-                args.push(self.arg()?);
-                self.skip_ws();
-                match self.chars.get(self.pos) {
-                    Some(',') => self.pos += 1,
-                    Some(')') => {
-                        self.pos += 1;
-                        break;
-                    }
-                    _ => return Err(format!("expected ',' or ')' in the arguments of {name}")),
+            return Ok(args);
+        }
+        loop {
+            args.push(self.arg()?);
+            self.skip_ws();
+            match self.chars.get(self.pos) {
+                Some(',') => self.pos += 1,
+                Some(')') => {
+                    self.pos += 1;
+                    return Ok(args);
                 }
+                _ => return Err(format!("expected ',' or ')' in the arguments of {name}")),
             }
         }
-        if args.len() < min || args.len() > max {
-            let want = if min == max {
-                format!("{min}")
-            } else if max == usize::MAX {
-                format!("at least {min}")
-            } else {
-                format!("{min} to {max}")
-            };
-            return Err(format!("{name} takes {want} arguments, got {}", args.len()));
-        }
-        if name == "States.Format" && matches!(args[0], Arg::Lit(_)) {
-            return Err("the States.Format template must be a string".into());
-        }
-        Ok(Call { name, args })
     }
 
     fn arg(&mut self) -> Result<Arg, String> {
@@ -407,72 +529,81 @@ impl Parser<'_> {
         let rest: String = self.chars[self.pos..].iter().take(7).collect();
         match self.chars.get(self.pos) {
             None => Err("missing argument".into()),
-            Some('\'') => {
-                self.pos += 1;
-                let (mut value, mut raw) = (String::new(), String::new());
-                loop {
-                    match self.chars.get(self.pos) {
-                        None => return Err("unclosed string literal".into()),
-                        Some('\\') => {
-                            let Some(&e) = self.chars.get(self.pos + 1) else {
-                                return Err("unclosed string literal".into());
-                            };
-                            raw.push('\\');
-                            raw.push(e);
-                            if !matches!(e, '\'' | '{' | '}' | '\\') {
-                                value.push('\\');
-                            }
-                            value.push(e);
-                            self.pos += 2;
-                        }
-                        Some('\'') => {
-                            self.pos += 1;
-                            return Ok(Arg::Str { value, raw });
-                        }
-                        Some(&c) => {
-                            value.push(c);
-                            raw.push(c);
-                            self.pos += 1;
-                        }
-                    }
-                }
-            }
-            Some('$') => {
-                let start = self.pos;
-                let (mut depth, mut quote) = (0i32, None::<char>);
-                while let Some(&c) = self.chars.get(self.pos) {
-                    match (quote, c) {
-                        (Some(q), c) if c == q => quote = None,
-                        (Some(_), _) => {}
-                        (None, '\'' | '"') if depth > 0 => quote = Some(c),
-                        (None, '[') => depth += 1,
-                        (None, ']') => depth -= 1,
-                        (None, ',' | ')') if depth == 0 => break,
-                        (None, c) if c.is_whitespace() && depth == 0 => break,
-                        _ => {}
-                    }
-                    self.pos += 1;
-                }
-                let text: String = self.chars[start..self.pos].iter().collect();
-                Ok(Arg::Path(Path::parse(&text)?))
-            }
+            Some('\'') => self.string_literal(),
+            Some('$') => self.path_arg(),
             Some(_) if rest.starts_with("States.") => Ok(Arg::Call(self.call()?)),
-            Some(_) => {
-                let start = self.pos;
-                while self.chars.get(self.pos).is_some_and(|c| !matches!(c, ',' | ')') && !c.is_whitespace()) {
+            Some(_) => self.json_literal(),
+        }
+    }
+
+    /// `'text'` with `\'`, `\{`, `\}` and `\\` escapes (other escapes are kept as written).
+    fn string_literal(&mut self) -> Result<Arg, String> {
+        self.pos += 1;
+        let (mut value, mut raw) = (String::new(), String::new());
+        loop {
+            match self.chars.get(self.pos) {
+                None => return Err("unclosed string literal".into()),
+                Some('\\') => {
+                    let Some(&e) = self.chars.get(self.pos + 1) else {
+                        return Err("unclosed string literal".into());
+                    };
+                    raw.push('\\');
+                    raw.push(e);
+                    if !matches!(e, '\'' | '{' | '}' | '\\') {
+                        value.push('\\');
+                    }
+                    value.push(e);
+                    self.pos += 2;
+                }
+                Some('\'') => {
+                    self.pos += 1;
+                    return Ok(Arg::Str { value, raw });
+                }
+                Some(&c) => {
+                    value.push(c);
+                    raw.push(c);
                     self.pos += 1;
                 }
-                let text: String = self.chars[start..self.pos].iter().collect();
-                match text.as_str() {
-                    "true" => Ok(Arg::Lit(Value::Bool(true))),
-                    "false" => Ok(Arg::Lit(Value::Bool(false))),
-                    "null" => Ok(Arg::Lit(Value::Null)),
-                    t => match serde_json::from_str::<Number>(t) {
-                        Ok(n) => Ok(Arg::Lit(Value::Number(n))),
-                        Err(_) => Err(format!("invalid argument '{t}' (strings are written in single quotes)")),
-                    },
-                }
             }
+        }
+    }
+
+    /// A JSONPath up to the next top-level `,`, `)` or space (brackets and quotes may hold them).
+    fn path_arg(&mut self) -> Result<Arg, String> {
+        let start = self.pos;
+        let (mut depth, mut quote) = (0i32, None::<char>);
+        while let Some(&c) = self.chars.get(self.pos) {
+            match (quote, c) {
+                (Some(q), c) if c == q => quote = None,
+                (Some(_), _) => {}
+                (None, '\'' | '"') if depth > 0 => quote = Some(c),
+                (None, '[') => depth += 1,
+                (None, ']') => depth -= 1,
+                (None, ',' | ')') if depth == 0 => break,
+                (None, c) if c.is_whitespace() && depth == 0 => break,
+                _ => {}
+            }
+            self.pos += 1;
+        }
+        let text: String = self.chars[start..self.pos].iter().collect();
+        Ok(Arg::Path(Path::parse(&text)?))
+    }
+
+    /// `true`, `false`, `null` or a number.
+    fn json_literal(&mut self) -> Result<Arg, String> {
+        let start = self.pos;
+        while self.chars.get(self.pos).is_some_and(|c| !matches!(c, ',' | ')') && !c.is_whitespace()) {
+            self.pos += 1;
+        }
+        let text: String = self.chars[start..self.pos].iter().collect();
+        match text.as_str() {
+            "true" => Ok(Arg::Lit(Value::Bool(true))),
+            "false" => Ok(Arg::Lit(Value::Bool(false))),
+            "null" => Ok(Arg::Lit(Value::Null)),
+            t => match serde_json::from_str::<Number>(t) {
+                Ok(n) => Ok(Arg::Lit(Value::Number(n))),
+                Err(_) => Err(format!("invalid argument '{t}' (strings are written in single quotes)")),
+            },
         }
     }
 }

@@ -24,15 +24,19 @@
 //!   requested delay (Retry backoff after jitter, Wait states) in unscaled seconds.
 //! - [`run_once`] runs one execution in memory (for `imgpipe sfn run`).
 //!
-//! Error names: a Task failure's `error` is matched by `ErrorEquals`; the engine raises
-//! `States.Runtime` (InputPath/OutputPath/Choice/ItemsPath/Wait path problems),
-//! `States.ParameterPathFailure` (a `.$` path in Parameters, ResultSelector or ItemSelector
-//! matches nothing), `States.ResultPathMatchFailure`, `States.IntrinsicFailure`,
+//! Error names, as AWS documents them: a Task failure's `error` is matched by `ErrorEquals`;
+//! the engine raises `States.Runtime` for a path that matches nothing (InputPath, Parameters,
+//! ResultSelector, ItemSelector, an intrinsic's argument, OutputPath, ItemsPath, Choice and Wait
+//! paths), `States.DataLimitExceeded` for a payload over 256 KiB (the input after Parameters, a
+//! task result, a state output), `States.ResultPathMatchFailure`, `States.IntrinsicFailure`,
 //! `States.NoChoiceMatched` and `States.Timeout` (Task TimeoutSeconds/TimeoutSecondsPath and the
-//! execution's TimeoutSeconds, which ends it TIMED_OUT).
+//! execution's TimeoutSeconds, which ends it TIMED_OUT). `States.Runtime` is never retried or
+//! caught; `States.DataLimitExceeded` only by its own name (not `States.ALL`);
+//! `States.TaskFailed` matches every other error but `States.Timeout`. A failed Parallel branch
+//! or Map iteration fails the state with the branch's own error (no `States.BranchFailed`).
 //!
 //! Differences from AWS worth knowing: a Task without TimeoutSeconds has no timeout (AWS
-//! default); `States.Runtime` is never retried or caught (as on AWS); all Task events are
+//! default); all Task events are
 //! `Task*` (no `LambdaFunction*` events); JSONata, variables (`Assign`), distributed Map and
 //! `ItemReader`/`ItemBatcher`/`ResultWriter` are rejected at load with a clear error;
 //! HeartbeatSeconds is accepted and ignored; a failed Map iteration fails the Map (no tolerated

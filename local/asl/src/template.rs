@@ -25,16 +25,17 @@ impl Dynamic {
         }
     }
 
-    /// Evaluates; a Path that matches nothing is an error named `path_error`.
-    pub fn eval(&self, input: &Value, context: &Value, path_error: &str) -> Result<Value, StatesError> {
+    /// Evaluates for the field `field` (named in errors). A Path that matches nothing is
+    /// `States.Runtime`, as on AWS.
+    pub fn eval(&self, input: &Value, context: &Value, field: &str) -> Result<Value, StatesError> {
         match self {
             Dynamic::Path(p) => {
                 let root = if p.context { context } else { input };
                 p.select(root).ok_or_else(|| {
-                    StatesError::new(
-                        path_error,
-                        format!("the JSONPath '{}' could not be found in the input {}", p.text(), root),
-                    )
+                    StatesError::runtime(format!(
+                        "The JSONPath '{}' specified for the field '{field}' could not be found in the input '{root}'",
+                        p.text()
+                    ))
                 })
             }
             Dynamic::Call(c) => c.eval(input, context),
@@ -80,23 +81,20 @@ impl Template {
     }
 
     /// Builds the payload from `input` and the context object.
-    pub fn eval(&self, input: &Value, context: &Value, path_error: &str) -> Result<Value, StatesError> {
+    pub fn eval(&self, input: &Value, context: &Value) -> Result<Value, StatesError> {
         Ok(match self {
             Template::Literal(v) => v.clone(),
             Template::Array(items) => {
-                Value::Array(items.iter().map(|t| t.eval(input, context, path_error)).collect::<Result<_, _>>()?)
+                Value::Array(items.iter().map(|t| t.eval(input, context)).collect::<Result<_, _>>()?)
             }
             Template::Object(fields) => {
                 let mut map = Map::new();
                 for (k, t) in fields {
-                    map.insert(k.clone(), t.eval(input, context, path_error)?);
+                    map.insert(k.clone(), t.eval(input, context)?);
                 }
                 Value::Object(map)
             }
-            Template::Dynamic(key, d) => d.eval(input, context, path_error).map_err(|mut e| {
-                e.cause = format!("field '{key}': {}", e.cause);
-                e
-            })?,
+            Template::Dynamic(key, d) => d.eval(input, context, key)?,
         })
     }
 }

@@ -219,6 +219,7 @@ async fn the_engine_can_be_shared_across_tasks() {
     let waiting = engine.wait(&arn);
     send(&waiting);
     let d = waiting.await.unwrap();
-    assert!(d.status == "SUCCEEDED" && d.status.to_string() == "SUCCEEDED" && d.status != "FAILED");
+    assert_eq!(d.status, asl::ExecutionStatus::Succeeded);
+    assert_eq!((d.status.as_str(), d.status.to_string().as_str()), ("SUCCEEDED", "SUCCEEDED"));
     send(&engine.resume_unfinished());
 }

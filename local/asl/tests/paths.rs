@@ -113,17 +113,15 @@ async fn missing_input_path_is_states_runtime_and_cannot_be_caught() {
 }
 
 #[tokio::test]
-async fn missing_parameter_path_is_parameter_path_failure_and_catchable() {
+async fn missing_parameter_path_is_states_runtime_as_on_aws_and_cannot_be_caught() {
     let mut def = task(json!({
         "Parameters": {"x.$": "$.missing"},
         "Catch": [{"ErrorEquals": ["States.ParameterPathFailure"], "Next": "Caught", "ResultPath": "$.err"}]
     }));
     def["States"]["Caught"] = json!({"Type": "Pass", "End": true});
     let (d, _) = run(&def, json!({"a": 1}), Recorder::echo()).await;
-    let out = output(&d);
-    assert_eq!(out["a"], json!(1));
-    assert_eq!(out["err"]["Error"], json!("States.ParameterPathFailure"));
-    assert!(out["err"]["Cause"].as_str().unwrap().contains("$.missing"));
+    assert_eq!(d.error.as_deref(), Some("States.Runtime"));
+    assert!(d.cause.as_deref().unwrap().contains("$.missing"), "{:?}", d.cause);
 }
 
 #[tokio::test]
