@@ -14,6 +14,9 @@ pub struct Labels {
     /// Who produced the labels, e.g. "local:ssd_mobilenet_v2_coco".
     pub source: String,
     pub model_version: String,
+    /// Every model that labelled the image, e.g. `ssd_mobilenet_v2_coco@2a8d8a89d695`.
+    #[serde(default)]
+    pub models: Vec<crate::ModelId>,
     /// Sorted by confidence, highest first.
     pub labels: Vec<Label>,
 }
@@ -29,6 +32,9 @@ pub struct Label {
     pub aliases: Vec<String>,
     pub categories: Vec<String>,
     pub instances: Vec<Instance>,
+    /// Which kind of model gave the label: "detector", "classifier" and/or "custom".
+    #[serde(default)]
+    pub sources: Vec<String>,
 }
 
 /// One located object of a label.
@@ -85,6 +91,7 @@ pub fn build_labels(detections: &[Detection], max_labels: usize, min_confidence:
             aliases: strings(class.aliases),
             categories: strings(class.categories),
             instances: Vec::new(),
+            sources: vec![crate::DETECTOR_SOURCE.to_string()],
         });
         label.confidence = label.confidence.max(confidence);
         let b = det.bbox;
@@ -105,6 +112,7 @@ pub fn build_labels(detections: &[Detection], max_labels: usize, min_confidence:
                 aliases: Vec::new(),
                 categories: Vec::new(),
                 instances: Vec::new(),
+                sources: vec![crate::DETECTOR_SOURCE.to_string()],
             });
             label.confidence = label.confidence.max(child.confidence);
             if label.instances.is_empty() {
@@ -179,6 +187,7 @@ mod tests {
         let labels = Labels {
             source: "local:x".into(),
             model_version: "v".into(),
+            models: Vec::new(),
             labels: build_labels(&[det(17, 0.9)], 10, 0.0),
         };
         let json = serde_json::to_value(&labels).unwrap();

@@ -5,11 +5,26 @@
 //! the feature extractor is fed at `Preprocessor/sub` and the raw heads are read at `concat`
 //! (box encodings) and `concat_1` (class logits); resizing, anchors, box decoding and NMS are
 //! done here in Rust, exactly as the model's pipeline config says.
+//!
+//! [`Labeller`] runs the detector together with an ImageNet classifier ([`Classifier`]) and,
+//! optionally, the user's own ONNX model ([`CustomLabeller`]), and merges their labels
+//! (docs/labels.md says how).
 
+mod classifier;
 pub mod coco;
+mod custom;
+pub mod imagenet;
+mod labeller;
 mod labels;
 pub mod preprocess;
 pub mod ssd;
+
+pub use classifier::{
+    Classifier, CLASSIFIER_FILE_NAME, CLASSIFIER_LABELS_FILE_NAME, CLASSIFIER_LABELS_SHA256, CLASSIFIER_NAME,
+    CLASSIFIER_SHA256, CLASSIFIER_SIDE,
+};
+pub use custom::{parse_labels, CustomKind, CustomLabeller, CustomModel, CUSTOM_SOURCE};
+pub use labeller::{merge, Labeller, ModelPaths, CLASSIFIER_SOURCE, LOCAL_SOURCE};
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -18,6 +33,78 @@ use sha2::{Digest, Sha256};
 use tract_tensorflow::prelude::*;
 
 pub use labels::{BoundingBox, Instance, Label, Labels};
+
+/// The `sources` value of labels from the detector.
+pub const DETECTOR_SOURCE: &str = "detector";
+/// The detector's name in [`ModelId`]s.
+pub const DETECTOR_NAME: &str = "ssd_mobilenet_v2_coco";
+
+/// Which model labelled an image: a name and the first 12 hex digits of the sha256 of the file
+/// that ran. Serialised as `name@sha-prefix`, e.g. `efficientnet_lite3@4a93537fcd99`.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct ModelId {
+    pub name: String,
+    pub version: String,
+}
+
+impl ModelId {
+    /// A model id from a name and a file's sha256 (hex; only its first 12 digits are kept).
+    pub fn new(name: &str, sha256: &str) -> ModelId {
+        ModelId { name: name.to_string(), version: sha256.chars().take(12).collect() }
+    }
+}
+
+impl std::fmt::Display for ModelId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}@{}", self.name, self.version)
+    }
+}
+
+impl std::str::FromStr for ModelId {
+    type Err = String;
+    fn from_str(s: &str) -> Result<ModelId, String> {
+        match s.rsplit_once('@') {
+            Some((name, version)) if !name.is_empty() && !version.is_empty() => {
+                Ok(ModelId { name: name.to_string(), version: version.to_string() })
+            }
+            _ => Err(format!("model id {s:?} is not name@version")),
+        }
+    }
+}
+
+impl serde::Serialize for ModelId {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for ModelId {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<ModelId, D::Error> {
+        let s = String::deserialize(d)?;
+        s.parse().map_err(serde::de::Error::custom)
+    }
+}
+
+/// Read a model file and check its sha256 against the pinned one.
+pub(crate) fn read_checked(path: &Path, sha256: &str, what: &str) -> Result<Vec<u8>, VisionError> {
+    if !path.is_file() {
+        return Err(VisionError::ModelNotFound { path: path.to_path_buf() });
+    }
+    let bytes = std::fs::read(path).map_err(|source| VisionError::ModelRead { path: path.to_path_buf(), source })?;
+    let actual = hex::encode(Sha256::digest(&bytes));
+    if actual != sha256 {
+        return Err(VisionError::FileChecksum { path: path.to_path_buf(), what: what.to_string(), actual });
+    }
+    Ok(bytes)
+}
+
+/// An image every model can take: not empty.
+pub(crate) fn check_image(image: &image::RgbImage) -> Result<(), VisionError> {
+    if image.width() == 0 || image.height() == 0 {
+        return Err(VisionError::InvalidImage(format!("image is empty ({}x{})", image.width(), image.height())));
+    }
+    Ok(())
+}
 
 /// File name of the model in the default cache directory.
 pub const MODEL_FILE_NAME: &str = "ssd_mobilenet_v2_coco.pb";
@@ -52,6 +139,10 @@ pub enum VisionError {
         path.display()
     )]
     ModelChecksum { path: PathBuf, actual: String },
+    #[error("{} is not the expected {what} (sha256 {actual}); {FETCH_HINT}", path.display())]
+    FileChecksum { path: PathBuf, what: String, actual: String },
+    #[error("custom model {}: {message}", path.display())]
+    CustomModel { path: PathBuf, message: String },
     #[error("cannot load model {}: {message}", path.display())]
     ModelLoad { path: PathBuf, message: String },
     #[error("invalid image: {0}")]
@@ -67,6 +158,7 @@ pub enum VisionError {
 pub struct Detector {
     plan: Arc<TypedRunnableModel>,
     anchors: Vec<ssd::BoxCorners>,
+    id: ModelId,
 }
 
 impl std::fmt::Debug for Detector {
@@ -107,12 +199,17 @@ impl Detector {
         }
         let plan = build_plan(&bytes)
             .map_err(|e| VisionError::ModelLoad { path: path.to_path_buf(), message: format!("{e:#}") })?;
-        Ok(Detector { plan, anchors: ssd::anchors() })
+        Ok(Detector { plan, anchors: ssd::anchors(), id: ModelId::new(DETECTOR_NAME, MODEL_SHA256) })
     }
 
     /// The model's version name.
     pub fn model_version(&self) -> &str {
         MODEL_VERSION
+    }
+
+    /// Which model this is (name and sha256 prefix).
+    pub fn id(&self) -> &ModelId {
+        &self.id
     }
 
     /// Detect labels in `image` (already oriented). Keeps labels with confidence at or above
@@ -123,25 +220,30 @@ impl Detector {
         max_labels: usize,
         min_confidence: f32,
     ) -> Result<Labels, VisionError> {
-        if image.width() == 0 || image.height() == 0 {
-            return Err(VisionError::InvalidImage(format!("image is empty ({}x{})", image.width(), image.height())));
-        }
-        if !(0.0..=100.0).contains(&min_confidence) {
-            return Err(VisionError::InvalidArgument(format!(
-                "min_confidence must be within 0-100, got {min_confidence}"
-            )));
-        }
+        check_min_confidence(min_confidence)?;
+        Ok(Labels {
+            source: SOURCE.to_string(),
+            model_version: MODEL_VERSION.to_string(),
+            models: vec![self.id.clone()],
+            labels: self.labels(image, max_labels, min_confidence)?,
+        })
+    }
+
+    /// The detector's labels (with their parents) at or above `min_confidence`.
+    pub(crate) fn labels(
+        &self,
+        image: &image::RgbImage,
+        max_labels: usize,
+        min_confidence: f32,
+    ) -> Result<Vec<Label>, VisionError> {
+        check_image(image)?;
         let (encodings, logits) = self.run_heads(image)?;
         let config = ssd::NmsConfig {
             score_threshold: (min_confidence / 100.0).max(ssd::NmsConfig::default().score_threshold),
             ..ssd::NmsConfig::default()
         };
         let detections = ssd::detections(&encodings, &logits, NUM_CLASSES, &self.anchors, &config);
-        Ok(Labels {
-            source: SOURCE.to_string(),
-            model_version: MODEL_VERSION.to_string(),
-            labels: labels::build_labels(&detections, max_labels, min_confidence),
-        })
+        Ok(labels::build_labels(&detections, max_labels, min_confidence))
     }
 
     /// Run the network: box encodings `[anchors x 4]` and class logits `[anchors x 91]`.
@@ -166,6 +268,15 @@ impl Detector {
             Ok(view.iter().copied().collect())
         };
         Ok((flat(0, 4)?, flat(1, NUM_CLASSES)?))
+    }
+}
+
+/// `min_confidence` must be a number within 0-100.
+pub(crate) fn check_min_confidence(min_confidence: f32) -> Result<(), VisionError> {
+    if (0.0..=100.0).contains(&min_confidence) {
+        Ok(())
+    } else {
+        Err(VisionError::InvalidArgument(format!("min_confidence must be within 0-100, got {min_confidence}")))
     }
 }
 

@@ -26,12 +26,18 @@ fn sample_points(in_len: usize, out_len: usize) -> Vec<(usize, usize, f32)> {
 /// Resize `image` to `side`x`side` with TF's bilinear sampling; returns HWC f32 values 0..255.
 /// The image must not be empty.
 pub fn resize_bilinear(image: &RgbImage, side: usize) -> Vec<f32> {
+    resize_bilinear_to(image, side, side)
+}
+
+/// Resize `image` to `out_w`x`out_h` with TF's bilinear sampling; HWC f32 values 0..255.
+/// The image must not be empty.
+pub fn resize_bilinear_to(image: &RgbImage, out_w: usize, out_h: usize) -> Vec<f32> {
     let (w, h) = (image.width() as usize, image.height() as usize);
     let raw = image.as_raw();
     let px = |y: usize, x: usize, c: usize| raw[(y * w + x) * 3 + c] as f32;
-    let ys = sample_points(h, side);
-    let xs = sample_points(w, side);
-    let mut out = Vec::with_capacity(side * side * 3);
+    let ys = sample_points(h, out_h);
+    let xs = sample_points(w, out_w);
+    let mut out = Vec::with_capacity(out_w * out_h * 3);
     for &(y0, y1, wy) in &ys {
         for &(x0, x1, wx) in &xs {
             for c in 0..3 {
