@@ -31,14 +31,24 @@ step "npm packages"
 (cd tests/infra && npm ci --silent --no-audit --no-fund)
 (cd tests/browser && npm ci --silent --no-audit --no-fund)
 
-step "build"
-cargo build --workspace --bins --tests
+step "build (the same command as scripts/run.sh, so either reuses the other's build)"
+cargo build --workspace --bins
 
 step "rust tests"
+set +e
 cargo test --workspace --no-fail-fast 2>&1 | tee /tmp/imgpipe-cargo-test.log
 rust_status=${PIPESTATUS[0]}
+set -e
 
-step "infra checks (cfn-lint, asl-validator, ties)"
+step "gates: rustfmt, clippy, rustdoc"
+set +e
+gates_status=0
+cargo fmt --all -- --check || gates_status=1
+cargo clippy --workspace --all-targets -- -D warnings || gates_status=1
+RUSTDOCFLAGS="-D warnings" cargo doc --workspace --no-deps || gates_status=1
+set -e
+
+step "infra checks (cfn-lint, asl-validator, statelint, ties)"
 set +e
 python3 -m pytest tests/infra -q
 infra_status=$?
@@ -69,5 +79,5 @@ set -e
 kill $server 2>/dev/null || true
 
 step "summary"
-echo "rust: $rust_status, infra: $infra_status, browser: $browser_status"
-[ "$rust_status" -eq 0 ] && [ "$infra_status" -eq 0 ] && [ "$browser_status" -eq 0 ]
+echo "rust: $rust_status, gates: $gates_status, infra: $infra_status, browser: $browser_status"
+[ "$rust_status" -eq 0 ] && [ "$gates_status" -eq 0 ] && [ "$infra_status" -eq 0 ] && [ "$browser_status" -eq 0 ]

@@ -72,6 +72,11 @@ export function createUpload({ filename, contentType, size }) {
 }
 
 /** GET /images/{id}: the image record. */
+/** GET /config: what the page needs to know (the upload limits). */
+export function getConfig() {
+  return request("/config");
+}
+
 export function getImage(id) {
   return request(imagePath(id));
 }

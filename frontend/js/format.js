@@ -1,6 +1,6 @@
 // Formatting of numbers, sizes, dates and server codes for people.
 
-/** Bytes as "1.4 MB" (binary units, matching the 15 MB = 15 × 1024² upload limit). */
+/** Bytes as "1.4 MB" (binary units, as the server's limits are). */
 export function formatBytes(bytes) {
   const n = Number(bytes);
   if (!Number.isFinite(n) || n < 0) return "unknown size";
@@ -62,15 +62,20 @@ export function describeOrientation(value) {
   return ORIENTATIONS[value] ?? String(value);
 }
 
+/** Words for the record statuses, shared by every panel. */
+export const STATUS_WORDS = { PENDING: "Processing", DONE: "Done", REJECTED: "Rejected", FAILED: "Failed" };
+
 /** Friendly sentences for the pipeline's rejection codes (the server's own message is the fallback). */
 export const REJECTION_REASONS = {
   UNSUPPORTED_FORMAT: "This file isn't a picture we can read. Please upload a JPEG, PNG, WebP or GIF image.",
   UNSUPPORTED_TYPE: "Only JPEG, PNG, WebP and GIF images can be uploaded.",
   EMPTY: "The file is empty — there is no picture in it.",
-  TOO_LARGE: "The file is too big. Images can be at most 15 MB.",
-  TOO_SMALL: "The picture is too small to recognise anything in it. Each side needs at least 80 pixels.",
-  DIMENSIONS_TOO_LARGE: "The picture has too many pixels. Each side can be at most 10,000 pixels (50 megapixels in all).",
+  TOO_LARGE: "The file is bigger than the upload limit.",
+  TOO_SMALL: "The picture is too small to recognise anything in it.",
+  DIMENSIONS_TOO_LARGE: "The picture has more pixels than the pipeline takes.",
   CORRUPT: "The file looks damaged or incomplete, so the picture couldn't be decoded.",
+  TOO_MANY_SCANS: "The JPEG is built from far more progressive scans than a camera or editor writes.",
+  TOO_MANY_SEGMENTS: "The file holds far more metadata blocks than a real image has.",
 };
 
 /** Words for an {code, message} error from the server: the friendly sentence when known, else its message. */

@@ -1,10 +1,9 @@
 // Gallery: recent images with "load more", and search by label with a minimum confidence.
 import { listRecent, searchByLabel } from "./api.js";
 import { el, replaceChildren, safeUrl } from "./dom.js";
-import { describeError, formatPercent, formatTime, labelName } from "./format.js";
+import { STATUS_WORDS, describeError, formatPercent, formatTime, labelName } from "./format.js";
 
 const PAGE_SIZE = 24;
-const STATUS_WORDS = { PENDING: "Processing", DONE: "Done", REJECTED: "Rejected", FAILED: "Failed" };
 
 /** "cat" -> "Cat", "cell phone" -> "Cell Phone"; mixed-case input is kept as typed. */
 export function normaliseLabel(text) {

@@ -1,26 +1,51 @@
 // Upload panel: drop zone + file picker, client-side checks, signed upload with progress, live status.
-import { ApiError, createUpload, pollImage, uploadToStorage } from "./api.js";
+import { ApiError, createUpload, getConfig, pollImage, uploadToStorage } from "./api.js";
 import { announce, el } from "./dom.js";
 import { describeError, formatBytes, summaryNames } from "./format.js";
 
-/** Types the pipeline accepts (the server checks again and stays authoritative). */
-export const ACCEPTED_TYPES = ["image/jpeg", "image/png", "image/webp", "image/gif"];
-/** Largest upload in bytes (15 MB). */
-export const MAX_BYTES = 15 * 1024 * 1024;
 /** How many files upload at the same time. */
 const CONCURRENCY = 3;
 
-/** A sentence saying why `file` can't be uploaded, or null when it passes the client-side checks. */
-export function checkFile(file) {
-  if (!ACCEPTED_TYPES.includes(file.type)) {
-    const kind = file.type ? `This file's type is ${file.type}.` : "This file's type is unknown.";
-    return `${kind} Only JPEG, PNG, WebP and GIF images can be uploaded.`;
-  }
+/**
+ * A sentence saying why `file` can't be uploaded, or null when it passes the client-side checks.
+ * `limits` is the server's (`GET /config`); without them only the server checks.
+ */
+export function checkFile(file, limits) {
   if (file.size === 0) return "The file is empty — there is no picture in it.";
-  if (file.size > MAX_BYTES) {
-    return `The file is ${formatBytes(file.size)}; images can be at most ${formatBytes(MAX_BYTES)}.`;
+  if (!limits) return null;
+  const types = Array.isArray(limits.contentTypes) ? limits.contentTypes : [];
+  if (!types.includes(file.type)) {
+    const kind = file.type ? `This file's type is ${file.type}.` : "This file's type is unknown.";
+    return `${kind} Only ${typeNames(types)} images can be uploaded.`;
+  }
+  if (Number.isFinite(limits.maxBytes) && file.size > limits.maxBytes) {
+    return `The file is ${formatBytes(file.size)}; images can be at most ${formatBytes(limits.maxBytes)}.`;
   }
   return null;
+}
+
+/** "JPEG, PNG, WebP or GIF" from content types. */
+export function typeNames(types) {
+  const names = types.map((t) => ({ "image/jpeg": "JPEG", "image/png": "PNG", "image/webp": "WebP", "image/gif": "GIF" })[t] || t);
+  return names.length > 1 ? `${names.slice(0, -1).join(", ")} or ${names[names.length - 1]}` : (names[0] || "no");
+}
+
+/** The server's upload limits, once loaded. */
+let limits = null;
+
+/** Reads the server's limits and shows them in the picker and its hint. */
+async function loadLimits(input) {
+  try {
+    limits = (await getConfig()).limits || null;
+  } catch {
+    return; // the server still checks every upload
+  }
+  if (!limits) return;
+  input.accept = (limits.contentTypes || []).join(",");
+  const hint = document.getElementById("upload-hint");
+  if (hint) {
+    hint.textContent = `${typeNames(limits.contentTypes || [])}, up to ${formatBytes(limits.maxBytes)} each. Several at once is fine.`;
+  }
 }
 
 const STATUS_TEXT = {
@@ -80,6 +105,7 @@ export function initUpload({ onFinished = () => {} } = {}) {
   const zone = document.getElementById("drop-zone");
   const input = document.getElementById("file-input");
   const list = document.getElementById("upload-list");
+  loadLimits(input);
   const queue = [];
   let running = 0;
 
@@ -98,7 +124,7 @@ export function initUpload({ onFinished = () => {} } = {}) {
     const items = [...files].map((file) => new UploadItem(file));
     for (const item of items) {
       list.prepend(item.node);
-      const problem = checkFile(item.file);
+      const problem = checkFile(item.file, limits);
       if (problem) {
         item.progress.hidden = true;
         item.setStatus("invalid", problem);

@@ -25,7 +25,7 @@ test("durations and percentages read naturally", () => {
 });
 
 test("rejection codes become sentences; unknown codes fall back to the server's message", () => {
-  for (const code of ["UNSUPPORTED_FORMAT", "EMPTY", "TOO_LARGE", "TOO_SMALL", "DIMENSIONS_TOO_LARGE", "CORRUPT"]) {
+  for (const code of ["UNSUPPORTED_FORMAT", "EMPTY", "TOO_LARGE", "TOO_SMALL", "DIMENSIONS_TOO_LARGE", "CORRUPT", "TOO_MANY_SCANS", "TOO_MANY_SEGMENTS"]) {
     const text = describeError({ code, message: `${code}: raw` });
     assert.equal(text, REJECTION_REASONS[code]);
     assert.match(text, /^[A-Z].*\.$/, `${code} is a sentence`);

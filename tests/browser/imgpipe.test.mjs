@@ -169,6 +169,12 @@ describe("imgpipe page in headless Chromium", () => {
     const notes = path.join(scratch, "notes.jpg");
     fs.writeFileSync(notes, "These are meeting notes, not a photograph.\n".repeat(20));
 
+    // The hint and the picker carry the server's own limits (GET /config), not copies of them.
+    const config = await (await fetch(`${serverUrl}config`)).json();
+    await page.waitForFunction((max) => document.getElementById("upload-hint").textContent.includes(max),
+      `${Math.round(config.limits.maxBytes / 1048576)} MB`);
+    assert.equal(await page.getAttribute("#file-input", "accept"), config.limits.contentTypes.join(","));
+
     await page.focus("#drop-zone");
     const [chooser] = await Promise.all([page.waitForEvent("filechooser"), page.keyboard.press("Enter")]);
     assert.ok(chooser.isMultiple(), "the picker accepts several files");

@@ -2,5 +2,5 @@
 
 #[tokio::main]
 async fn main() -> Result<(), imgpipe_core::lambda::Error> {
-    imgpipe_core::lambda::run_http(imgpipe_core::http::query::router).await
+    imgpipe_core::lambda::run_http(imgpipe_core::http::query_function_router).await
 }

@@ -4,6 +4,7 @@
 pub mod cursor;
 pub mod presign;
 pub mod query;
+pub mod site;
 pub mod timeline;
 
 use std::sync::Arc;
@@ -34,9 +35,14 @@ impl ApiState {
     }
 }
 
-/// The whole API: presign and query routes.
+/// The whole API: presign, query and the public site routes.
 pub fn router(state: Arc<ApiState>) -> axum::Router {
-    presign::router(state.clone()).merge(query::router(state))
+    presign::router(state.clone()).merge(query::router(state.clone())).merge(site::router(state))
+}
+
+/// What the Query function serves on AWS: the query routes and the public site routes.
+pub fn query_function_router(state: Arc<ApiState>) -> axum::Router {
+    query::router(state.clone()).merge(site::router(state))
 }
 
 /// The machine codes of API errors (`error.code` in every error answer).

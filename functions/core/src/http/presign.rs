@@ -39,11 +39,12 @@ pub fn router(state: Arc<ApiState>) -> axum::Router {
     axum::Router::new().route("/uploads", post(create_upload)).with_state(state)
 }
 
+/// The formats an upload may declare.
+pub const ACCEPTED_FORMATS: [Format; 4] = [Format::Jpeg, Format::Png, Format::Webp, Format::Gif];
+
 /// The format a declared content type stands for, if accepted.
 pub fn accepted_format(content_type: &str) -> Option<Format> {
-    [Format::Jpeg, Format::Png, Format::Webp, Format::Gif]
-        .into_iter()
-        .find(|f| f.content_type().eq_ignore_ascii_case(content_type.trim()))
+    ACCEPTED_FORMATS.into_iter().find(|f| f.content_type().eq_ignore_ascii_case(content_type.trim()))
 }
 
 async fn create_upload(
