@@ -1,7 +1,7 @@
 //! Parsing and validating a state machine definition into typed states.
 
 use crate::choice::Rule;
-use crate::error::{names, DefinitionError};
+use crate::error::{names, DefinitionError, Problem};
 use crate::path::Path;
 use crate::template::{Dynamic, Template};
 use crate::time;
@@ -37,7 +37,7 @@ impl Definition {
                 return Err(invalid("'Version' must be a string"));
             }
         }
-        let mut machine = parse_machine(obj, "the definition")?;
+        let mut machine = parse_machine(obj, "the definition").map_err(DefinitionError::Invalid)?;
         machine.timeout_seconds = match obj.get("TimeoutSeconds") {
             None => None,
             Some(v) => Some(positive_int(v).ok_or_else(|| invalid("'TimeoutSeconds' must be a positive integer"))?),
@@ -76,7 +76,7 @@ impl Definition {
 }
 
 fn invalid(msg: impl Into<String>) -> DefinitionError {
-    DefinitionError::Invalid(msg.into())
+    DefinitionError::Invalid(Problem::Machine(msg.into()))
 }
 
 fn check_query_language(v: &Value, owner: &str) -> Result<(), DefinitionError> {
@@ -264,38 +264,43 @@ fn allowed_fields(kind: &str) -> Option<&'static [&'static str]> {
     })
 }
 
-fn parse_machine(obj: &Map<String, Value>, owner: &str) -> Result<Machine, DefinitionError> {
+fn parse_machine(obj: &Map<String, Value>, owner: &str) -> Result<Machine, Problem> {
     let start_at = match obj.get("StartAt") {
         Some(Value::String(s)) => s.clone(),
-        Some(_) => return Err(invalid(format!("{owner}: 'StartAt' must be a string"))),
-        None => return Err(invalid(format!("{owner}: 'StartAt' is required"))),
+        Some(_) => return Err(Problem::Machine(format!("{owner}: 'StartAt' must be a string"))),
+        None => return Err(Problem::Machine(format!("{owner}: 'StartAt' is required"))),
     };
     let states_obj = match obj.get("States") {
         Some(Value::Object(m)) if !m.is_empty() => m,
-        Some(Value::Object(_)) => return Err(invalid(format!("{owner}: 'States' must not be empty"))),
-        Some(_) => return Err(invalid(format!("{owner}: 'States' must be an object"))),
-        None => return Err(invalid(format!("{owner}: 'States' is required"))),
+        Some(Value::Object(_)) => return Err(Problem::Machine(format!("{owner}: 'States' must not be empty"))),
+        Some(_) => return Err(Problem::Machine(format!("{owner}: 'States' must be an object"))),
+        None => return Err(Problem::Machine(format!("{owner}: 'States' is required"))),
     };
     if !states_obj.contains_key(&start_at) {
-        return Err(invalid(format!("{owner}: StartAt '{start_at}' is not a state in 'States'")));
+        return Err(Problem::Machine(format!("{owner}: StartAt '{start_at}' is not a state in 'States'")));
     }
     let mut states = HashMap::new();
     for (name, v) in states_obj {
         if name.is_empty() || name.chars().count() > 80 {
-            return Err(invalid(format!("state name '{name}' must be 1 to 80 characters")));
+            return Err(Problem::Machine(format!("state name '{name}' must be 1 to 80 characters")));
         }
-        let s = v.as_object().ok_or_else(|| invalid(format!("state '{name}': a state must be a JSON object")))?;
-        let state = parse_state(name, s).map_err(|e| invalid(format!("state '{name}': {e}")))?;
+        let s = v.as_object().ok_or_else(|| Problem::State {
+            state: name.clone(),
+            field: None,
+            message: "a state must be a JSON object".into(),
+        })?;
+        let state = parse_state(name, s)?;
         states.insert(name.clone(), state);
     }
     // Every transition must name a state of this machine.
     for state in states.values() {
         for target in targets(state) {
             if !states.contains_key(target) {
-                return Err(invalid(format!(
-                    "state '{}': transition target '{target}' is not a state in {owner}",
-                    state.name
-                )));
+                return Err(Problem::State {
+                    state: state.name.clone(),
+                    field: None,
+                    message: format!("transition target '{target}' is not a state in {owner}"),
+                });
             }
         }
     }
@@ -312,7 +317,7 @@ fn parse_machine(obj: &Map<String, Value>, owner: &str) -> Result<Machine, Defin
     let mut unreachable: Vec<&String> = states.keys().filter(|n| !seen.contains(n.as_str())).collect();
     unreachable.sort();
     if let Some(name) = unreachable.first() {
-        return Err(invalid(format!("state '{name}' is not reachable from StartAt '{start_at}' in {owner}")));
+        return Err(Problem::Machine(format!("state '{name}' is not reachable from StartAt '{start_at}' in {owner}")));
     }
     Ok(Machine { start_at, states, timeout_seconds: None })
 }
@@ -367,10 +372,87 @@ fn reference_path(v: &Value, key: &str) -> Result<Path, String> {
     Ok(p)
 }
 
-fn parse_state(name: &str, s: &Map<String, Value>) -> Result<State, String> {
+/// A problem found while parsing one state, before it is tied to the state's name.
+enum StateError {
+    /// In the state itself; `field` names the field when known.
+    Field { field: Option<String>, message: String },
+    /// Inside a nested machine (a Parallel branch or a Map processor).
+    Nested { part: String, problem: Problem },
+}
+
+impl From<String> for StateError {
+    fn from(message: String) -> Self {
+        StateError::Field { field: None, message }
+    }
+}
+
+impl From<&str> for StateError {
+    fn from(message: &str) -> Self {
+        StateError::from(message.to_string())
+    }
+}
+
+impl StateError {
+    fn into_problem(self, state: &str) -> Problem {
+        match self {
+            StateError::Field { field, message } => Problem::State { state: state.to_string(), field, message },
+            StateError::Nested { part, problem } => {
+                Problem::Nested { state: state.to_string(), part, problem: Box::new(problem) }
+            }
+        }
+    }
+}
+
+/// Ties a problem to the field it was found in.
+fn in_field(field: impl Into<String>) -> impl FnOnce(String) -> StateError {
+    let field = field.into();
+    move |message| StateError::Field { field: Some(field), message }
+}
+
+fn parse_state(name: &str, s: &Map<String, Value>) -> Result<State, Problem> {
+    parse_state_fields(name, s).map_err(|e| e.into_problem(name))
+}
+
+fn parse_state_fields(name: &str, s: &Map<String, Value>) -> Result<State, StateError> {
+    let kind_name = check_fields(s)?;
+    if let Some(ql) = s.get("QueryLanguage") {
+        check_query_language(ql, &format!("state '{name}'")).map_err(|e| e.to_string())?;
+    }
+    let (next, end) = transitions(s, matches!(kind_name, "Choice" | "Succeed" | "Fail"))?;
+    let retry = parse_retry(s)?;
+    let catch = parse_catch(s)?;
+    let kind = match kind_name {
+        "Pass" => Kind::Pass { result: s.get("Result").cloned() },
+        "Task" => parse_task(s)?,
+        "Choice" => parse_choice(s)?,
+        "Wait" => parse_wait(s)?,
+        "Succeed" => Kind::Succeed,
+        "Fail" => {
+            Kind::Fail { error: fail_source(s, "Error", "ErrorPath")?, cause: fail_source(s, "Cause", "CausePath")? }
+        }
+        "Parallel" => parse_parallel(s)?,
+        _ => parse_map(s)?,
+    };
+    let parameters = if matches!(kind, Kind::Map { .. }) { None } else { template(s, "Parameters")? };
+    Ok(State {
+        name: name.to_string(),
+        input_path: io_path(s, "InputPath", false).map_err(in_field("InputPath"))?,
+        output_path: io_path(s, "OutputPath", false).map_err(in_field("OutputPath"))?,
+        result_path: io_path(s, "ResultPath", true).map_err(in_field("ResultPath"))?,
+        parameters,
+        result_selector: template(s, "ResultSelector")?,
+        retry,
+        catch,
+        next: if end { None } else { next },
+        kind,
+    })
+}
+
+/// Checks `Type` and that every field is valid for it; returns the type.
+fn check_fields(s: &Map<String, Value>) -> Result<&str, StateError> {
     let kind_name = match s.get("Type") {
         Some(Value::String(t)) => t.as_str(),
-        Some(_) => return Err("'Type' must be a string".into()),
+        Some(_) => return Err(in_field("Type")("must be a string".into())),
         None => return Err("'Type' is required".into()),
     };
     let allowed = allowed_fields(kind_name).ok_or_else(|| {
@@ -381,22 +463,21 @@ fn parse_state(name: &str, s: &Map<String, Value>) -> Result<State, String> {
             continue;
         }
         if UNSUPPORTED.contains(&key.as_str()) {
-            return Err(format!("field '{key}' is not supported by this engine"));
+            return Err(format!("field '{key}' is not supported by this engine").into());
         }
-        return Err(format!("field '{key}' is not valid in a {kind_name} state"));
+        return Err(format!("field '{key}' is not valid in a {kind_name} state").into());
     }
-    if let Some(ql) = s.get("QueryLanguage") {
-        check_query_language(ql, &format!("state '{name}'")).map_err(|e| e.to_string())?;
-    }
+    Ok(kind_name)
+}
 
-    // Transitions.
-    let next = string_field(s, "Next")?.map(str::to_string);
+/// `Next` and `End`: a non-terminal state needs exactly one of them.
+fn transitions(s: &Map<String, Value>, terminal_kind: bool) -> Result<(Option<String>, bool), StateError> {
+    let next = string_field(s, "Next").map_err(in_field("Next"))?.map(str::to_string);
     let end = match s.get("End") {
         None => false,
         Some(Value::Bool(b)) => *b,
-        Some(_) => return Err("'End' must be a boolean".into()),
+        Some(_) => return Err(in_field("End")("must be a boolean".into())),
     };
-    let terminal_kind = matches!(kind_name, "Choice" | "Succeed" | "Fail");
     if !terminal_kind {
         match (&next, end) {
             (Some(_), true) => return Err("a state cannot have both 'Next' and 'End': true".into()),
@@ -404,191 +485,174 @@ fn parse_state(name: &str, s: &Map<String, Value>) -> Result<State, String> {
             _ => {}
         }
     }
+    Ok((next, end))
+}
 
-    let template =
-        |key: &str| -> Result<Option<Template>, String> { s.get(key).map(|v| Template::parse(v, key)).transpose() };
-    let mut retry = Vec::new();
-    if let Some(v) = s.get("Retry") {
-        let items = v.as_array().ok_or("'Retry' must be an array")?;
-        for (i, r) in items.iter().enumerate() {
-            retry.push(parse_retrier(r).map_err(|e| format!("Retry[{i}]: {e}"))?);
-        }
-        check_all_last(retry.iter().map(|r| &r.errors), "Retry")?;
-    }
-    let mut catch = Vec::new();
-    if let Some(v) = s.get("Catch") {
-        let items = v.as_array().ok_or("'Catch' must be an array")?;
-        for (i, c) in items.iter().enumerate() {
-            catch.push(parse_catcher(c).map_err(|e| format!("Catch[{i}]: {e}"))?);
-        }
-        check_all_last(catch.iter().map(|c| &c.errors), "Catch")?;
-    }
+fn template(s: &Map<String, Value>, key: &str) -> Result<Option<Template>, StateError> {
+    s.get(key).map(|v| Template::parse(v, key)).transpose().map_err(in_field(key))
+}
 
-    let kind = match kind_name {
-        "Pass" => Kind::Pass { result: s.get("Result").cloned() },
-        "Task" => {
-            let resource = string_field(s, "Resource")?.ok_or("'Resource' is required in a Task state")?;
-            if resource.is_empty() {
-                return Err("'Resource' must not be empty".into());
-            }
-            let timeout = match (s.get("TimeoutSeconds"), s.get("TimeoutSecondsPath")) {
-                (Some(_), Some(_)) => return Err("use only one of TimeoutSeconds and TimeoutSecondsPath".into()),
-                (Some(v), None) => {
-                    Some(Seconds::Fixed(positive_int(v).ok_or("'TimeoutSeconds' must be a positive integer")?))
-                }
-                (None, Some(v)) => Some(Seconds::Path(reference_path(v, "TimeoutSecondsPath")?)),
-                (None, None) => None,
-            };
-            for key in ["HeartbeatSeconds"] {
-                if let Some(v) = s.get(key) {
-                    positive_int(v).ok_or(format!("'{key}' must be a positive integer"))?;
-                }
-            }
-            Kind::Task { resource: resource.to_string(), timeout }
+fn parse_retry(s: &Map<String, Value>) -> Result<Vec<Retrier>, StateError> {
+    let Some(v) = s.get("Retry") else { return Ok(Vec::new()) };
+    let items = v.as_array().ok_or_else(|| in_field("Retry")("must be an array".into()))?;
+    let mut retry = Vec::with_capacity(items.len());
+    for (i, r) in items.iter().enumerate() {
+        retry.push(parse_retrier(r).map_err(in_field(format!("Retry[{i}]")))?);
+    }
+    check_all_last(retry.iter().map(|r| &r.errors), "Retry")?;
+    Ok(retry)
+}
+
+fn parse_catch(s: &Map<String, Value>) -> Result<Vec<Catcher>, StateError> {
+    let Some(v) = s.get("Catch") else { return Ok(Vec::new()) };
+    let items = v.as_array().ok_or_else(|| in_field("Catch")("must be an array".into()))?;
+    let mut catch = Vec::with_capacity(items.len());
+    for (i, c) in items.iter().enumerate() {
+        catch.push(parse_catcher(c).map_err(in_field(format!("Catch[{i}]")))?);
+    }
+    check_all_last(catch.iter().map(|c| &c.errors), "Catch")?;
+    Ok(catch)
+}
+
+fn parse_task(s: &Map<String, Value>) -> Result<Kind, StateError> {
+    let resource =
+        string_field(s, "Resource").map_err(in_field("Resource"))?.ok_or("'Resource' is required in a Task state")?;
+    if resource.is_empty() {
+        return Err(in_field("Resource")("must not be empty".into()));
+    }
+    let timeout = match (s.get("TimeoutSeconds"), s.get("TimeoutSecondsPath")) {
+        (Some(_), Some(_)) => return Err("use only one of TimeoutSeconds and TimeoutSecondsPath".into()),
+        (Some(v), None) => Some(Seconds::Fixed(
+            positive_int(v).ok_or_else(|| in_field("TimeoutSeconds")("must be a positive integer".into()))?,
+        )),
+        (None, Some(v)) => {
+            Some(Seconds::Path(reference_path(v, "TimeoutSecondsPath").map_err(in_field("TimeoutSecondsPath"))?))
         }
-        "Choice" => {
-            let items = match s.get("Choices") {
-                Some(Value::Array(a)) if !a.is_empty() => a,
-                _ => return Err("'Choices' must be a non-empty array".into()),
-            };
-            let mut choices = Vec::new();
-            for (i, c) in items.iter().enumerate() {
-                let obj = c.as_object().ok_or(format!("Choices[{i}] must be an object"))?;
-                let next = string_field(obj, "Next")
-                    .map_err(|e| format!("Choices[{i}]: {e}"))?
-                    .ok_or(format!("Choices[{i}] needs 'Next'"))?;
-                let rule = Rule::parse(obj, true).map_err(|e| format!("Choices[{i}]: {e}"))?;
-                choices.push((rule, next.to_string()));
-            }
-            Kind::Choice { choices, default: string_field(s, "Default")?.map(str::to_string) }
-        }
-        "Wait" => {
-            let given: Vec<&str> = ["Seconds", "SecondsPath", "Timestamp", "TimestampPath"]
-                .into_iter()
-                .filter(|k| s.contains_key(*k))
-                .collect();
-            if given.len() != 1 {
-                return Err(format!(
-                    "a Wait state needs exactly one of Seconds, SecondsPath, Timestamp, TimestampPath (found {given:?})"
-                ));
-            }
-            let v = &s[given[0]];
-            Kind::Wait(match given[0] {
-                "Seconds" => Seconds::Fixed(v.as_u64().ok_or("'Seconds' must be a non-negative integer")?).into(),
-                "SecondsPath" => Seconds::Path(reference_path(v, "SecondsPath")?).into(),
-                "Timestamp" => {
-                    let t = v
-                        .as_str()
-                        .filter(|t| time::parse(t).is_some())
-                        .ok_or("'Timestamp' must be an RFC 3339 timestamp such as 2024-01-01T00:00:00Z")?;
-                    WaitFor::Timestamp(t.to_string())
-                }
-                _ => WaitFor::TimestampPath(reference_path(v, "TimestampPath")?),
-            })
-        }
-        "Succeed" => Kind::Succeed,
-        "Fail" => {
-            let source = |lit: &str, path: &str| -> Result<Option<Source>, String> {
-                match (string_field(s, lit)?, string_field(s, path)?) {
-                    (Some(_), Some(_)) => Err(format!("use only one of {lit} and {path}")),
-                    (Some(v), None) => Ok(Some(Source::Fixed(v.to_string()))),
-                    (None, Some(p)) => {
-                        Ok(Some(Source::Dynamic(Dynamic::parse(p).map_err(|e| format!("{path}: {e}"))?)))
-                    }
-                    (None, None) => Ok(None),
-                }
-            };
-            Kind::Fail { error: source("Error", "ErrorPath")?, cause: source("Cause", "CausePath")? }
-        }
-        "Parallel" => {
-            let items = match s.get("Branches") {
-                Some(Value::Array(a)) if !a.is_empty() => a,
-                _ => return Err("'Branches' must be a non-empty array".into()),
-            };
-            let mut branches = Vec::new();
-            for (i, b) in items.iter().enumerate() {
-                let obj = b.as_object().ok_or(format!("Branches[{i}] must be an object"))?;
-                check_sub_machine_fields(obj, &format!("Branches[{i}]"))?;
-                branches.push(Arc::new(
-                    parse_machine(obj, &format!("branch {i} of Parallel state '{name}'")).map_err(strip)?,
-                ));
-            }
-            Kind::Parallel { branches }
-        }
-        "Map" => {
-            let (key, proc_value) = match (s.get("ItemProcessor"), s.get("Iterator")) {
-                (Some(_), Some(_)) => return Err("use only one of ItemProcessor and Iterator".into()),
-                (Some(v), None) => ("ItemProcessor", v),
-                (None, Some(v)) => ("Iterator", v),
-                (None, None) => return Err("a Map state needs 'ItemProcessor' (or the legacy 'Iterator')".into()),
-            };
-            let obj = proc_value.as_object().ok_or(format!("'{key}' must be an object"))?;
-            if let Some(cfg) = obj.get("ProcessorConfig") {
-                let mode = cfg.get("Mode").and_then(|m| m.as_str()).unwrap_or("INLINE");
-                if mode != "INLINE" {
-                    return Err(format!("ProcessorConfig Mode '{mode}' is not supported (only INLINE)"));
-                }
-            }
-            check_sub_machine_fields(obj, key)?;
-            let processor = Arc::new(parse_machine(obj, &format!("the {key} of Map state '{name}'")).map_err(strip)?);
-            let items_path = match s.get("ItemsPath") {
-                None => Path::parse("$")?,
-                Some(v) => reference_path(v, "ItemsPath")?,
-            };
-            if s.contains_key("ItemSelector") && s.contains_key("Parameters") {
-                return Err("use only one of ItemSelector and Parameters".into());
-            }
-            let item_selector = match s.get("ItemSelector") {
-                Some(v) => Some(Template::parse(v, "ItemSelector")?),
-                None => template("Parameters")?,
-            };
-            let max_concurrency = match (s.get("MaxConcurrency"), s.get("MaxConcurrencyPath")) {
-                (Some(_), Some(_)) => return Err("use only one of MaxConcurrency and MaxConcurrencyPath".into()),
-                (Some(v), None) => Seconds::Fixed(v.as_u64().ok_or("'MaxConcurrency' must be a non-negative integer")?),
-                (None, Some(v)) => Seconds::Path(reference_path(v, "MaxConcurrencyPath")?),
-                (None, None) => Seconds::Fixed(0),
-            };
-            Kind::Map { processor, items_path, item_selector, max_concurrency }
-        }
-        _ => unreachable!("checked by allowed_fields"),
+        (None, None) => None,
     };
-
-    let parameters = if matches!(kind, Kind::Map { .. }) { None } else { template("Parameters")? };
-    Ok(State {
-        name: name.to_string(),
-        input_path: io_path(s, "InputPath", false)?,
-        output_path: io_path(s, "OutputPath", false)?,
-        result_path: io_path(s, "ResultPath", true)?,
-        parameters,
-        result_selector: template("ResultSelector")?,
-        retry,
-        catch,
-        next: if end { None } else { next },
-        kind,
-    })
+    if let Some(v) = s.get("HeartbeatSeconds") {
+        positive_int(v).ok_or_else(|| in_field("HeartbeatSeconds")("must be a positive integer".into()))?;
+    }
+    Ok(Kind::Task { resource: resource.to_string(), timeout })
 }
 
-impl From<Seconds> for WaitFor {
-    fn from(s: Seconds) -> Self {
-        WaitFor::Seconds(s)
+fn parse_choice(s: &Map<String, Value>) -> Result<Kind, StateError> {
+    let items = match s.get("Choices") {
+        Some(Value::Array(a)) if !a.is_empty() => a,
+        _ => return Err(in_field("Choices")("must be a non-empty array".into())),
+    };
+    let mut choices = Vec::with_capacity(items.len());
+    for (i, c) in items.iter().enumerate() {
+        let field = format!("Choices[{i}]");
+        let obj = c.as_object().ok_or_else(|| in_field(&field)("must be an object".into()))?;
+        let next = string_field(obj, "Next")
+            .map_err(in_field(&field))?
+            .ok_or_else(|| in_field(&field)("needs 'Next'".into()))?;
+        let rule = Rule::parse(obj, true).map_err(in_field(&field))?;
+        choices.push((rule, next.to_string()));
+    }
+    let default = string_field(s, "Default").map_err(in_field("Default"))?.map(str::to_string);
+    Ok(Kind::Choice { choices, default })
+}
+
+fn parse_wait(s: &Map<String, Value>) -> Result<Kind, StateError> {
+    let given: Vec<&str> =
+        ["Seconds", "SecondsPath", "Timestamp", "TimestampPath"].into_iter().filter(|k| s.contains_key(*k)).collect();
+    let [key] = given[..] else {
+        return Err(format!(
+            "a Wait state needs exactly one of Seconds, SecondsPath, Timestamp, TimestampPath (found {given:?})"
+        )
+        .into());
+    };
+    let v = &s[key];
+    let wrong = |message: &str| in_field(key)(message.to_string());
+    Ok(Kind::Wait(match key {
+        "Seconds" => {
+            WaitFor::Seconds(Seconds::Fixed(v.as_u64().ok_or_else(|| wrong("must be a non-negative integer"))?))
+        }
+        "SecondsPath" => WaitFor::Seconds(Seconds::Path(reference_path(v, key).map_err(in_field(key))?)),
+        "Timestamp" => {
+            let t = v
+                .as_str()
+                .filter(|t| time::parse(t).is_some())
+                .ok_or_else(|| wrong("must be an RFC 3339 timestamp such as 2024-01-01T00:00:00Z"))?;
+            WaitFor::Timestamp(t.to_string())
+        }
+        _ => WaitFor::TimestampPath(reference_path(v, key).map_err(in_field(key))?),
+    }))
+}
+
+/// A Fail state's Error/Cause: the literal field `lit` or the path/intrinsic field `path`.
+fn fail_source(s: &Map<String, Value>, lit: &str, path: &str) -> Result<Option<Source>, StateError> {
+    match (string_field(s, lit).map_err(in_field(lit))?, string_field(s, path).map_err(in_field(path))?) {
+        (Some(_), Some(_)) => Err(format!("use only one of {lit} and {path}").into()),
+        (Some(v), None) => Ok(Some(Source::Fixed(v.to_string()))),
+        (None, Some(p)) => Ok(Some(Source::Dynamic(Dynamic::parse(p).map_err(in_field(path))?))),
+        (None, None) => Ok(None),
     }
 }
 
-/// Nested machine errors already carry their location; drop the "invalid definition" prefix.
-fn strip(e: DefinitionError) -> String {
-    match e {
-        DefinitionError::Invalid(m) => m,
-        other => other.to_string(),
+fn parse_parallel(s: &Map<String, Value>) -> Result<Kind, StateError> {
+    let items = match s.get("Branches") {
+        Some(Value::Array(a)) if !a.is_empty() => a,
+        _ => return Err(in_field("Branches")("must be a non-empty array".into())),
+    };
+    let mut branches = Vec::with_capacity(items.len());
+    for (i, b) in items.iter().enumerate() {
+        let part = format!("branch {i}");
+        let obj = b.as_object().ok_or_else(|| in_field(format!("Branches[{i}]"))("must be an object".into()))?;
+        branches.push(Arc::new(nested_machine(obj, part)?));
     }
+    Ok(Kind::Parallel { branches })
 }
 
-fn check_sub_machine_fields(obj: &Map<String, Value>, owner: &str) -> Result<(), String> {
+/// A Parallel branch or a Map processor; its problems are reported as [`Problem::Nested`].
+fn nested_machine(obj: &Map<String, Value>, part: String) -> Result<Machine, StateError> {
     for key in obj.keys() {
         if !["StartAt", "States", "Comment", "ProcessorConfig", "QueryLanguage"].contains(&key.as_str()) {
-            return Err(format!("{owner}: unknown field '{key}'"));
+            return Err(StateError::Nested { part, problem: Problem::Machine(format!("unknown field '{key}'")) });
         }
     }
-    Ok(())
+    parse_machine(obj, "this machine").map_err(|problem| StateError::Nested { part, problem })
+}
+
+fn parse_map(s: &Map<String, Value>) -> Result<Kind, StateError> {
+    let (key, proc_value) = match (s.get("ItemProcessor"), s.get("Iterator")) {
+        (Some(_), Some(_)) => return Err("use only one of ItemProcessor and Iterator".into()),
+        (Some(v), None) => ("ItemProcessor", v),
+        (None, Some(v)) => ("Iterator", v),
+        (None, None) => return Err("a Map state needs 'ItemProcessor' (or the legacy 'Iterator')".into()),
+    };
+    let obj = proc_value.as_object().ok_or_else(|| in_field(key)("must be an object".into()))?;
+    if let Some(cfg) = obj.get("ProcessorConfig") {
+        let mode = cfg.get("Mode").and_then(|m| m.as_str()).unwrap_or("INLINE");
+        if mode != "INLINE" {
+            return Err(in_field(key)(format!("ProcessorConfig Mode '{mode}' is not supported (only INLINE)")));
+        }
+    }
+    let processor = Arc::new(nested_machine(obj, format!("the {key}"))?);
+    let items_path = match s.get("ItemsPath") {
+        None => Path::parse("$")?,
+        Some(v) => reference_path(v, "ItemsPath").map_err(in_field("ItemsPath"))?,
+    };
+    if s.contains_key("ItemSelector") && s.contains_key("Parameters") {
+        return Err("use only one of ItemSelector and Parameters".into());
+    }
+    let item_selector = match template(s, "ItemSelector")? {
+        Some(t) => Some(t),
+        None => template(s, "Parameters")?,
+    };
+    let max_concurrency = match (s.get("MaxConcurrency"), s.get("MaxConcurrencyPath")) {
+        (Some(_), Some(_)) => return Err("use only one of MaxConcurrency and MaxConcurrencyPath".into()),
+        (Some(v), None) => Seconds::Fixed(
+            v.as_u64().ok_or_else(|| in_field("MaxConcurrency")("must be a non-negative integer".into()))?,
+        ),
+        (None, Some(v)) => {
+            Seconds::Path(reference_path(v, "MaxConcurrencyPath").map_err(in_field("MaxConcurrencyPath"))?)
+        }
+        (None, None) => Seconds::Fixed(0),
+    };
+    Ok(Kind::Map { processor, items_path, item_selector, max_concurrency })
 }
 
 fn error_list(v: Option<&Value>) -> Result<Vec<String>, String> {

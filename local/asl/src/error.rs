@@ -2,7 +2,7 @@
 
 use thiserror::Error;
 
-/// A definition that cannot be used, with a message naming the problem (and the state).
+/// A definition that cannot be used: its [`Problem`] names the state and field where it is.
 #[derive(Debug, Clone, Error, PartialEq)]
 pub enum DefinitionError {
     /// The text is not JSON.
@@ -13,7 +13,21 @@ pub enum DefinitionError {
     Substitution(String),
     /// The JSON does not follow the States Language (or uses a feature this engine lacks).
     #[error("invalid definition: {0}")]
-    Invalid(String),
+    Invalid(Problem),
+}
+
+/// What is wrong in a definition, and where.
+#[derive(Debug, Clone, Error, PartialEq)]
+pub enum Problem {
+    /// A problem of a machine as a whole: its top-level fields, StartAt, States, reachability.
+    #[error("{0}")]
+    Machine(String),
+    /// A problem in one state; `field` names the field when there is one (`Retry[0]`, `Parameters`).
+    #[error("state '{state}': {}{message}", field.as_deref().map(|f| format!("{f}: ")).unwrap_or_default())]
+    State { state: String, field: Option<String>, message: String },
+    /// A problem inside a Parallel branch or a Map processor (`part`) of state `state`.
+    #[error("state '{state}', {part}: {problem}")]
+    Nested { state: String, part: String, problem: Box<Problem> },
 }
 
 /// Errors of the [`crate::Engine`] API (not of executions: those end FAILED instead).

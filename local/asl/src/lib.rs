@@ -13,7 +13,7 @@
 //! # API in brief
 //!
 //! - [`Definition::substitute`] fills `${Name}` placeholders, [`Definition::parse`] validates
-//!   (errors are [`DefinitionError`], naming the state and the problem).
+//!   (errors are [`DefinitionError`]; [`Problem`] names the state, the field and what is wrong).
 //! - [`Engine::open`] (durable, over a store directory) or [`Engine::in_memory`];
 //!   [`Engine::register_state_machine`], [`Engine::start_execution`], [`Engine::wait`],
 //!   [`Engine::describe`], [`Engine::history`], [`Engine::list_executions`],
@@ -58,7 +58,7 @@ mod time;
 
 pub use definition::Definition;
 pub use engine::{run_once, state_machine_arn, Engine};
-pub use error::{names as error_names, DefinitionError, EngineError};
+pub use error::{names as error_names, DefinitionError, EngineError, Problem};
 pub use history::{ExecutionDescription, ExecutionStatus, HistoryEvent};
 pub use invoke::{
     DelayObserver, DelayReason, DelayRecord, EngineOptions, TaskContext, TaskFailure, TaskFuture, TaskInvoker,

@@ -1,6 +1,6 @@
 //! Invalid definitions are rejected at load with a message naming the problem; substitutions.
 
-use asl::{Definition, DefinitionError};
+use asl::{Definition, DefinitionError, Problem};
 use serde_json::{json, Value};
 use std::collections::HashMap;
 
@@ -192,4 +192,27 @@ fn substitutions_fill_placeholders_and_reject_unknown_names() {
     Definition::parse(&filled).unwrap();
     let e = Definition::substitute(text, &HashMap::new()).unwrap_err();
     assert!(matches!(&e, DefinitionError::Substitution(m) if m.contains("${ValidateArn}")), "{e}");
+}
+
+#[test]
+fn problems_are_typed_with_the_state_and_the_field() {
+    let def = json!({"StartAt": "A", "States": {"A": {"Type": "Task", "Resource": "r", "End": true,
+        "Retry": [{"ErrorEquals": ["X"], "BackoffRate": 0.5}]}}});
+    match Definition::parse(&def.to_string()) {
+        Err(DefinitionError::Invalid(Problem::State { state, field, message })) => {
+            assert_eq!((state.as_str(), field.as_deref()), ("A", Some("Retry[0]")));
+            assert!(message.contains("BackoffRate"), "{message}");
+        }
+        other => panic!("expected a state problem, got {other:?}"),
+    }
+    let nested = json!({"StartAt": "P", "States": {"P": {"Type": "Parallel", "End": true, "Branches": [
+        {"StartAt": "B", "States": {"B": {"Type": "Pass", "End": true, "InputPath": "nope"}}}]}}});
+    match Definition::parse(&nested.to_string()) {
+        Err(DefinitionError::Invalid(Problem::Nested { state, part, problem })) => {
+            assert_eq!((state.as_str(), part.as_str()), ("P", "branch 0"));
+            let Problem::State { state, field, .. } = *problem else { panic!("{problem:?}") };
+            assert_eq!((state.as_str(), field.as_deref()), ("B", Some("InputPath")));
+        }
+        other => panic!("expected a nested problem, got {other:?}"),
+    }
 }
