@@ -143,11 +143,9 @@ impl SigningKey {
             return Ok(None);
         };
         fs::tighten_file(path).map_err(io)?;
-        let pem = String::from_utf8(bytes)
-            .map_err(|_| KeyError::Invalid(format!("{} is not a PEM file", path.display())))?;
-        Self::from_pkcs8_pem(&pem)
-            .map(Some)
-            .map_err(|err| KeyError::Invalid(format!("{}: {err}", path.display())))
+        let pem =
+            String::from_utf8(bytes).map_err(|_| KeyError::Invalid(format!("{} is not a PEM file", path.display())))?;
+        Self::from_pkcs8_pem(&pem).map(Some).map_err(|err| KeyError::Invalid(format!("{}: {err}", path.display())))
     }
 
     /// The private key as PKCS#8 PEM.
@@ -219,7 +217,12 @@ mod tests {
 
     #[test]
     fn garbage_is_refused_not_panicked_on() {
-        for pem in ["", "hello", "-----BEGIN PRIVATE KEY-----\n!!!\n-----END PRIVATE KEY-----", "-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----"] {
+        for pem in [
+            "",
+            "hello",
+            "-----BEGIN PRIVATE KEY-----\n!!!\n-----END PRIVATE KEY-----",
+            "-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----",
+        ] {
             assert!(matches!(SigningKey::from_pkcs8_pem(pem), Err(KeyError::Invalid(_))), "{pem:?}");
         }
     }

@@ -161,7 +161,9 @@ fn check_request(config: &AuthConfig, params: &AuthorizeParams) -> Result<AuthRe
     }
     match params.client_id.as_deref() {
         None => return Err(Fault::Page("The request has no client_id.".into())),
-        Some(id) if id != config.client_id => return Err(Fault::Page("The client_id is not a known app client.".into())),
+        Some(id) if id != config.client_id => {
+            return Err(Fault::Page("The client_id is not a known app client.".into()))
+        }
         Some(_) => {}
     }
     let redirect_uri = match params.redirect_uri.as_deref() {
@@ -170,7 +172,12 @@ fn check_request(config: &AuthConfig, params: &AuthorizeParams) -> Result<AuthRe
         None => return Err(Fault::Page("The request has no redirect_uri.".into())),
     };
     let state = params.state.clone();
-    let back = |error, description| Fault::Redirect { redirect_uri: redirect_uri.clone(), state: state.clone(), error, description };
+    let back = |error, description| Fault::Redirect {
+        redirect_uri: redirect_uri.clone(),
+        state: state.clone(),
+        error,
+        description,
+    };
     match params.response_type.as_deref() {
         Some("code") => {}
         Some(_) => return Err(back("unsupported_response_type", "only response_type=code is supported")),
@@ -297,7 +304,8 @@ fn html_response(status: StatusCode, body: String, config: Option<&AuthConfig>) 
             form_action.push_str(origin);
         }
     }
-    let csp = format!("default-src 'none'; style-src 'unsafe-inline'; form-action {form_action}; frame-ancestors 'none'");
+    let csp =
+        format!("default-src 'none'; style-src 'unsafe-inline'; form-action {form_action}; frame-ancestors 'none'");
     let mut response = (status, body).into_response();
     let headers = response.headers_mut();
     headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("text/html; charset=utf-8"));
@@ -367,7 +375,10 @@ async fn token(State(inner): Shared, form: Result<Form<TokenParams>, FormRejecti
     }
 }
 
-async fn exchange(inner: &Arc<Inner>, form: Result<Form<TokenParams>, FormRejection>) -> Result<tokens::Tokens, OAuthError> {
+async fn exchange(
+    inner: &Arc<Inner>,
+    form: Result<Form<TokenParams>, FormRejection>,
+) -> Result<tokens::Tokens, OAuthError> {
     let Ok(Form(params)) = form else {
         return Err(oauth_error("invalid_request", "the body must be a form (application/x-www-form-urlencoded)"));
     };
@@ -379,12 +390,18 @@ async fn exchange(inner: &Arc<Inner>, form: Result<Form<TokenParams>, FormReject
     let (session, with_refresh) = match params.grant_type.as_deref() {
         Some("authorization_code") => (redeem_code(inner, &params)?, true),
         Some("refresh_token") => (redeem_refresh(inner, &params)?, false),
-        Some(_) => return Err(oauth_error("unsupported_grant_type", "grant_type must be authorization_code or refresh_token")),
+        Some(_) => {
+            return Err(oauth_error("unsupported_grant_type", "grant_type must be authorization_code or refresh_token"))
+        }
         None => return Err(oauth_error("invalid_request", "grant_type is missing")),
     };
     tokens::issue(inner, &session, with_refresh).map_err(|err| {
         tracing::error!(%err, "could not issue tokens");
-        OAuthError { status: StatusCode::INTERNAL_SERVER_ERROR, error: "server_error", description: "could not issue tokens" }
+        OAuthError {
+            status: StatusCode::INTERNAL_SERVER_ERROR,
+            error: "server_error",
+            description: "could not issue tokens",
+        }
     })
 }
 
@@ -427,7 +444,11 @@ fn still_a_user(inner: &Inner, session: Session) -> Result<Session, OAuthError> 
         Ok(_) => Err(oauth_error("invalid_grant", "the user no longer exists")),
         Err(err) => {
             tracing::error!(%err, "user store unavailable");
-            Err(OAuthError { status: StatusCode::INTERNAL_SERVER_ERROR, error: "server_error", description: "user store unavailable" })
+            Err(OAuthError {
+                status: StatusCode::INTERNAL_SERVER_ERROR,
+                error: "server_error",
+                description: "user store unavailable",
+            })
         }
     }
 }
@@ -492,7 +513,7 @@ async fn logout(State(inner): Shared, params: Result<Query<LogoutParams>, QueryR
         return Fault::Page("The client_id is not a known app client.".into()).into_response();
     }
     match params.logout_uri {
-        Some(uri) if inner.config.logout_uris.iter().any(|allowed| *allowed == uri) => found(&uri),
+        Some(uri) if inner.config.logout_uris.contains(&uri) => found(&uri),
         _ => Fault::Page("The logout_uri is not registered for this client.".into()).into_response(),
     }
 }
@@ -551,7 +572,10 @@ mod tests {
 
     #[test]
     fn query_values_are_encoded() {
-        assert_eq!(with_query("https://a/cb", &[("code", "x"), ("state", "a b&c=d/é")]), "https://a/cb?code=x&state=a%20b%26c%3Dd%2F%C3%A9");
+        assert_eq!(
+            with_query("https://a/cb", &[("code", "x"), ("state", "a b&c=d/é")]),
+            "https://a/cb?code=x&state=a%20b%26c%3Dd%2F%C3%A9"
+        );
         assert_eq!(with_query("https://a/cb?x=1", &[("code", "y")]), "https://a/cb?x=1&code=y");
     }
 

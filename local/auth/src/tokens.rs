@@ -138,7 +138,13 @@ pub(crate) fn issue(inner: &Inner, session: &Session, with_refresh: bool) -> Res
     } else {
         None
     };
-    Ok(Tokens { access_token, id_token, refresh_token, token_type: "Bearer".into(), expires_in: config.token_ttl.as_secs() })
+    Ok(Tokens {
+        access_token,
+        id_token,
+        refresh_token,
+        token_type: "Bearer".into(),
+        expires_in: config.token_ttl.as_secs(),
+    })
 }
 
 /// OIDC `at_hash`: base64url of the left half of SHA-256 of the access token.

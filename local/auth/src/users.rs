@@ -239,7 +239,9 @@ pub fn validate_username(username: &str) -> Result<(), UserError> {
         return Err(UserError::InvalidUsername(format!("longer than {MAX_USERNAME_CHARS} characters")));
     }
     if let Some(bad) = username.chars().find(|c| !(c.is_ascii_alphanumeric() || "._@+-".contains(*c))) {
-        return Err(UserError::InvalidUsername(format!("character {bad:?} is not allowed (use A-Z a-z 0-9 . _ @ + -)")));
+        return Err(UserError::InvalidUsername(format!(
+            "character {bad:?} is not allowed (use A-Z a-z 0-9 . _ @ + -)"
+        )));
     }
     Ok(())
 }
@@ -279,7 +281,8 @@ fn hash_password(password: &str) -> Result<String, UserError> {
     aws_lc_rs::rand::fill(&mut salt).map_err(|_| UserError::Hash("no randomness for a salt".into()))?;
     let salt = SaltString::encode_b64(&salt).map_err(|err| UserError::Hash(err.to_string()))?;
     // Argon2::default() is argon2id v19, m=19 MiB, t=2, p=1 (the OWASP recommendation).
-    let hash = Argon2::default().hash_password(password.as_bytes(), &salt).map_err(|err| UserError::Hash(err.to_string()))?;
+    let hash =
+        Argon2::default().hash_password(password.as_bytes(), &salt).map_err(|err| UserError::Hash(err.to_string()))?;
     Ok(hash.to_string())
 }
 
@@ -339,9 +342,11 @@ mod tests {
 
     #[test]
     fn doctored_hashes_are_refused_without_running_them() {
-        let huge = "$argon2id$v=19$m=4194304,t=2,p=1$c29tZXNhbHRzb21lc2FsdA$YWJjZGVmZ2hpamtsbW5vcHFyc3R1dnd4eXphYmNkZWY";
+        let huge =
+            "$argon2id$v=19$m=4194304,t=2,p=1$c29tZXNhbHRzb21lc2FsdA$YWJjZGVmZ2hpamtsbW5vcHFyc3R1dnd4eXphYmNkZWY";
         assert!(verify_hash(huge, "x").is_err());
-        let argon2i = "$argon2i$v=19$m=19456,t=2,p=1$c29tZXNhbHRzb21lc2FsdA$YWJjZGVmZ2hpamtsbW5vcHFyc3R1dnd4eXphYmNkZWY";
+        let argon2i =
+            "$argon2i$v=19$m=19456,t=2,p=1$c29tZXNhbHRzb21lc2FsdA$YWJjZGVmZ2hpamtsbW5vcHFyc3R1dnd4eXphYmNkZWY";
         assert!(verify_hash(argon2i, "x").is_err());
         assert!(verify_hash("plain text", "plain text").is_err());
     }

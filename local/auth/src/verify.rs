@@ -242,6 +242,9 @@ fn parse_header(token: &str) -> Result<TokenHeader, AuthError> {
 
 fn strip_bearer(value: &str) -> &str {
     let value = value.trim();
+    if value.eq_ignore_ascii_case("bearer") {
+        return "";
+    }
     match value.get(..7) {
         Some(prefix) if prefix.eq_ignore_ascii_case("bearer ") => value[7..].trim_start(),
         _ => value,
@@ -260,8 +263,11 @@ fn token_scopes(claims: &Map<String, Value>) -> Option<Vec<String>> {
 }
 
 fn render(claims: &Map<String, Value>) -> JwtClaims {
-    let rendered =
-        claims.iter().filter(|(_, value)| !value.is_null()).map(|(name, value)| (name.clone(), render_value(value))).collect();
+    let rendered = claims
+        .iter()
+        .filter(|(_, value)| !value.is_null())
+        .map(|(name, value)| (name.clone(), render_value(value)))
+        .collect();
     JwtClaims { claims: rendered, scopes: token_scopes(claims) }
 }
 
@@ -315,7 +321,7 @@ mod tests {
         assert_eq!(strip_bearer("Bearer abc"), "abc");
         assert_eq!(strip_bearer("bearer   abc "), "abc");
         assert_eq!(strip_bearer("abc"), "abc");
-        assert_eq!(strip_bearer("Bearer"), "Bearer");
+        assert_eq!(strip_bearer("Bearer"), "");
         assert_eq!(strip_bearer("  "), "");
         assert_eq!(strip_bearer("Beärer x"), "Beärer x");
     }
@@ -326,6 +332,8 @@ mod tests {
             AuthError::Expired.www_authenticate(&[]),
             r#"Bearer scope="" error="invalid_token" error_description="the token has expired""#
         );
-        assert!(AuthError::InsufficientScope.www_authenticate(&["a", "b"]).starts_with(r#"Bearer scope="a b" error="insufficient_scope""#));
+        assert!(AuthError::InsufficientScope
+            .www_authenticate(&["a", "b"])
+            .starts_with(r#"Bearer scope="a b" error="insufficient_scope""#));
     }
 }

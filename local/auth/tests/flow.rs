@@ -165,10 +165,13 @@ async fn a_code_is_single_use() {
     assert_eq!(again.json()["error"], "invalid_grant");
 }
 
+/// Turns the right PKCE pair into the (verifier, redirect_uri, client_id) a token request sends.
+type Tamper = fn(&Pkce) -> (String, String, String);
+
 #[tokio::test]
 async fn the_code_is_bound_to_verifier_redirect_uri_and_client() {
     let (_dir, service) = service();
-    let cases: [(&str, fn(&Pkce) -> (String, String, String)); 4] = [
+    let cases: [(&str, Tamper); 4] = [
         ("wrong verifier", |_| (common::pkce().verifier, REDIRECT_URI.into(), CLIENT_ID.into())),
         ("malformed verifier", |_| ("short".into(), REDIRECT_URI.into(), CLIENT_ID.into())),
         ("wrong redirect_uri", |p| (p.verifier.clone(), "http://127.0.0.1:8080/other".into(), CLIENT_ID.into())),
@@ -193,7 +196,10 @@ async fn the_token_endpoint_answers_oauth_errors() {
     let pkce = pkce();
     let code = sign_in(&service, &pkce, "s", "alice", PASSWORD).await.location_param("code").unwrap();
     let unknown_client = exchange(&service, &code, &pkce.verifier, REDIRECT_URI, "not-our-client").await;
-    assert_eq!((unknown_client.status, unknown_client.json()["error"].clone()), (StatusCode::BAD_REQUEST, "invalid_client".into()));
+    assert_eq!(
+        (unknown_client.status, unknown_client.json()["error"].clone()),
+        (StatusCode::BAD_REQUEST, "invalid_client".into())
+    );
 
     let cases = [
         (form(&[("client_id", CLIENT_ID)]), "invalid_request"),
@@ -201,7 +207,10 @@ async fn the_token_endpoint_answers_oauth_errors() {
         (form(&[("grant_type", "authorization_code")]), "invalid_request"),
         (form(&[("grant_type", "authorization_code"), ("client_id", CLIENT_ID), ("code", "x")]), "invalid_request"),
         (form(&[("grant_type", "refresh_token"), ("client_id", CLIENT_ID)]), "invalid_request"),
-        (form(&[("grant_type", "refresh_token"), ("client_id", CLIENT_ID), ("refresh_token", "forged")]), "invalid_grant"),
+        (
+            form(&[("grant_type", "refresh_token"), ("client_id", CLIENT_ID), ("refresh_token", "forged")]),
+            "invalid_grant",
+        ),
         (
             form(&[
                 ("grant_type", "authorization_code"),
@@ -213,7 +222,10 @@ async fn the_token_endpoint_answers_oauth_errors() {
             "invalid_grant",
         ),
         ("grant_type=refresh_token&grant_type=authorization_code&client_id=imgpipe-local".into(), "invalid_request"),
-        (format!("grant_type=refresh_token&client_id={CLIENT_ID}&refresh_token={}", "a".repeat(20_000)), "invalid_request"),
+        (
+            format!("grant_type=refresh_token&client_id={CLIENT_ID}&refresh_token={}", "a".repeat(20_000)),
+            "invalid_request",
+        ),
         ("%ZZ=%%%".into(), "invalid_request"),
     ];
     for (body, error) in cases {
@@ -335,7 +347,9 @@ async fn bad_requests_from_a_trusted_client_go_back_with_an_error() {
 async fn wrong_credentials_show_the_form_again_without_a_code() {
     let (_dir, service) = service();
     let pkce = pkce();
-    for (username, password) in [("alice", "wrong password"), ("bob", PASSWORD), ("ALICE", "x"), ("alice", ""), ("", PASSWORD)] {
+    for (username, password) in
+        [("alice", "wrong password"), ("bob", PASSWORD), ("ALICE", "x"), ("alice", ""), ("", PASSWORD)]
+    {
         let reply = sign_in(&service, &pkce, "s", username, password).await;
         assert!(reply.location.is_none(), "{username}/{password}");
         assert!(reply.status == StatusCode::OK || reply.status == StatusCode::BAD_REQUEST, "{}", reply.status);

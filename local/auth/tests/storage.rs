@@ -70,7 +70,10 @@ fn users_are_added_listed_checked_and_removed() {
     assert_eq!(names, ["alice", "Bob.Smith@example.com"]);
 
     assert_eq!(users.verify_password("bob.smith@EXAMPLE.com", "bob's password").unwrap(), bob);
-    assert!(matches!(users.verify_password("Bob.Smith@example.com", "bob's passworD"), Err(UserError::InvalidCredentials)));
+    assert!(matches!(
+        users.verify_password("Bob.Smith@example.com", "bob's passworD"),
+        Err(UserError::InvalidCredentials)
+    ));
     assert!(matches!(users.verify_password("nobody", "bob's password"), Err(UserError::InvalidCredentials)));
     assert!(matches!(users.verify_password("alice", &"x".repeat(257)), Err(UserError::InvalidCredentials)));
 
@@ -83,7 +86,10 @@ fn users_are_added_listed_checked_and_removed() {
 
     assert_eq!(users.remove("BOB.smith@example.com").unwrap(), bob);
     assert!(matches!(users.remove("Bob.Smith@example.com"), Err(UserError::NotFound(_))));
-    assert!(matches!(users.verify_password("Bob.Smith@example.com", "bob's password"), Err(UserError::InvalidCredentials)));
+    assert!(matches!(
+        users.verify_password("Bob.Smith@example.com", "bob's password"),
+        Err(UserError::InvalidCredentials)
+    ));
     // A new user under an old name gets a new sub: nothing of the old owner carries over.
     let again = users.add("Bob.Smith@example.com", "bob's password").unwrap();
     assert_ne!(again.sub, bob.sub);
@@ -130,10 +136,12 @@ fn a_damaged_key_file_stops_the_start() {
     }
 }
 
+type Change = Box<dyn Fn(&mut auth::AuthConfig)>;
+
 #[test]
 fn unusable_configurations_are_refused() {
     let dir = TempDir::new();
-    let cases: Vec<(&str, Box<dyn Fn(&mut auth::AuthConfig)>)> = vec![
+    let cases: Vec<(&str, Change)> = vec![
         ("issuer not a URL", Box::new(|c| c.issuer = "127.0.0.1:8080".into())),
         ("issuer with a query", Box::new(|c| c.issuer = "http://h/auth?x=1".into())),
         ("no client id", Box::new(|c| c.client_id = String::new())),

@@ -126,7 +126,13 @@ fn time_claims_are_enforced() {
 #[test]
 fn issuer_must_match_exactly() {
     let f = fixture();
-    for iss in [json!("https://evil.example"), json!(format!("{ISSUER}/")), json!(ISSUER.to_uppercase()), json!(null), json!([ISSUER])] {
+    for iss in [
+        json!("https://evil.example"),
+        json!(format!("{ISSUER}/")),
+        json!(ISSUER.to_uppercase()),
+        json!(null),
+        json!([ISSUER]),
+    ] {
         assert_eq!(f.check(&with(access_claims(), "iss", iss.clone())), Err(AuthError::InvalidIssuer), "{iss}");
     }
     assert_eq!(f.check(&without(access_claims(), "iss")), Err(AuthError::InvalidIssuer));
@@ -157,7 +163,10 @@ fn id_tokens_and_missing_scopes_are_refused() {
     // An access token without the route's scope, or with token_use tampered (re-signed) away.
     assert_eq!(f.check(&with(access_claims(), "scope", json!("openid"))), Err(AuthError::InsufficientScope));
     assert_eq!(f.check(&without(access_claims(), "scope")), Err(AuthError::InsufficientScope));
-    assert_eq!(f.check(&with(access_claims(), "scope", json!("imgpipe/api2 imgpipe"))), Err(AuthError::InsufficientScope));
+    assert_eq!(
+        f.check(&with(access_claims(), "scope", json!("imgpipe/api2 imgpipe"))),
+        Err(AuthError::InsufficientScope)
+    );
     assert_eq!(f.check(&with(access_claims(), "token_use", json!("id"))), Err(AuthError::NotAnAccessToken));
     assert_eq!(f.check(&without(access_claims(), "token_use")), Err(AuthError::NotAnAccessToken));
     // `scp` counts like `scope`, as in API Gateway.
@@ -210,7 +219,8 @@ fn algorithm_confusion_is_refused() {
         let mut header = jsonwebtoken::Header::new(jsonwebtoken::Algorithm::HS256);
         header.kid = Some(f.key.kid().to_string());
         let token =
-            jsonwebtoken::encode(&header, &access_claims(), &jsonwebtoken::EncodingKey::from_secret(&secret)).unwrap();
+            jsonwebtoken::encode(&header, &access_claims(), &jsonwebtoken::EncodingKey::from_secret(&secret).unwrap())
+                .unwrap();
         assert_eq!(f.verifier.verify_at(&token, SCOPE, NOW), Err(AuthError::UnsupportedAlgorithm("HS256".into())));
     }
 
@@ -226,7 +236,8 @@ async fn the_service_verifier_refuses_faults_in_its_own_key_material() {
     // The same faults, signed with the service's real key and checked at the real clock.
     let (_dir, service) = service();
     let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs();
-    let good = with(with(with(access_claims(), "iat", json!(now - 5)), "exp", json!(now + 600)), "auth_time", json!(now - 5));
+    let good =
+        with(with(with(access_claims(), "iat", json!(now - 5)), "exp", json!(now + 600)), "auth_time", json!(now - 5));
     let sign = |claims: &Value| service.signing_key().sign(claims).unwrap();
     let verify = |claims: &Value| service.verifier().verify(&sign(claims), SCOPE);
     assert!(verify(&good).is_ok());

@@ -98,7 +98,7 @@ pub fn authorize_params(pkce: &Pkce, state: &str) -> Vec<(&'static str, String)>
     ]
 }
 
-pub fn pairs(params: &[(&'static str, String)]) -> Vec<(&'static str, &str)> {
+pub fn pairs<'a>(params: &'a [(&'static str, String)]) -> Vec<(&'static str, &'a str)> {
     params.iter().map(|(k, v)| (*k, v.as_str())).collect()
 }
 
