@@ -27,9 +27,12 @@ fn parse_args() -> Result<Args, String> {
             "--markdown" => args.markdown = true,
             "--bench" => args.bench = value("--bench")?.parse().map_err(|e| format!("--bench: {e}"))?,
             "--min-confidence" => {
-                args.min_confidence = value("--min-confidence")?.parse().map_err(|e| format!("--min-confidence: {e}"))?
+                args.min_confidence =
+                    value("--min-confidence")?.parse().map_err(|e| format!("--min-confidence: {e}"))?
             }
-            "--max-labels" => args.max_labels = value("--max-labels")?.parse().map_err(|e| format!("--max-labels: {e}"))?,
+            "--max-labels" => {
+                args.max_labels = value("--max-labels")?.parse().map_err(|e| format!("--max-labels: {e}"))?
+            }
             _ => args.photos.push(PathBuf::from(arg)),
         }
     }
@@ -62,7 +65,11 @@ fn main() -> Result<(), String> {
     let paths = ModelPaths::beside(&detector_path);
     let started = Instant::now();
     let labeller = Labeller::load(&paths).map_err(|e| e.to_string())?;
-    eprintln!("models {} loaded in {:.0} ms", labeller.models().iter().map(|m| m.to_string()).collect::<Vec<_>>().join(", "), ms(started));
+    eprintln!(
+        "models {} loaded in {:.0} ms",
+        labeller.models().iter().map(|m| m.to_string()).collect::<Vec<_>>().join(", "),
+        ms(started)
+    );
     let images: Vec<(String, image::RgbImage)> = args
         .photos
         .iter()

@@ -94,7 +94,10 @@ pub fn parse_labels(path: &Path, bytes: &[u8]) -> Result<Vec<String>, VisionErro
     }
     if let Some(long) = labels.iter().find(|l| l.chars().count() > MAX_LABEL_CHARS || l.chars().any(char::is_control)) {
         let shown: String = long.chars().take(40).collect();
-        return Err(unfit(path, format!("label {shown:?}... is longer than {MAX_LABEL_CHARS} characters or has control characters")));
+        return Err(unfit(
+            path,
+            format!("label {shown:?}... is longer than {MAX_LABEL_CHARS} characters or has control characters"),
+        ));
     }
     Ok(labels)
 }
@@ -115,7 +118,10 @@ impl CustomLabeller {
             1 => CustomKind::Classifier,
             3 => CustomKind::Detector,
             n => {
-                return Err(unfit(path, format!("has {n} outputs: a classifier has 1 (scores), a detector 3 (boxes, scores, classes)")))
+                return Err(unfit(
+                    path,
+                    format!("has {n} outputs: a classifier has 1 (scores), a detector 3 (boxes, scores, classes)"),
+                ))
             }
         };
         let shape: [usize; 4] = match layout {
@@ -199,7 +205,11 @@ impl CustomLabeller {
                     )));
                 }
                 check_scores(&scores)?;
-                Ok(scores.iter().zip(&self.labels).map(|(&s, name)| custom_label(name, s * 100.0, Vec::new())).collect())
+                Ok(scores
+                    .iter()
+                    .zip(&self.labels)
+                    .map(|(&s, name)| custom_label(name, s * 100.0, Vec::new()))
+                    .collect())
             }
             CustomKind::Detector => {
                 let (boxes, scores, classes) = (floats(0)?, floats(1)?, floats(2)?);
@@ -216,11 +226,17 @@ impl CustomLabeller {
                 let mut labels: Vec<Label> = Vec::new();
                 for (ix, (&score, &class)) in scores.iter().zip(&classes).enumerate() {
                     if !(class >= 0.0 && (class as usize) < n && class.fract() == 0.0) {
-                        return Err(VisionError::Inference(format!("class {class} is not an index into the {n} labels")));
+                        return Err(VisionError::Inference(format!(
+                            "class {class} is not an index into the {n} labels"
+                        )));
                     }
                     let b: Vec<f32> = boxes[ix * 4..ix * 4 + 4].iter().map(|v| v.clamp(0.0, 1.0)).collect();
-                    let bounding_box =
-                        BoundingBox { left: b[1], top: b[0], width: (b[3] - b[1]).max(0.0), height: (b[2] - b[0]).max(0.0) };
+                    let bounding_box = BoundingBox {
+                        left: b[1],
+                        top: b[0],
+                        width: (b[3] - b[1]).max(0.0),
+                        height: (b[2] - b[0]).max(0.0),
+                    };
                     let instance = Instance { confidence: score * 100.0, bounding_box };
                     let name = &self.labels[class as usize];
                     match labels.iter_mut().find(|l| &l.name == name) {
@@ -239,9 +255,9 @@ impl CustomLabeller {
 
 fn check_scores(scores: &[f32]) -> Result<(), VisionError> {
     match scores.iter().find(|s| !(-1e-4..=1.0001).contains(*s)) {
-        Some(bad) => Err(VisionError::Inference(format!(
-            "score {bad} is outside 0..1: end the model with a Softmax or Sigmoid"
-        ))),
+        Some(bad) => {
+            Err(VisionError::Inference(format!("score {bad} is outside 0..1: end the model with a Softmax or Sigmoid")))
+        }
         None => Ok(()),
     }
 }
@@ -268,10 +284,8 @@ fn input_shape(path: &Path, model: &InferenceModel) -> Result<(Layout, usize, us
             return Err(unfit(path, format!("input is {dt:?}, expected float32")));
         }
     }
-    let dims: Option<Vec<usize>> = fact
-        .shape
-        .concretize()
-        .and_then(|dims| dims.iter().map(|d| d.to_usize().ok()).collect::<Option<Vec<usize>>>());
+    let dims: Option<Vec<usize>> =
+        fact.shape.concretize().and_then(|dims| dims.iter().map(|d| d.to_usize().ok()).collect::<Option<Vec<usize>>>());
     let expected = "expected a fixed [1, H, W, 3] (NHWC) or [1, 3, H, W] (NCHW) input";
     let Some(dims) = dims else {
         return Err(unfit(path, format!("input shape is not fixed; {expected}")));

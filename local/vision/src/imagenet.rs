@@ -75,7 +75,7 @@ pub fn aggregate(probs: &[f32], min_probability: f32) -> Vec<ScoredLabel> {
     let mut by_name: BTreeMap<&'static str, ScoredLabel> = BTreeMap::new();
     for (entry, &p) in classes().iter().zip(probs) {
         let Some(name) = entry.label else { continue };
-        if !(p > 0.0) {
+        if p.is_nan() || p <= 0.0 {
             continue;
         }
         let own = by_name.entry(name).or_insert_with(|| ScoredLabel {
@@ -144,7 +144,10 @@ mod tests {
     fn table_names_match_the_model_labels_file_order() {
         // Spot checks against efficientnet_labels.txt (the model's own class order).
         let c = classes();
-        assert_eq!((c[0].imagenet, c[281].imagenet, c[970].imagenet, c[978].imagenet), ("tench", "tabby", "alp", "seashore"));
+        assert_eq!(
+            (c[0].imagenet, c[281].imagenet, c[970].imagenet, c[978].imagenet),
+            ("tench", "tabby", "alp", "seashore")
+        );
         assert_eq!(c[970].label, Some("Mountain"));
         assert!(c[970].parents.contains(&"Nature") && c[970].parents.contains(&"Outdoors"));
         assert_eq!(c[978].label, Some("Beach"));

@@ -58,7 +58,8 @@ impl Labeller {
             let classifier = s.spawn(|| Classifier::load(&paths.classifier, &paths.classifier_labels));
             let custom = s.spawn(|| paths.custom.as_ref().map(CustomLabeller::load).transpose());
             let detector = Detector::load(&paths.detector)?;
-            let joined = |what: &str| VisionError::ModelLoad { path: PathBuf::from(what), message: "loader panicked".into() };
+            let joined =
+                |what: &str| VisionError::ModelLoad { path: PathBuf::from(what), message: "loader panicked".into() };
             let classifier = classifier.join().map_err(|_| joined("classifier"))??;
             let custom = custom.join().map_err(|_| joined("custom model"))??;
             Ok(Labeller { detector, classifier, custom })
@@ -129,7 +130,7 @@ pub fn classifier_labels(probs: &[f32], min_confidence: f32) -> Vec<Label> {
 pub fn merge(labels: Vec<Label>, min_confidence: f32, max_labels: usize) -> Vec<Label> {
     let mut by_name: BTreeMap<String, Label> = BTreeMap::new();
     for label in labels {
-        if !(label.confidence >= min_confidence) {
+        if label.confidence.is_nan() || label.confidence < min_confidence {
             continue;
         }
         match by_name.get_mut(&label.name) {

@@ -50,14 +50,22 @@ fn top5_classes_and_probabilities_match_the_reference_interpreter() {
         }
         // Every clear reference class (>= 10%) is in our top 5.
         for &(class, p) in answer.top5.iter().filter(|(_, p)| *p >= 0.10) {
-            assert!(ours[..5].iter().any(|&(c, _)| c == class), "{}: class {class} ({p}) not in our top 5", answer.photo);
+            assert!(
+                ours[..5].iter().any(|&(c, _)| c == class),
+                "{}: class {class} ({p}) not in our top 5",
+                answer.photo
+            );
         }
         if ours[0].0 == answer.top5[0].0 {
             top1_agree += 1;
         }
     }
     // Top-1 may only differ where the reference's own top two are within the tolerance.
-    assert!(top1_agree * 10 >= reference.photos.len() * 9, "top-1 agreed on {top1_agree} of {}", reference.photos.len());
+    assert!(
+        top1_agree * 10 >= reference.photos.len() * 9,
+        "top-1 agreed on {top1_agree} of {}",
+        reference.photos.len()
+    );
 }
 
 #[test]

@@ -39,7 +39,11 @@ pub fn mate_photos() -> Vec<PathBuf> {
     let dir = home.join(".cache/imgpipe/bench/photos/usr/share/backgrounds/mate");
     let mut photos: Vec<PathBuf> = ["nature", "abstract"]
         .iter()
-        .flat_map(|sub| std::fs::read_dir(dir.join(sub)).map(|d| d.flatten().map(|e| e.path()).collect::<Vec<_>>()).unwrap_or_default())
+        .flat_map(|sub| {
+            std::fs::read_dir(dir.join(sub))
+                .map(|d| d.flatten().map(|e| e.path()).collect::<Vec<_>>())
+                .unwrap_or_default()
+        })
         .filter(|p| p.extension().is_some_and(|e| e == "jpg"))
         .collect();
     photos.sort();
@@ -62,7 +66,11 @@ pub fn skimage_photo(name: &str) -> PathBuf {
 pub fn load_view(path: &std::path::Path) -> image::RgbImage {
     let image = image::open(path).unwrap_or_else(|e| panic!("cannot open {}: {e}", path.display())).to_rgb8();
     if image.width().max(image.height()) > 640 {
-        image::imageops::thumbnail(&image, 640 * image.width() / image.width().max(image.height()), 640 * image.height() / image.width().max(image.height()))
+        image::imageops::thumbnail(
+            &image,
+            640 * image.width() / image.width().max(image.height()),
+            640 * image.height() / image.width().max(image.height()),
+        )
     } else {
         image
     }
