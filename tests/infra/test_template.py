@@ -127,9 +127,10 @@ def test_frontend_origin_is_never_a_wildcard(template):
 
 
 def page_reads_presigned_urls_with_cors() -> bool:
-    """True if the page fetches presigned URLs in CORS mode (crossorigin images, fetch of an *Url field)."""
+    """True if the page fetches presigned URLs in CORS mode (crossorigin images, fetch of a record's
+    presigned `thumbnailUrl`/`originalUrl`/`resultUrl`/`url` field; the sign-in `tokenUrl` is not one)."""
     js = "\n".join(p.read_text(encoding="utf-8") for p in (REPO / "frontend").rglob("*.js"))
-    return bool(re.search(r"crossorigin|crossOrigin|fetch\([^)]*(Url|\.url)\b", js))
+    return bool(re.search(r"crossorigin|crossOrigin|fetch\([^)]*\b(thumbnailUrl|originalUrl|resultUrl|url)\b", js))
 
 
 def test_input_bucket_cors_allows_only_the_signed_post_from_the_page(template, resources):
