@@ -1,13 +1,8 @@
-//! Embedded DynamoDB: dynoxide on SQLite in the data directory, served on loopback, with the
-//! table created through the SDK from the same key and GSI design as `template.yaml`.
+//! Embedded DynamoDB: dynoxide on SQLite in the data directory, served on loopback.
 
 use std::path::Path;
 
 use anyhow::Context;
-use aws_sdk_dynamodb::types::{
-    AttributeDefinition, BillingMode, GlobalSecondaryIndex, KeySchemaElement, KeyType, Projection, ProjectionType,
-    ScalarAttributeType, TimeToLiveSpecification,
-};
 use tokio::sync::oneshot;
 
 /// A running embedded DynamoDB endpoint; stops when dropped.
@@ -34,46 +29,4 @@ pub async fn start(data_dir: &Path) -> anyhow::Result<EmbeddedDynamo> {
         }
     });
     Ok(EmbeddedDynamo { url, _stop: stop })
-}
-
-/// Creates the single table (PK/SK, GSI1 for recent-by-owner, TTL on `expiresAt`) unless it exists.
-pub async fn ensure_table(client: &aws_sdk_dynamodb::Client, table: &str) -> anyhow::Result<()> {
-    let tables = client.list_tables().send().await.context("listing DynamoDB tables")?;
-    if tables.table_names().iter().any(|t| t == table) {
-        return Ok(());
-    }
-    let attr =
-        |name: &str| AttributeDefinition::builder().attribute_name(name).attribute_type(ScalarAttributeType::S).build();
-    let key = |name: &str, kind: KeyType| KeySchemaElement::builder().attribute_name(name).key_type(kind).build();
-    client
-        .create_table()
-        .table_name(table)
-        .billing_mode(BillingMode::PayPerRequest)
-        .attribute_definitions(attr("PK")?)
-        .attribute_definitions(attr("SK")?)
-        .attribute_definitions(attr("GSI1PK")?)
-        .attribute_definitions(attr("GSI1SK")?)
-        .key_schema(key("PK", KeyType::Hash)?)
-        .key_schema(key("SK", KeyType::Range)?)
-        .global_secondary_indexes(
-            GlobalSecondaryIndex::builder()
-                .index_name("GSI1")
-                .key_schema(key("GSI1PK", KeyType::Hash)?)
-                .key_schema(key("GSI1SK", KeyType::Range)?)
-                .projection(Projection::builder().projection_type(ProjectionType::All).build())
-                .build()?,
-        )
-        .send()
-        .await
-        .context("creating the DynamoDB table")?;
-    client
-        .update_time_to_live()
-        .table_name(table)
-        .time_to_live_specification(
-            TimeToLiveSpecification::builder().enabled(true).attribute_name("expiresAt").build()?,
-        )
-        .send()
-        .await
-        .context("enabling TTL on the table")?;
-    Ok(())
 }

@@ -27,32 +27,37 @@ pub fn substitutions() -> HashMap<String, String> {
 
 /// Test-only fault injection: the first N invocations of a step in each execution throw `Retryable`.
 /// Set with `IMGPIPE_FAULTS=detect-labels=2,thumbnail=1` (for tests of Retry and Catch paths).
-#[derive(Default)]
-pub struct Faults {
-    planned: HashMap<String, u32>,
-    seen: Mutex<HashMap<(String, String), u32>>,
-}
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct FaultPlan(HashMap<StepFunction, u32>);
 
-impl Faults {
+impl FaultPlan {
     /// Parses `name=N,...`; unknown step names or bad counts are errors.
-    pub fn parse(spec: &str) -> anyhow::Result<Faults> {
+    pub fn parse(spec: &str) -> anyhow::Result<FaultPlan> {
         let mut planned = HashMap::new();
         for part in spec.split(',').map(str::trim).filter(|p| !p.is_empty()) {
             let (name, n) =
                 part.split_once('=').ok_or_else(|| anyhow::anyhow!("IMGPIPE_FAULTS: expected name=N, got {part:?}"))?;
-            if StepFunction::from_name(name.trim()).is_none() {
-                anyhow::bail!("IMGPIPE_FAULTS: unknown step {name:?}");
-            }
+            let step = StepFunction::from_name(name.trim())
+                .ok_or_else(|| anyhow::anyhow!("IMGPIPE_FAULTS: unknown step {name:?}"))?;
             let n: u32 = n.trim().parse().map_err(|_| anyhow::anyhow!("IMGPIPE_FAULTS: bad count in {part:?}"))?;
-            planned.insert(name.trim().to_string(), n);
+            planned.insert(step, n);
         }
-        Ok(Faults { planned, seen: Mutex::default() })
+        Ok(FaultPlan(planned))
     }
+}
 
-    fn should_fail(&self, step: &str, execution: &str) -> bool {
-        let Some(&limit) = self.planned.get(step) else { return false };
+/// A [`FaultPlan`] with its count of what was injected so far.
+#[derive(Default)]
+struct Faults {
+    plan: FaultPlan,
+    seen: Mutex<HashMap<(StepFunction, String), u32>>,
+}
+
+impl Faults {
+    fn should_fail(&self, step: StepFunction, execution: &str) -> bool {
+        let Some(&limit) = self.plan.0.get(&step) else { return false };
         let mut seen = self.seen.lock().unwrap_or_else(|p| p.into_inner());
-        let count = seen.entry((step.to_string(), execution.to_string())).or_insert(0);
+        let count = seen.entry((step, execution.to_string())).or_insert(0);
         *count += 1;
         *count <= limit
     }
@@ -60,8 +65,20 @@ impl Faults {
 
 /// The in-process "Lambda service".
 pub struct LocalInvoker {
-    pub pipeline: Arc<Pipeline>,
-    pub faults: Arc<Faults>,
+    pipeline: Arc<Pipeline>,
+    faults: Faults,
+}
+
+impl LocalInvoker {
+    /// Runs `pipeline`'s steps, failing them as `faults` plans.
+    pub fn new(pipeline: Arc<Pipeline>, faults: FaultPlan) -> LocalInvoker {
+        LocalInvoker { pipeline, faults: Faults { plan: faults, seen: Mutex::default() } }
+    }
+
+    /// The steps' pipeline.
+    pub fn pipeline(&self) -> &Arc<Pipeline> {
+        &self.pipeline
+    }
 }
 
 impl TaskInvoker for LocalInvoker {
@@ -82,7 +99,7 @@ impl TaskInvoker for LocalInvoker {
             };
             let started = std::time::Instant::now();
             tracing::info!(execution = %ctx.execution_id, state = %ctx.state_name, function = function.name(), attempt = ctx.attempt, "task started");
-            let result = if self.faults.should_fail(function.name(), &ctx.execution_id) {
+            let result = if self.faults.should_fail(function, &ctx.execution_id) {
                 Err(StepError::Retryable(format!("injected fault in {} (IMGPIPE_FAULTS)", function.name())))
             } else {
                 self.pipeline.run(function, input).await
@@ -108,13 +125,15 @@ mod tests {
 
     #[test]
     fn faults_count_per_execution() {
-        let f = Faults::parse("detect-labels=2").unwrap();
-        assert!(f.should_fail("detect-labels", "e1"));
-        assert!(f.should_fail("detect-labels", "e1"));
-        assert!(!f.should_fail("detect-labels", "e1"));
-        assert!(f.should_fail("detect-labels", "e2"));
-        assert!(!f.should_fail("validate", "e1"));
-        assert!(Faults::parse("nope=1").is_err());
-        assert!(Faults::parse("validate=x").is_err());
+        let f = Faults { plan: FaultPlan::parse("detect-labels=2").unwrap(), seen: Mutex::default() };
+        let detect = StepFunction::DetectLabels;
+        assert!(f.should_fail(detect, "e1"));
+        assert!(f.should_fail(detect, "e1"));
+        assert!(!f.should_fail(detect, "e1"));
+        assert!(f.should_fail(detect, "e2"));
+        assert!(!f.should_fail(StepFunction::Validate, "e1"));
+        assert!(FaultPlan::parse("nope=1").is_err());
+        assert!(FaultPlan::parse("validate=x").is_err());
+        assert_eq!(FaultPlan::parse(" ").unwrap(), FaultPlan::default());
     }
 }

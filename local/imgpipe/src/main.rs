@@ -1,24 +1,13 @@
 //! `imgpipe`: the whole image pipeline on one machine, offline. See `imgpipe --help`.
 
-mod cli;
-mod detect;
-mod detector;
-mod dynamodb;
-mod executions;
-mod invoker;
-mod process;
-mod server;
-mod sfn;
-mod stack;
-mod thumbnail;
-
 use std::process::ExitCode;
 
 use clap::Parser;
+use imgpipe::cli::Cli;
 
 fn main() -> ExitCode {
-    let cli = cli::Cli::parse();
-    init_logging(cli.log_format);
+    let cli = Cli::parse();
+    imgpipe::commands::init_logging(&cli);
     let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(rt) => rt,
         Err(e) => {
@@ -26,21 +15,11 @@ fn main() -> ExitCode {
             return ExitCode::from(1);
         }
     };
-    match runtime.block_on(cli::run(cli.command)) {
+    match runtime.block_on(imgpipe::commands::run(cli.command)) {
         Ok(code) => code,
         Err(e) => {
             eprintln!("error: {e:#}");
             ExitCode::from(1)
         }
-    }
-}
-
-fn init_logging(format: cli::LogFormat) {
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| "info,aws_config=warn,aws_smithy_runtime=warn,tract=warn,s3s=warn".into());
-    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
-    match format {
-        cli::LogFormat::Json => builder.json().init(),
-        cli::LogFormat::Text => builder.init(),
     }
 }

@@ -18,7 +18,6 @@ pub const DEFAULT_FRONTEND: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../f
 /// The whole HTTP app: API first, then static files from `frontend`.
 pub fn app(api: Arc<ApiState>, frontend: PathBuf) -> axum::Router {
     imgpipe_core::http::router(api)
-        .route("/healthz", get(|| async { "ok" }))
         .fallback_service(get(static_file).with_state(Arc::new(frontend)))
 }
 

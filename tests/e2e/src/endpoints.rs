@@ -6,26 +6,23 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
-use aws_sdk_dynamodb::types::{
-    AttributeDefinition, AttributeValue, BillingMode, GlobalSecondaryIndex, KeySchemaElement, KeyType, Projection,
-    ProjectionType, ScalarAttributeType, TimeToLiveSpecification,
-};
-use imgpipe_core::aws::{Clients, LocalEndpoints};
+use aws_sdk_dynamodb::types::AttributeValue;
+use imgpipe::storage::{Credentials, Storage, StorageOptions};
+use imgpipe_core::aws::Clients;
 use imgpipe_core::http::ApiState;
 use imgpipe_core::model::{BucketRef, ObjectCreatedDetail, ObjectRef};
+use imgpipe_core::table::{ImageRecord, Table};
 use imgpipe_core::{Config, Pipeline};
-use s3_endpoint::{ObjectCreated, S3Endpoint};
-use tokio::sync::{mpsc, oneshot};
+use s3_endpoint::ObjectCreated;
+use tokio::sync::mpsc;
 
-/// Credentials the embedded S3 endpoint accepts.
+/// Credentials the embedded endpoints accept.
 pub const ACCESS_KEY: &str = "AKIDIMGPIPEE2ETEST";
 pub const SECRET_KEY: &str = "imgpipe-e2e-secret-key-0123456789abcdef";
-pub const REGION: &str = "us-east-1";
+pub const REGION: &str = imgpipe::storage::SIGNING_REGION;
 pub const INPUT_BUCKET: &str = "imgpipe-input";
 pub const OUTPUT_BUCKET: &str = "imgpipe-output";
 pub const TABLE: &str = "imgpipe";
-/// Largest single upload the S3 endpoint takes (the product's default limit).
-pub const MAX_UPLOAD_BYTES: u64 = 15 * 1024 * 1024;
 
 /// A directory under the system temp dir, removed on drop.
 pub struct TempDir(pub PathBuf);
@@ -45,58 +42,42 @@ impl Drop for TempDir {
     }
 }
 
-/// Embedded S3 + DynamoDB for one test; everything stops when dropped.
+/// The product's embedded storage (S3 + DynamoDB, table created) for one test; everything
+/// stops when dropped.
 pub struct Endpoints {
-    pub s3: S3Endpoint,
+    pub storage: Storage,
+    pub s3_url: String,
     pub dynamodb_url: String,
     /// SDK clients pointed at both endpoints (the product's `Clients::local`).
     pub clients: Clients,
+    pub table: Table,
     /// "Object Created" notifications of the input bucket.
     pub events: mpsc::UnboundedReceiver<ObjectCreated>,
     pub data_dir: TempDir,
-    _stop_dynamodb: oneshot::Sender<()>,
 }
 
 impl Endpoints {
-    /// Starts both endpoints on `127.0.0.1:0`, creates the buckets and the table.
+    /// Starts the product's storage on `127.0.0.1:0` with the test credentials.
     pub async fn start() -> Endpoints {
         let data_dir = TempDir::new("imgpipe-e2e");
-        let (tx, events) = mpsc::unbounded_channel();
-        let s3_config = s3_endpoint::Config {
-            data_dir: data_dir.0.join("s3"),
-            access_key: ACCESS_KEY.into(),
-            secret_key: SECRET_KEY.into(),
-            region: REGION.into(),
-            buckets: vec![INPUT_BUCKET.into(), OUTPUT_BUCKET.into()],
-            notify_buckets: vec![INPUT_BUCKET.into()],
-            max_upload_bytes: MAX_UPLOAD_BYTES,
-            allowed_origins: vec![],
+        let config = Config {
+            input_bucket: INPUT_BUCKET.into(),
+            output_bucket: OUTPUT_BUCKET.into(),
+            table_name: TABLE.into(),
+            ..Config::default()
         };
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("binding S3");
-        let s3 = s3_endpoint::start(s3_config, listener, tx).await.expect("starting the S3 endpoint");
-
-        let db = dynoxide::Database::memory().expect("opening an in-memory dynoxide");
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("binding DynamoDB");
-        let dynamodb_url = format!("http://{}", listener.local_addr().expect("DynamoDB address"));
-        let (stop, stopped) = oneshot::channel::<()>();
-        tokio::spawn(async move {
-            let shutdown = async move {
-                let _ = stopped.await;
-            };
-            if let Err(e) = dynoxide::server::serve_with_shutdown(listener, db, shutdown).await {
-                eprintln!("embedded DynamoDB stopped: {e}");
-            }
-        });
-
-        let clients = Clients::local(&LocalEndpoints {
-            s3_url: s3.url.clone(),
-            dynamodb_url: dynamodb_url.clone(),
-            access_key: ACCESS_KEY.into(),
-            secret_key: SECRET_KEY.into(),
-            region: REGION.into(),
-        });
-        create_table(&clients.dynamo, TABLE).await;
-        Endpoints { s3, dynamodb_url, clients, events, data_dir, _stop_dynamodb: stop }
+        let mut storage = Storage::start(StorageOptions {
+            data_dir: data_dir.0.clone(),
+            config,
+            credentials: Some(Credentials { access_key: ACCESS_KEY.into(), secret_key: SECRET_KEY.into() }),
+            allowed_origins: vec![],
+        })
+        .await
+        .expect("starting the embedded storage");
+        let events = storage.events.take().expect("the upload notifications");
+        let (clients, table) = (storage.clients.clone(), storage.table.clone());
+        let (s3_url, dynamodb_url) = (storage.s3.url.clone(), storage.dynamodb.url.clone());
+        Endpoints { storage, s3_url, dynamodb_url, clients, table, events, data_dir }
     }
 
     /// The product configuration for these endpoints (defaults otherwise).
@@ -126,7 +107,7 @@ impl Endpoints {
             ("AWS_DEFAULT_REGION", REGION),
             ("AWS_ACCESS_KEY_ID", ACCESS_KEY),
             ("AWS_SECRET_ACCESS_KEY", SECRET_KEY),
-            ("AWS_ENDPOINT_URL_S3", self.s3.url.as_str()),
+            ("AWS_ENDPOINT_URL_S3", self.s3_url.as_str()),
             ("AWS_ENDPOINT_URL_DYNAMODB", self.dynamodb_url.as_str()),
             ("AWS_EC2_METADATA_DISABLED", "true"),
             ("INPUT_BUCKET", INPUT_BUCKET),
@@ -191,20 +172,16 @@ impl Endpoints {
         }
     }
 
-    /// The image item of `id` as JSON, if any.
+    /// The image record of `id`, if any (strongly consistent).
+    pub async fn image_record(&self, id: &str) -> Option<ImageRecord> {
+        self.table.get_image(id, true).await.expect("reading an image record")
+    }
+
+    /// The image item of `id` as JSON (its stored attributes), if any.
     pub async fn image_item(&self, id: &str) -> Option<serde_json::Value> {
-        let out = self
-            .clients
-            .dynamo
-            .get_item()
-            .table_name(TABLE)
-            .key("PK", AttributeValue::S(imgpipe_core::dynamo::image_pk(id)))
-            .key("SK", AttributeValue::S(imgpipe_core::dynamo::IMAGE_SK.into()))
-            .consistent_read(true)
-            .send()
-            .await
-            .expect("reading an image item");
-        out.item.as_ref().map(imgpipe_core::dynamo::item_to_json)
+        let record = self.image_record(id).await?;
+        let item = record.to_item().expect("encoding a record");
+        Some(imgpipe_core::table::attr::item_to_json(&item))
     }
 }
 
@@ -225,47 +202,6 @@ pub fn detail_of(event: &ObjectCreated) -> ObjectCreatedDetail {
         source_ip_address: Some("127.0.0.1".into()),
         reason: Some(event.reason.clone()),
     }
-}
-
-/// Creates imgpipe's single table (PK/SK, GSI1 for recent-by-owner, TTL on `expiresAt`), as
-/// `template.yaml` and the local binary's `ensure_table` do.
-pub async fn create_table(client: &aws_sdk_dynamodb::Client, table: &str) {
-    let attr = |name: &str| {
-        AttributeDefinition::builder().attribute_name(name).attribute_type(ScalarAttributeType::S).build().unwrap()
-    };
-    let key =
-        |name: &str, kind: KeyType| KeySchemaElement::builder().attribute_name(name).key_type(kind).build().unwrap();
-    client
-        .create_table()
-        .table_name(table)
-        .billing_mode(BillingMode::PayPerRequest)
-        .attribute_definitions(attr("PK"))
-        .attribute_definitions(attr("SK"))
-        .attribute_definitions(attr("GSI1PK"))
-        .attribute_definitions(attr("GSI1SK"))
-        .key_schema(key("PK", KeyType::Hash))
-        .key_schema(key("SK", KeyType::Range))
-        .global_secondary_indexes(
-            GlobalSecondaryIndex::builder()
-                .index_name("GSI1")
-                .key_schema(key("GSI1PK", KeyType::Hash))
-                .key_schema(key("GSI1SK", KeyType::Range))
-                .projection(Projection::builder().projection_type(ProjectionType::All).build())
-                .build()
-                .unwrap(),
-        )
-        .send()
-        .await
-        .expect("creating the table");
-    client
-        .update_time_to_live()
-        .table_name(table)
-        .time_to_live_specification(
-            TimeToLiveSpecification::builder().enabled(true).attribute_name("expiresAt").build().unwrap(),
-        )
-        .send()
-        .await
-        .expect("enabling TTL");
 }
 
 /// Serves an axum router on `127.0.0.1:0`; returns its base URL. The server stops with the test's runtime.

@@ -77,7 +77,7 @@ async fn signed_upload_is_accepted_and_announced() {
     assert!(imgpipe_core::model::is_image_id(&id), "imageId {id}");
     let key = format!("uploads/{id}.jpg");
     assert_eq!(signed["key"], key.as_str());
-    assert_eq!(signed["upload"]["url"], format!("{}/{INPUT_BUCKET}", ep.s3.url).as_str());
+    assert_eq!(signed["upload"]["url"], format!("{}/{INPUT_BUCKET}", ep.s3_url).as_str());
     for field in
         ["key", "Content-Type", "policy", "x-amz-algorithm", "x-amz-credential", "x-amz-date", "x-amz-signature"]
     {
@@ -232,7 +232,7 @@ fn failed_input(status: &str, detail: &ObjectCreatedDetail, error: &str, cause: 
 /// Items that belong to image `id`: (image items, label items).
 async fn items_of(ep: &Endpoints, id: &str) -> (usize, Vec<Value>) {
     let all = ep.scan_table().await;
-    let all: Vec<Value> = all.iter().map(imgpipe_core::dynamo::item_to_json).collect();
+    let all: Vec<Value> = all.iter().map(imgpipe_core::table::attr::item_to_json).collect();
     let images = all.iter().filter(|i| i["PK"] == format!("IMAGE#{id}").as_str()).count();
     let labels = all
         .into_iter()

@@ -175,7 +175,7 @@ async fn presign_answers_api_gateway_events() {
     assert_eq!(status, 201, "{doc}");
     let id = doc["imageId"].as_str().expect("imageId");
     assert_eq!(doc["key"], format!("uploads/{id}.jpg").as_str());
-    assert_eq!(doc["upload"]["url"], format!("{}/{INPUT_BUCKET}", ep.s3.url).as_str());
+    assert_eq!(doc["upload"]["url"], format!("{}/{INPUT_BUCKET}", ep.s3_url).as_str());
     assert!(doc["upload"]["fields"]["x-amz-signature"].is_string(), "{doc}");
     assert_eq!(ep.image_item(id).await.expect("a PENDING record")["status"], "PENDING");
 

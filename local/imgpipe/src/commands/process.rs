@@ -1,0 +1,226 @@
+//! `imgpipe process PATH...`: each file goes the product's own way (a PutObject into the input
+//! bucket, the Object Created event, an execution of the state machine) and gets a row.
+//! Executions run concurrently, so both cores are busy.
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+use imgpipe_core::model::Status;
+use imgpipe_core::table::ImageRecord;
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use serde::Serialize;
+use tokio::sync::Semaphore;
+
+use crate::stack::{Stack, StackOptions};
+
+/// Uploads in flight at once; the engine's steps themselves spread over the cores.
+const IN_FLIGHT: usize = 4;
+/// How long one image may take before its row says so.
+const PER_IMAGE_TIMEOUT: Duration = Duration::from_secs(300);
+
+/// One file's row: what the pipeline made of it (`--json` prints these).
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Row {
+    pub file: String,
+    pub image_id: Option<String>,
+    pub status: Status,
+    pub format: Option<String>,
+    pub width: Option<u32>,
+    pub height: Option<u32>,
+    pub labels: Vec<RowLabel>,
+    /// How many thumbnails were made.
+    pub thumbnails: usize,
+    pub execution_id: Option<String>,
+    /// `CODE: sentence` for an upload that is not DONE.
+    pub reason: Option<String>,
+}
+
+/// A label of a [`Row`].
+#[derive(Debug, Serialize)]
+pub struct RowLabel {
+    pub name: String,
+    pub confidence: f32,
+}
+
+/// Processes every file (directories: their files, sorted) and prints a row per file.
+pub async fn run(paths: &[PathBuf], as_json: bool, opts: StackOptions) -> anyhow::Result<ExitCode> {
+    let files = collect_files(paths)?;
+    if files.is_empty() {
+        anyhow::bail!("no files found in the given paths");
+    }
+    let stack = Arc::new(Stack::start(opts).await?);
+    let bar = progress_bar(files.len());
+    let gate = Arc::new(Semaphore::new(IN_FLIGHT));
+    let mut tasks = Vec::new();
+    for file in files {
+        let (stack, gate, bar) = (stack.clone(), gate.clone(), bar.clone());
+        tasks.push(tokio::spawn(async move {
+            let _permit = gate.acquire_owned().await;
+            let row = process_file(&stack, &file).await;
+            bar.inc(1);
+            bar.set_message(file.file_name().and_then(|n| n.to_str()).unwrap_or_default().to_string());
+            row
+        }));
+    }
+    let mut rows = Vec::new();
+    for t in tasks {
+        rows.push(t.await.unwrap_or_else(|e| failed_row("?", format!("worker failed: {e}"))));
+    }
+    bar.finish_and_clear();
+    let all_done = rows.iter().all(|r| r.status == Status::Done);
+    if as_json {
+        println!("{}", serde_json::to_string_pretty(&rows)?);
+    } else {
+        print_table(&rows);
+    }
+    Ok(if all_done { ExitCode::SUCCESS } else { ExitCode::from(1) })
+}
+
+/// A bar on stderr when it is a terminal; nothing otherwise (logs and pipes stay clean).
+fn progress_bar(len: usize) -> ProgressBar {
+    let bar = ProgressBar::with_draw_target(Some(len as u64), ProgressDrawTarget::stderr());
+    bar.set_style(
+        ProgressStyle::with_template("{spinner} [{bar:30}] {pos}/{len} {msg}")
+            .unwrap_or_else(|_| ProgressStyle::default_bar())
+            .progress_chars("=> "),
+    );
+    bar
+}
+
+fn collect_files(paths: &[PathBuf]) -> anyhow::Result<Vec<PathBuf>> {
+    let mut files = Vec::new();
+    for p in paths {
+        let meta = std::fs::metadata(p).with_context(|| format!("cannot read {}", p.display()))?;
+        if meta.is_dir() {
+            let mut inside: Vec<PathBuf> = std::fs::read_dir(p)
+                .with_context(|| format!("cannot list {}", p.display()))?
+                .filter_map(|e| e.ok().map(|e| e.path()))
+                .filter(|p| p.is_file())
+                .collect();
+            inside.sort();
+            files.extend(inside);
+        } else {
+            files.push(p.clone());
+        }
+    }
+    Ok(files)
+}
+
+/// One file through the pipeline; the row never fails, it says what happened.
+async fn process_file(stack: &Stack, file: &Path) -> Row {
+    let name = file.display().to_string();
+    match upload_and_wait(stack, file).await {
+        Ok(record) => row(&name, record),
+        Err(e) => failed_row(&name, format!("{e:#}")),
+    }
+}
+
+fn failed_row(file: &str, reason: String) -> Row {
+    Row {
+        file: file.to_string(),
+        image_id: None,
+        status: Status::Failed,
+        format: None,
+        width: None,
+        height: None,
+        labels: Vec::new(),
+        thumbnails: 0,
+        execution_id: None,
+        reason: Some(reason),
+    }
+}
+
+/// Uploads a file as the page would (PutObject to `uploads/<id>.<ext>`) and waits for its record.
+async fn upload_and_wait(stack: &Stack, file: &Path) -> anyhow::Result<Outcome> {
+    let bytes = tokio::fs::read(file).await.with_context(|| "cannot read the file")?;
+    let limit = stack.config.limits.max_bytes;
+    if bytes.len() as u64 > limit {
+        return Ok(Outcome::Refused(format!("TOO_LARGE: The file is {} bytes; the limit is {limit} bytes.", bytes.len())));
+    }
+    let id = uuid::Uuid::new_v4().hyphenated().to_string();
+    let ext = file
+        .extension()
+        .and_then(|e| e.to_str())
+        .map(str::to_ascii_lowercase)
+        .filter(|e| !e.is_empty() && e.len() <= 5 && e.bytes().all(|b| b.is_ascii_alphanumeric()))
+        .unwrap_or_else(|| "bin".into());
+    let key = format!("uploads/{id}.{ext}");
+    stack
+        .clients
+        .s3
+        .put_object()
+        .bucket(&stack.config.input_bucket)
+        .key(&key)
+        .body(bytes.into())
+        .send()
+        .await
+        .map_err(|e| anyhow::anyhow!("upload refused: {}", aws_sdk_s3::error::DisplayErrorContext(e)))?;
+    wait_for_record(stack, &id).await.map(Outcome::Record)
+}
+
+/// What became of a file.
+enum Outcome {
+    /// Refused before upload, with `CODE: sentence`.
+    Refused(String),
+    /// The final record.
+    Record(Box<ImageRecord>),
+}
+
+/// Polls the image item until the execution has stored a final status.
+async fn wait_for_record(stack: &Stack, id: &str) -> anyhow::Result<Box<ImageRecord>> {
+    let deadline = tokio::time::Instant::now() + PER_IMAGE_TIMEOUT;
+    let mut delay = Duration::from_millis(50);
+    loop {
+        let record = stack.table.get_image(id, true).await.context("reading the image record")?;
+        if let Some(record) = record.filter(ImageRecord::is_final) {
+            return Ok(Box::new(record));
+        }
+        if tokio::time::Instant::now() > deadline {
+            anyhow::bail!("no result after {}s", PER_IMAGE_TIMEOUT.as_secs());
+        }
+        tokio::time::sleep(delay).await;
+        delay = (delay * 2).min(Duration::from_millis(500));
+    }
+}
+
+fn row(file: &str, outcome: Outcome) -> Row {
+    let record = match outcome {
+        Outcome::Refused(reason) => return Row { status: Status::Rejected, ..failed_row(file, reason) },
+        Outcome::Record(record) => *record,
+    };
+    let labels = record.labels.iter().flat_map(|set| set.labels.iter());
+    Row {
+        file: file.to_string(),
+        image_id: Some(record.image_id.clone()),
+        status: record.status,
+        format: record.image.as_ref().map(|i| i.format.as_str().to_string()),
+        width: record.image.as_ref().map(|i| i.oriented_width),
+        height: record.image.as_ref().map(|i| i.oriented_height),
+        labels: labels.map(|l| RowLabel { name: l.name.clone(), confidence: l.confidence }).collect(),
+        thumbnails: record.thumbnails.len(),
+        execution_id: record.execution_id.clone(),
+        reason: record.error.as_ref().map(|e| format!("{}: {}", e.code, e.message)),
+    }
+}
+
+fn print_table(rows: &[Row]) {
+    println!("{:<40} {:<9} {:<6} {:>11}  LABELS / REASON", "FILE", "STATUS", "FORMAT", "SIZE");
+    for r in rows {
+        let size = match (r.width, r.height) {
+            (Some(w), Some(h)) => format!("{w}x{h}"),
+            _ => "-".into(),
+        };
+        let detail = match &r.reason {
+            Some(reason) => reason.clone(),
+            None => r.labels.iter().take(4).map(|l| format!("{} {:.0}%", l.name, l.confidence)).collect::<Vec<_>>().join(", "),
+        };
+        let count = r.file.chars().count();
+        let file =
+            if count > 40 { format!("…{}", r.file.chars().skip(count - 39).collect::<String>()) } else { r.file.clone() };
+        println!("{:<40} {:<9} {:<6} {:>11}  {}", file, r.status.as_str(), r.format.as_deref().unwrap_or("-"), size, detail);
+    }
+}
