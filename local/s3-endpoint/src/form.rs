@@ -31,6 +31,8 @@ pub(crate) enum FormError {
     DuplicateField(String),
     #[error("too many form fields")]
     TooManyParts,
+    #[error("a form part repeats its '{0}' header")]
+    DuplicateHeader(String),
 }
 
 /// The boundary parameter of a `multipart/form-data` content type, if that is what it is.
@@ -99,24 +101,33 @@ pub(crate) fn parse(body: &Bytes, boundary: &str) -> Result<Form, FormError> {
     }
 }
 
-/// The `name` of a part from its `Content-Disposition: form-data; name="..."` header.
+/// The `name` of a part from its `Content-Disposition: form-data; name="..."` header. A part that
+/// repeats a header (or a parameter) is refused: parsers disagree on which one counts (s3s takes
+/// the last `Content-Disposition`), and the policy must be checked on what gets stored.
 fn part_name(headers: &str) -> Result<String, FormError> {
-    let disposition = headers
-        .split("\r\n")
-        .filter_map(|line| line.split_once(':'))
-        .find(|(name, _)| name.trim().eq_ignore_ascii_case("content-disposition"))
-        .map(|(_, value)| value.trim())
-        .ok_or(FormError::Malformed)?;
-    let mut params = disposition.split(';');
+    let mut seen = std::collections::HashSet::new();
+    let mut disposition = None;
+    for line in headers.split("\r\n") {
+        let (name, value) = line.split_once(':').ok_or(FormError::Malformed)?;
+        let name = name.trim();
+        if !seen.insert(name.to_ascii_lowercase()) {
+            return Err(FormError::DuplicateHeader(name.to_ascii_lowercase()));
+        }
+        if name.eq_ignore_ascii_case("content-disposition") {
+            disposition = Some(value.trim());
+        }
+    }
+    let mut params = disposition.ok_or(FormError::Malformed)?.split(';');
     if !params.next().is_some_and(|kind| kind.trim().eq_ignore_ascii_case("form-data")) {
         return Err(FormError::Malformed);
     }
-    params
-        .filter_map(|param| param.split_once('='))
-        .find(|(name, _)| name.trim().eq_ignore_ascii_case("name"))
-        .map(|(_, value)| value.trim().trim_matches('"').to_owned())
-        .filter(|name| !name.is_empty())
-        .ok_or(FormError::Malformed)
+    let mut part_name = None;
+    for (param, value) in params.filter_map(|param| param.split_once('=')) {
+        if param.trim().eq_ignore_ascii_case("name") && part_name.replace(value.trim().trim_matches('"')).is_some() {
+            return Err(FormError::DuplicateHeader("content-disposition name".into()));
+        }
+    }
+    part_name.filter(|name| !name.is_empty()).map(str::to_owned).ok_or(FormError::Malformed)
 }
 
 #[cfg(test)]
@@ -169,6 +180,48 @@ mod tests {
         assert_eq!(parse(&truncated.slice(..truncated.len() - 12), "XyZ").unwrap_err(), FormError::Malformed);
         let no_name = Bytes::from_static(b"--XyZ\r\nContent-Disposition: form-data\r\n\r\nv\r\n--XyZ--\r\n");
         assert_eq!(parse(&no_name, "XyZ").unwrap_err(), FormError::Malformed);
+    }
+
+    /// Regression: the first Content-Disposition was taken (s3s takes the last), so a part could
+    /// pass the policy as an ignored field while s3s stored it as the key.
+    #[test]
+    fn refuses_parts_with_repeated_headers() {
+        let two_dispositions = Bytes::from_static(
+            b"--XyZ\r\nContent-Disposition: form-data; name=\"x-ignore-a\"\r\n\
+              Content-Disposition: form-data; name=\"key\"\r\n\r\nevil\r\n--XyZ--\r\n",
+        );
+        assert_eq!(
+            parse(&two_dispositions, "XyZ").unwrap_err(),
+            FormError::DuplicateHeader("content-disposition".into())
+        );
+        let case_differs = Bytes::from_static(
+            b"--XyZ\r\ncontent-disposition: form-data; name=\"a\"\r\nCONTENT-DISPOSITION: form-data; name=\"b\"\r\n\r\nv\r\n--XyZ--\r\n",
+        );
+        assert!(matches!(parse(&case_differs, "XyZ").unwrap_err(), FormError::DuplicateHeader(_)));
+        let two_names = Bytes::from_static(
+            b"--XyZ\r\nContent-Disposition: form-data; name=\"x-ignore-a\"; name=\"key\"\r\n\r\nv\r\n--XyZ--\r\n",
+        );
+        assert!(matches!(parse(&two_names, "XyZ").unwrap_err(), FormError::DuplicateHeader(_)));
+        let two_types = Bytes::from_static(
+            b"--XyZ\r\nContent-Disposition: form-data; name=\"file\"\r\nContent-Type: a/b\r\nContent-Type: c/d\r\n\r\nv\r\n--XyZ--\r\n",
+        );
+        assert!(matches!(parse(&two_types, "XyZ").unwrap_err(), FormError::DuplicateHeader(_)));
+        let no_colon = Bytes::from_static(
+            b"--XyZ\r\nContent-Disposition: form-data; name=\"a\"\r\ngarbage\r\n\r\nv\r\n--XyZ--\r\n",
+        );
+        assert_eq!(parse(&no_colon, "XyZ").unwrap_err(), FormError::Malformed);
+    }
+
+    #[test]
+    fn many_headers_in_a_part_cost_linear_time() {
+        let mut body = b"--XyZ\r\nContent-Disposition: form-data; name=\"a\"\r\n".to_vec();
+        for i in 0..10_000 {
+            body.extend_from_slice(format!("X-H{i}: v\r\n").as_bytes());
+        }
+        body.extend_from_slice(b"\r\nv\r\n--XyZ--\r\n");
+        let started = std::time::Instant::now();
+        assert_eq!(parse(&Bytes::from(body), "XyZ").unwrap_err(), FormError::NoFile);
+        assert!(started.elapsed() < std::time::Duration::from_secs(1));
     }
 
     #[test]

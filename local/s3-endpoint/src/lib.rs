@@ -1,33 +1,36 @@
 //! An embedded S3-compatible endpoint: [s3s] over [s3s_fs] storage, checking SigV4 as S3 does
-//! (header-signed requests, presigned URLs, browser POST uploads with their policy), refusing
-//! uploads over a size limit before reading them, answering CORS, and reporting every object
-//! created in the notified buckets as an [`ObjectCreated`].
+//! (header-signed requests, presigned URLs, browser POST uploads with their policy), storing every
+//! key as an opaque string inside its bucket, refusing uploads over a size limit before reading
+//! them, answering CORS for the configured origins only, cutting off slow clients, optionally
+//! injecting the faults S3 shows under stress, and reporting every object created in the notified
+//! buckets as an [`ObjectCreated`].
 
 mod cors;
 mod events;
+mod faults;
 mod form;
+mod keys;
+mod listener;
 mod post_policy;
 mod s3_error;
 mod server;
-mod sigv4;
 mod store;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::time::Duration;
 
-use hyper::server::conn::http1;
-use hyper::service::service_fn;
-use hyper_util::rt::TokioIo;
 use s3s::auth::SimpleAuth;
 use s3s::config::{S3Config, StaticConfigProvider};
 use s3s::service::S3ServiceBuilder;
 use tokio::net::TcpListener;
 use tokio::sync::mpsc::UnboundedSender;
-use tokio::task::{JoinHandle, JoinSet};
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
 
 pub use events::ObjectCreated;
+pub use faults::{FaultCounts, FaultKind, FaultPlan, FaultPlanError};
+pub use listener::ListenerLimits;
 
 /// File (in the data directory) that keeps the last event sequencer across restarts.
 const SEQUENCER_FILE: &str = ".s3-endpoint-sequencer";
@@ -48,8 +51,16 @@ pub struct Config {
     pub notify_buckets: Vec<String>,
     /// Largest object a single request may upload (PUT, POST or one multipart part).
     pub max_upload_bytes: u64,
-    /// Origins allowed by CORS; empty or `["*"]` allows any origin.
+    /// Origins allowed by CORS (exact match, e.g. `http://127.0.0.1:8080`), for the upload page's
+    /// POST and GET. Empty: no CORS at all. `*` is not special.
     pub allowed_origins: Vec<String>,
+}
+
+/// Settings with defaults, kept apart from [`Config`] so existing callers keep compiling.
+#[derive(Debug, Clone, Default)]
+pub struct Options {
+    pub limits: ListenerLimits,
+    pub faults: FaultPlan,
 }
 
 /// Why the endpoint could not start.
@@ -61,22 +72,31 @@ pub enum Error {
     DataDir { path: PathBuf, source: std::io::Error },
     #[error("cannot read the listener address: {0}")]
     Listener(std::io::Error),
+    #[error("the listener must be bound to a loopback address, not {0}")]
+    NotLoopback(SocketAddr),
 }
 
-/// A running endpoint. It stops when dropped or by [`S3Endpoint::shutdown`].
+/// A running endpoint. It stops when dropped, or gracefully by [`S3Endpoint::shutdown`].
 pub struct S3Endpoint {
     /// Base URL, `http://127.0.0.1:PORT`.
     pub url: String,
     /// The address it listens on.
     pub addr: SocketAddr,
+    front_door: Arc<server::FrontDoor>,
+    stop: watch::Sender<()>,
     task: Option<JoinHandle<()>>,
 }
 
 impl S3Endpoint {
-    /// Stops accepting, closes every open connection and waits until that is done.
+    /// Faults injected so far, by kind.
+    pub fn faults_injected(&self) -> FaultCounts {
+        self.front_door.faults.counts()
+    }
+
+    /// Stops accepting, lets in-flight requests finish (a few seconds at most) and waits for that.
     pub async fn shutdown(mut self) {
+        let _ = self.stop.send(());
         if let Some(task) = self.task.take() {
-            task.abort();
             let _ = task.await;
         }
     }
@@ -90,25 +110,44 @@ impl Drop for S3Endpoint {
     }
 }
 
-/// Starts serving on `listener`; created objects in `config.notify_buckets` are sent to `events`.
+/// Starts serving on `listener` with default [`Options`]; created objects in
+/// `config.notify_buckets` are sent to `events`.
 pub async fn start(
     config: Config,
     listener: TcpListener,
     events: UnboundedSender<ObjectCreated>,
 ) -> Result<S3Endpoint, Error> {
+    start_with_options(config, Options::default(), listener, events).await
+}
+
+/// Starts serving on `listener` (bound to a loopback address) with `options`.
+pub async fn start_with_options(
+    config: Config,
+    options: Options,
+    listener: TcpListener,
+    events: UnboundedSender<ObjectCreated>,
+) -> Result<S3Endpoint, Error> {
     validate(&config)?;
+    if options.limits.max_connections == 0 {
+        return Err(Error::Config("limits.max_connections must be positive".into()));
+    }
+    let addr = listener.local_addr().map_err(Error::Listener)?;
+    if !addr.ip().is_loopback() {
+        return Err(Error::NotLoopback(addr));
+    }
     let data_dir = config.data_dir.clone();
     let io_error = |source| Error::DataDir { path: data_dir.clone(), source };
     for bucket in &config.buckets {
         std::fs::create_dir_all(data_dir.join(bucket)).map_err(io_error)?;
     }
     std::fs::create_dir_all(&data_dir).map_err(io_error)?;
-    let fs = s3s_fs::FileSystem::new(&data_dir)
+    let root = data_dir.canonicalize().map_err(io_error)?;
+    let fs = s3s_fs::FileSystem::new(&root)
         .map_err(|err| Error::DataDir { path: data_dir.clone(), source: std::io::Error::other(format!("{err:?}")) })?;
 
     let sequencer = events::Sequencer::open(&data_dir.join(SEQUENCER_FILE));
     let notifier = events::Notifier::new(&config.notify_buckets, events, sequencer);
-    let store = store::Store { fs, notifier, max_upload_bytes: config.max_upload_bytes };
+    let store = store::Store { fs, root, notifier, max_upload_bytes: config.max_upload_bytes };
 
     let mut s3_config = S3Config::default();
     s3_config.post_object_max_file_size = config.max_upload_bytes;
@@ -124,11 +163,18 @@ pub async fn start(
         secret_key: config.secret_key,
         region: config.region,
         max_upload_bytes: config.max_upload_bytes,
+        form_read_timeout: options.limits.body_read_timeout,
+        faults: faults::Faults::new(options.faults),
     });
 
-    let addr = listener.local_addr().map_err(Error::Listener)?;
-    let task = tokio::spawn(serve(listener, front_door));
-    Ok(S3Endpoint { url: format!("http://{addr}"), addr, task: Some(task) })
+    let (stop, stopped) = watch::channel(());
+    let serving = front_door.clone();
+    let handler = Arc::new(move |req| {
+        let front_door = serving.clone();
+        async move { front_door.handle(req).await }
+    });
+    let task = tokio::spawn(listener::serve(listener, options.limits, handler, stopped));
+    Ok(S3Endpoint { url: format!("http://{addr}"), addr, front_door, stop, task: Some(task) })
 }
 
 fn validate(config: &Config) -> Result<(), Error> {
@@ -148,33 +194,4 @@ fn validate(config: &Config) -> Result<(), Error> {
         }
     }
     Ok(())
-}
-
-/// Accepts connections until aborted; aborting drops (and so aborts) every connection task.
-async fn serve(listener: TcpListener, front_door: Arc<server::FrontDoor>) {
-    let mut connections = JoinSet::new();
-    loop {
-        tokio::select! {
-            accepted = listener.accept() => match accepted {
-                Ok((stream, _)) => {
-                    let front_door = front_door.clone();
-                    connections.spawn(async move {
-                        let service = service_fn(move |req| {
-                            let front_door = front_door.clone();
-                            async move { front_door.handle(req).await }
-                        });
-                        if let Err(err) = http1::Builder::new().serve_connection(TokioIo::new(stream), service).await {
-                            tracing::debug!(error = %err, "S3 connection ended with an error");
-                        }
-                    });
-                }
-                Err(err) => {
-                    // e.g. out of file descriptors: back off instead of spinning
-                    tracing::warn!(error = %err, "S3 endpoint cannot accept a connection");
-                    tokio::time::sleep(Duration::from_millis(50)).await;
-                }
-            },
-            Some(_) = connections.join_next(), if !connections.is_empty() => {}
-        }
-    }
 }

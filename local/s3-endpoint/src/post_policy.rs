@@ -8,7 +8,6 @@ use serde_json::Value;
 
 use crate::form::Form;
 use crate::s3_error::S3Failure;
-use crate::sigv4;
 
 /// The one identity the endpoint knows, and its limits.
 pub(crate) struct PostAuth<'a> {
@@ -136,8 +135,8 @@ fn verify_signature(form: &Form, policy_b64: &str, auth: &PostAuth<'_>) -> Resul
             "x-amz-date '{amz_date}' is not a valid date of the credential scope '{date}'"
         )));
     }
-    let expected = sigv4::post_policy_signature(auth.secret_key, date, region, policy_b64);
-    if !sigv4::constant_time_eq(&expected, &signature.to_ascii_lowercase()) {
+    let expected = post_policy_signature(auth.secret_key, date, region, policy_b64);
+    if !sigv4::constant_time_eq(expected.as_bytes(), signature.to_ascii_lowercase().as_bytes()) {
         return Err(S3Failure::new(
             http::StatusCode::FORBIDDEN,
             "SignatureDoesNotMatch",
@@ -145,6 +144,11 @@ fn verify_signature(form: &Form, policy_b64: &str, auth: &PostAuth<'_>) -> Resul
         ));
     }
     Ok(())
+}
+
+/// The POST signature: hex(HMAC(SigV4 signing key for s3, base64 policy)).
+fn post_policy_signature(secret: &str, date: &str, region: &str, policy_b64: &str) -> String {
+    hex::encode(sigv4::hmac_sha256(&sigv4::signing_key(secret, date, region, "s3"), policy_b64.as_bytes()))
 }
 
 fn parse_policy(policy_b64: &str) -> Result<Policy, S3Failure> {
@@ -235,6 +239,16 @@ mod tests {
     use super::*;
     use bytes::Bytes;
 
+    /// The example from the AWS documentation "Example: Browser-based upload using HTTP POST
+    /// (using AWS Signature Version 4)".
+    #[test]
+    fn signature_matches_aws_documented_post_example() {
+        let policy = "eyAiZXhwaXJhdGlvbiI6ICIyMDE1LTEyLTMwVDEyOjAwOjAwLjAwMFoiLA0KICAiY29uZGl0aW9ucyI6IFsNCiAgICB7ImJ1Y2tldCI6ICJzaWd2NGV4YW1wbGVidWNrZXQifSwNCiAgICBbInN0YXJ0cy13aXRoIiwgIiRrZXkiLCAidXNlci91c2VyMS8iXSwNCiAgICB7ImFjbCI6ICJwdWJsaWMtcmVhZCJ9LA0KICAgIHsic3VjY2Vzc19hY3Rpb25fcmVkaXJlY3QiOiAiaHR0cDovL3NpZ3Y0ZXhhbXBsZWJ1Y2tldC5zMy5hbWF6b25hd3MuY29tL3N1Y2Nlc3NmdWxfdXBsb2FkLmh0bWwifSwNCiAgICBbInN0YXJ0cy13aXRoIiwgIiRDb250ZW50LVR5cGUiLCAiaW1hZ2UvIl0sDQogICAgeyJ4LWFtei1tZXRhLXV1aWQiOiAiMTQzNjUxMjM2NTEyNzQifSwNCiAgICB7IngtYW16LXNlcnZlci1zaWRlLWVuY3J5cHRpb24iOiAiQUVTMjU2In0sDQogICAgWyJzdGFydHMtd2l0aCIsICIkeC1hbXotbWV0YS10YWciLCAiIl0sDQoNCiAgICB7IngtYW16LWNyZWRlbnRpYWwiOiAiQUtJQUlPU0ZPRE5ON0VYQU1QTEUvMjAxNTEyMjkvdXMtZWFzdC0xL3MzL2F3czRfcmVxdWVzdCJ9LA0KICAgIHsieC1hbXotYWxnb3JpdGhtIjogIkFXUzQtSE1BQy1TSEEyNTYifSwNCiAgICB7IngtYW16LWRhdGUiOiAiMjAxNTEyMjlUMDAwMDAwWiIgfQ0KICBdDQp9";
+        let signature =
+            post_policy_signature("wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY", "20151229", "us-east-1", policy);
+        assert_eq!(signature, "8afdbf4008c03f22c2cd3cdb72e4afbb1f6a588f3255ac628749a66d7f09699e");
+    }
+
     const AUTH: PostAuth<'static> =
         PostAuth { access_key: "AKTEST", secret_key: "secret/KEY", region: "us-east-1", max_upload_bytes: 100 };
 
@@ -252,7 +266,7 @@ mod tests {
     }
 
     fn form(policy: &str, extra: &[(&str, &str)], file: &'static [u8]) -> Form {
-        let signature = sigv4::post_policy_signature("secret/KEY", "20300101", "us-east-1", policy);
+        let signature = post_policy_signature("secret/KEY", "20300101", "us-east-1", policy);
         let mut fields: Vec<(String, String)> = vec![
             ("x-amz-algorithm".into(), "AWS4-HMAC-SHA256".into()),
             ("x-amz-credential".into(), "AKTEST/20300101/us-east-1/s3/aws4_request".into()),

@@ -53,6 +53,16 @@ impl S3Failure {
         failure
     }
 
+    /// 400 RequestTimeout: the body did not arrive in time.
+    pub(crate) fn request_timeout() -> Self {
+        Self::new(
+            StatusCode::BAD_REQUEST,
+            "RequestTimeout",
+            "Your socket connection to the server was not read from or written to within the timeout period. \
+             Idle connections will be closed.",
+        )
+    }
+
     pub(crate) fn too_small(proposed: u64, min: u64) -> Self {
         let mut failure = Self::new(
             StatusCode::BAD_REQUEST,

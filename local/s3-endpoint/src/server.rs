@@ -1,7 +1,7 @@
-//! The front door: CORS, size limits before any body is read, full verification of browser
-//! POST uploads, then the s3s service.
+//! The front door: CORS, injected faults, size limits before any body is read, full verification
+//! of browser POST uploads, then the s3s service.
 
-use std::convert::Infallible;
+use std::time::Duration;
 
 use bytes::{Bytes, BytesMut};
 use chrono::Utc;
@@ -12,7 +12,9 @@ use s3s::service::S3Service;
 use s3s::Body;
 
 use crate::cors::Cors;
+use crate::faults::Faults;
 use crate::form::{self, FormError};
+use crate::listener::Dropped;
 use crate::post_policy::{self, PostAuth};
 use crate::s3_error::S3Failure;
 
@@ -26,22 +28,36 @@ pub(crate) struct FrontDoor {
     pub secret_key: String,
     pub region: String,
     pub max_upload_bytes: u64,
+    /// Longest a browser POST form may take to arrive.
+    pub form_read_timeout: Duration,
+    pub faults: Faults,
 }
 
 impl FrontDoor {
-    /// Serves one request; never fails (errors become S3 error responses).
-    pub(crate) async fn handle(&self, req: Request<Incoming>) -> Result<Response<Body>, Infallible> {
+    /// Serves one request: errors become S3 error responses; only an injected fault drops the
+    /// connection.
+    pub(crate) async fn handle(&self, req: Request<Incoming>) -> Result<Response<Body>, Dropped> {
         let origin = req.headers().get(header::ORIGIN).cloned();
-        let mut response = self.route(req).await;
-        self.cors.decorate(origin.as_ref(), response.headers_mut());
+        let method = req.method().clone();
+        let mut response = self.route(req).await?;
+        self.cors.decorate(&method, origin.as_ref(), response.headers_mut());
         Ok(response)
     }
 
-    async fn route(&self, req: Request<Incoming>) -> Response<Body> {
+    async fn route(&self, req: Request<Incoming>) -> Result<Response<Body>, Dropped> {
         let resource = req.uri().path().to_owned();
         if req.method() == Method::OPTIONS {
-            return self.cors.preflight(req.headers(), &resource).map(Body::from);
+            return Ok(self.cors.preflight(req.headers(), &resource).map(Body::from));
         }
+        if let Some(fault) = self.faults.draw() {
+            tracing::debug!(fault = fault.name(), "S3 fault injected");
+            let failure = fault.failure().ok_or(Dropped)?;
+            return Ok(failure.into_response(&resource, true).map(Body::from));
+        }
+        Ok(self.answer(req, resource).await)
+    }
+
+    async fn answer(&self, req: Request<Incoming>, resource: String) -> Response<Body> {
         if let Err(failure) = self.check_declared_size(req.method(), req.headers()) {
             // The body is never read: ask the client to go away.
             return failure.into_response(&resource, true).map(Body::from);
@@ -102,7 +118,9 @@ impl FrontDoor {
         }
         let (parts, body) = req.into_parts();
         let limit = self.max_upload_bytes.saturating_add(FORM_FIELDS_MAX);
-        let body = read_bounded(Body::from(body), limit).await?;
+        let body = tokio::time::timeout(self.form_read_timeout, read_bounded(Body::from(body), limit))
+            .await
+            .map_err(|_| (S3Failure::request_timeout(), true))??;
         let form = form::parse(&body, boundary).map_err(|err| (form_failure(&err), false))?;
         let auth = PostAuth {
             access_key: &self.access_key,
@@ -171,7 +189,7 @@ async fn read_bounded(mut body: Body, limit: u64) -> Result<Bytes, (S3Failure, b
 
 fn form_failure(err: &FormError) -> S3Failure {
     match err {
-        FormError::Malformed | FormError::TooManyParts => {
+        FormError::Malformed | FormError::TooManyParts | FormError::DuplicateHeader(_) => {
             S3Failure::malformed_post("The body of your POST request is not well-formed multipart/form-data.")
         }
         FormError::NoFile | FormError::DuplicateField(_) => S3Failure::invalid_argument(err.to_string()),

@@ -80,6 +80,9 @@ async fn starts_with_policies_and_success_action_status_work() {
 }
 
 /// Each refused upload: status and code as S3 answers, nothing stored, no event.
+/// What is sent and what S3 answers: name, form fields, file, status, error code.
+type RefusedCase = (&'static str, Vec<(String, String)>, Vec<u8>, u16, &'static str);
+
 #[tokio::test]
 async fn refused_uploads_store_nothing_and_emit_nothing() {
     let mut h = Harness::start(MAX).await;
@@ -87,7 +90,7 @@ async fn refused_uploads_store_nothing_and_emit_nothing() {
     let in_5_min = Utc::now() + ChronoDuration::minutes(5);
     let ok_file = || payload(1000);
 
-    let mut cases: Vec<(&str, Vec<(String, String)>, Vec<u8>, u16, &str)> = Vec::new();
+    let mut cases: Vec<RefusedCase> = Vec::new();
 
     let mut tampered_signature = good_fields(key);
     let sig = tampered_signature.iter_mut().find(|(n, _)| n == "x-amz-signature").unwrap();

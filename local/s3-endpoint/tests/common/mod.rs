@@ -10,7 +10,7 @@ use aws_sdk_s3::config::{BehaviorVersion, Credentials, Region};
 use base64::Engine as _;
 use chrono::{DateTime, Utc};
 use hmac::{Hmac, Mac};
-use s3_endpoint::{Config, ObjectCreated, S3Endpoint};
+use s3_endpoint::{Config, ObjectCreated, Options, S3Endpoint};
 use serde_json::{json, Value};
 use sha2::Sha256;
 use tokio::sync::mpsc::{error::TryRecvError, UnboundedReceiver};
@@ -73,9 +73,14 @@ impl Harness {
     }
 
     pub async fn start_in(dir: PathBuf, max_upload_bytes: u64) -> Self {
+        Self::start_with(config(dir, max_upload_bytes), Options::default()).await
+    }
+
+    pub async fn start_with(config: Config, options: Options) -> Self {
+        let dir = config.data_dir.clone();
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let (tx, events) = tokio::sync::mpsc::unbounded_channel();
-        let endpoint = s3_endpoint::start(config(dir.clone(), max_upload_bytes), listener, tx).await.unwrap();
+        let endpoint = s3_endpoint::start_with_options(config, options, listener, tx).await.unwrap();
         let url = endpoint.url.clone();
         let client = client(&url, SECRET_KEY);
         Self { endpoint: Some(endpoint), url, events, dir, client }
