@@ -5,7 +5,6 @@
 pub mod adapters;
 pub mod cli;
 pub mod commands;
-pub mod dynamodb;
 pub mod invoker;
 pub mod server;
 pub mod stack;

@@ -17,8 +17,7 @@ pub const DEFAULT_FRONTEND: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../f
 
 /// The whole HTTP app: API first, then static files from `frontend`.
 pub fn app(api: Arc<ApiState>, frontend: PathBuf) -> axum::Router {
-    imgpipe_core::http::router(api)
-        .fallback_service(get(static_file).with_state(Arc::new(frontend)))
+    imgpipe_core::http::router(api).fallback_service(get(static_file).with_state(Arc::new(frontend)))
 }
 
 async fn static_file(State(root): State<Arc<PathBuf>>, req: Request) -> Response {

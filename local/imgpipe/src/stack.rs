@@ -91,7 +91,10 @@ impl Stack {
         Arc::new(ApiState {
             config: self.config.clone(),
             clients: self.clients.clone(),
-            executions: self.engine.clone().map(|e| Arc::new(EngineExecutions(e)) as Arc<dyn imgpipe_core::http::Executions>),
+            executions: self
+                .engine
+                .clone()
+                .map(|e| Arc::new(EngineExecutions(e)) as Arc<dyn imgpipe_core::http::Executions>),
         })
     }
 }
@@ -100,7 +103,7 @@ impl Stack {
 /// background so the first image does not wait for it.
 fn local_invoker(config: &Config, clients: &Clients, opts: &StackOptions) -> anyhow::Result<LocalInvoker> {
     let model = vision::Detector::locate(opts.model.as_deref())?;
-    let detector = Arc::new(LocalDetector::new(model, clients.s3.clone(), config.limits.clone()));
+    let detector = Arc::new(LocalDetector::new(model, clients.s3.clone(), config.limits));
     let preload = detector.clone();
     tokio::spawn(async move {
         if let Err(e) = preload.preload().await {
@@ -134,7 +137,13 @@ async fn start_engine(
     if resumed > 0 {
         tracing::info!(resumed, "resumed unfinished executions");
     }
-    tokio::spawn(route_events(events, engine.clone(), state_machine_arn, config.input_bucket.clone(), clients.region()));
+    tokio::spawn(route_events(
+        events,
+        engine.clone(),
+        state_machine_arn,
+        config.input_bucket.clone(),
+        clients.region(),
+    ));
     Ok(engine)
 }
 

@@ -13,8 +13,6 @@ use imgpipe_core::Config;
 use serde::{Deserialize, Serialize};
 use tokio::sync::mpsc;
 
-use crate::dynamodb::{self, EmbeddedDynamo};
-
 /// Region the local SDK clients sign for.
 pub const SIGNING_REGION: &str = "us-east-1";
 /// The data directory's file with the access key pair; readable by its owner only.
@@ -45,7 +43,7 @@ pub struct Storage {
     pub table: Table,
     pub credentials: Credentials,
     pub s3: s3_endpoint::S3Endpoint,
-    pub dynamodb: EmbeddedDynamo,
+    pub dynamodb: dynamodb_endpoint::DynamoEndpoint,
     /// "Object Created" notifications of the input bucket, until someone takes them.
     pub events: Option<mpsc::UnboundedReceiver<s3_endpoint::ObjectCreated>>,
 }
@@ -77,7 +75,7 @@ impl Storage {
         )
         .await
         .context("starting the embedded S3 endpoint")?;
-        let dynamodb = dynamodb::start(&opts.data_dir).await?;
+        let dynamodb = start_dynamodb(&opts.data_dir, &credentials).await?;
         let clients = Clients::local(&LocalEndpoints {
             s3_url: s3.url.clone(),
             dynamodb_url: dynamodb.url.clone(),
@@ -89,6 +87,22 @@ impl Storage {
         table.ensure_exists().await.context("creating the table")?;
         Ok(Storage { clients, table, credentials, s3, dynamodb, events: Some(events_rx) })
     }
+}
+
+/// The embedded DynamoDB over `<data_dir>/dynamodb.sqlite`: every request's SigV4 checked with
+/// the stack's key, no CORS, slow clients cut off, expired PENDING records swept as TTL does.
+async fn start_dynamodb(
+    data_dir: &Path,
+    credentials: &Credentials,
+) -> anyhow::Result<dynamodb_endpoint::DynamoEndpoint> {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.context("binding the DynamoDB endpoint")?;
+    let config = dynamodb_endpoint::Config::new(
+        Some(data_dir.join("dynamodb.sqlite")),
+        &credentials.access_key,
+        &credentials.secret_key,
+        SIGNING_REGION,
+    );
+    dynamodb_endpoint::start(config, listener).await.context("starting the embedded DynamoDB endpoint")
 }
 
 /// Creates `dir` (and its parents) if missing and makes it private to its owner (0700).
@@ -131,7 +145,9 @@ pub fn write_private(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
         .mode(0o600)
         .open(&partial)
         .with_context(|| format!("cannot write {}", partial.display()))?;
-    file.write_all(bytes).and_then(|()| file.sync_all()).with_context(|| format!("cannot write {}", partial.display()))?;
+    file.write_all(bytes)
+        .and_then(|()| file.sync_all())
+        .with_context(|| format!("cannot write {}", partial.display()))?;
     std::fs::rename(&partial, path).with_context(|| format!("cannot write {}", path.display()))
 }
 

@@ -114,6 +114,7 @@ struct ErrorDetail<'a> {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        (self.status, Json(ErrorBody { error: ErrorDetail { code: self.code, message: &self.message } })).into_response()
+        (self.status, Json(ErrorBody { error: ErrorDetail { code: self.code, message: &self.message } }))
+            .into_response()
     }
 }

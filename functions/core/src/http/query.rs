@@ -227,11 +227,9 @@ fn parse_limit(text: Option<&str>) -> Result<i32, ApiError> {
 fn parse_min_confidence(text: Option<&str>) -> Result<f32, ApiError> {
     match text {
         None | Some("") => Ok(0.0),
-        Some(v) => v
-            .parse::<f32>()
-            .ok()
-            .filter(|n| (0.0..=100.0).contains(n))
-            .ok_or_else(|| ApiError::bad_request(ErrorCode::BadRequest, "minConfidence must be a number from 0 to 100.")),
+        Some(v) => v.parse::<f32>().ok().filter(|n| (0.0..=100.0).contains(n)).ok_or_else(|| {
+            ApiError::bad_request(ErrorCode::BadRequest, "minConfidence must be a number from 0 to 100.")
+        }),
     }
 }
 
@@ -284,7 +282,12 @@ async fn get_timeline(
 ) -> Result<Json<TimelineView>, ApiError> {
     let record = load_image(&state, &id).await?;
     let Some(arn) = record.execution_id else {
-        return Ok(Json(TimelineView { execution_id: None, status: record.status, console_url: None, events: Vec::new() }));
+        return Ok(Json(TimelineView {
+            execution_id: None,
+            status: record.status,
+            console_url: None,
+            events: Vec::new(),
+        }));
     };
     let executions = state
         .executions

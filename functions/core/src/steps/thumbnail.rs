@@ -25,7 +25,7 @@ pub async fn run(p: &Pipeline, input: ThumbnailInput) -> Result<Vec<ThumbnailRef
     let bytes = read_upload(&p.clients.s3, &image).await?;
     let info = image.info();
     let spec = p.config.thumbnails.clone();
-    let limits = p.config.limits.clone();
+    let limits = p.config.limits;
     let thumbs = tokio::task::spawn_blocking(move || make_thumbnails(&bytes, &info, &spec, &limits))
         .await
         .map_err(|e| StepError::Internal(format!("thumbnail worker failed: {e}")))??;

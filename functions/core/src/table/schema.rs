@@ -35,7 +35,8 @@ pub async fn ensure_table(client: &aws_sdk_dynamodb::Client, table: &str) -> Res
         .send()
         .await
         .map_err(|e| classify_sdk_error("creating the table", &e))?;
-    let ttl = TimeToLiveSpecification::builder().enabled(true).attribute_name(TTL_ATTRIBUTE).build().map_err(build_error)?;
+    let ttl =
+        TimeToLiveSpecification::builder().enabled(true).attribute_name(TTL_ATTRIBUTE).build().map_err(build_error)?;
     client
         .update_time_to_live()
         .table_name(table)
@@ -47,7 +48,11 @@ pub async fn ensure_table(client: &aws_sdk_dynamodb::Client, table: &str) -> Res
 }
 
 fn string_attribute(name: &str) -> Result<AttributeDefinition, StepError> {
-    AttributeDefinition::builder().attribute_name(name).attribute_type(ScalarAttributeType::S).build().map_err(build_error)
+    AttributeDefinition::builder()
+        .attribute_name(name)
+        .attribute_type(ScalarAttributeType::S)
+        .build()
+        .map_err(build_error)
 }
 
 fn key(name: &str, kind: KeyType) -> Result<KeySchemaElement, StepError> {

@@ -4,7 +4,7 @@
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use imgpipe_core::model::{ImageMeta, LabelSet};
+use imgpipe_core::model::{BoundingBox, ImageMeta, Instance, Label, LabelSet};
 use imgpipe_core::steps::detect::BoxFuture;
 use imgpipe_core::steps::LabelDetector;
 use imgpipe_core::StepError;
@@ -64,17 +64,35 @@ impl LabelDetector for LocalDetector {
             let model = self.model().await?;
             let bytes = imgpipe_core::steps::validate::read_upload(&self.s3, image).await?;
             let info = image.info();
-            let limits = self.limits.clone();
+            let limits = self.limits;
             let labels = tokio::task::spawn_blocking(move || -> Result<vision::Labels, StepError> {
                 let rgb = detector_view(&bytes, &info, &limits)?;
                 model.detect(&rgb, max_labels, min_confidence).map_err(|e| StepError::Internal(e.to_string()))
             })
             .await
             .map_err(|e| StepError::Internal(format!("detector worker failed: {e}")))??;
-            // The local model answers in the same JSON shape as the Rekognition adapter.
-            serde_json::to_value(labels)
-                .and_then(serde_json::from_value)
-                .map_err(|e| StepError::Internal(format!("label shape mismatch: {e}")))
+            Ok(label_set(labels))
         })
     }
+}
+
+/// The local model's labels in the pipeline's (Rekognition's) terms, field by field, so a change
+/// on either side is a compile error rather than a lost field.
+pub fn label_set(labels: vision::Labels) -> LabelSet {
+    LabelSet {
+        source: labels.source,
+        model_version: labels.model_version,
+        labels: labels.labels.into_iter().map(label).collect(),
+    }
+}
+
+fn label(l: vision::Label) -> Label {
+    let vision::Label { name, confidence, parents, aliases, categories, instances, sources: _ } = l;
+    Label { name, confidence, parents, aliases, categories, instances: instances.into_iter().map(instance).collect() }
+}
+
+fn instance(i: vision::Instance) -> Instance {
+    let vision::Instance { confidence, bounding_box: b } = i;
+    let vision::BoundingBox { left, top, width, height } = b;
+    Instance { confidence, bounding_box: BoundingBox { left, top, width, height } }
 }

@@ -8,8 +8,8 @@ use std::time::Instant;
 use anyhow::Context;
 use imgpipe_core::config::Config;
 
-use crate::adapters::detector_view;
 use super::thumbnail::{describe, read_image};
+use crate::adapters::detector_view;
 
 /// Prints each file's labels (a line per file, or a JSON line with `--json`); exit 1 if any
 /// file was refused. Limits, `MAX_LABELS` and `MIN_CONFIDENCE` come from the environment as

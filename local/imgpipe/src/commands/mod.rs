@@ -52,7 +52,9 @@ pub async fn run(command: Command) -> anyhow::Result<ExitCode> {
             }
             serve(port, opts, frontend).await
         }
-        Command::Process { paths, json, stack } => process::run(&paths, json, stack_options(&stack, Runner::Engine)?).await,
+        Command::Process { paths, json, stack } => {
+            process::run(&paths, json, stack_options(&stack, Runner::Engine)?).await
+        }
         Command::Show { id, stack } => {
             let stack = Stack::start(stack_options(&stack, Runner::None)?).await?;
             api_get(&stack, &format!("/images/{id}")).await
@@ -86,15 +88,17 @@ fn stack_options(args: &StackArgs, runner: Runner) -> anyhow::Result<StackOption
         definition: None,
         time_scale: 1.0,
         faults: FaultPlan::parse(&std::env::var("IMGPIPE_FAULTS").unwrap_or_default())?,
-        allowed_origins: vec!["*".into()],
+        allowed_origins: Vec::new(),
     })
 }
 
-async fn serve(port: u16, opts: StackOptions, frontend: Option<PathBuf>) -> anyhow::Result<ExitCode> {
+async fn serve(port: u16, mut opts: StackOptions, frontend: Option<PathBuf>) -> anyhow::Result<ExitCode> {
     let listener = tokio::net::TcpListener::bind(("127.0.0.1", port))
         .await
         .with_context(|| format!("cannot listen on 127.0.0.1:{port} (try --port 0 for any free port)"))?;
     let addr = listener.local_addr()?;
+    // The page uploads straight to the S3 endpoint: CORS for the page's own origin and no other.
+    opts.allowed_origins = vec![format!("http://{addr}"), format!("http://localhost:{}", addr.port())];
     let data_dir = opts.data_dir.clone();
     let stack = Stack::start(opts).await?;
     let frontend = frontend.unwrap_or_else(|| PathBuf::from(crate::server::DEFAULT_FRONTEND));

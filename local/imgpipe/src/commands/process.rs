@@ -139,7 +139,10 @@ async fn upload_and_wait(stack: &Stack, file: &Path) -> anyhow::Result<Outcome> 
     let bytes = tokio::fs::read(file).await.with_context(|| "cannot read the file")?;
     let limit = stack.config.limits.max_bytes;
     if bytes.len() as u64 > limit {
-        return Ok(Outcome::Refused(format!("TOO_LARGE: The file is {} bytes; the limit is {limit} bytes.", bytes.len())));
+        return Ok(Outcome::Refused(format!(
+            "TOO_LARGE: The file is {} bytes; the limit is {limit} bytes.",
+            bytes.len()
+        )));
     }
     let id = uuid::Uuid::new_v4().hyphenated().to_string();
     let ext = file
@@ -216,11 +219,27 @@ fn print_table(rows: &[Row]) {
         };
         let detail = match &r.reason {
             Some(reason) => reason.clone(),
-            None => r.labels.iter().take(4).map(|l| format!("{} {:.0}%", l.name, l.confidence)).collect::<Vec<_>>().join(", "),
+            None => r
+                .labels
+                .iter()
+                .take(4)
+                .map(|l| format!("{} {:.0}%", l.name, l.confidence))
+                .collect::<Vec<_>>()
+                .join(", "),
         };
         let count = r.file.chars().count();
-        let file =
-            if count > 40 { format!("…{}", r.file.chars().skip(count - 39).collect::<String>()) } else { r.file.clone() };
-        println!("{:<40} {:<9} {:<6} {:>11}  {}", file, r.status.as_str(), r.format.as_deref().unwrap_or("-"), size, detail);
+        let file = if count > 40 {
+            format!("…{}", r.file.chars().skip(count - 39).collect::<String>())
+        } else {
+            r.file.clone()
+        };
+        println!(
+            "{:<40} {:<9} {:<6} {:>11}  {}",
+            file,
+            r.status.as_str(),
+            r.format.as_deref().unwrap_or("-"),
+            size,
+            detail
+        );
     }
 }

@@ -34,8 +34,7 @@ pub async fn run(args: RunArgs, stack: StackOptions) -> anyhow::Result<ExitCode>
         }
     };
     let input = read_input(&args.input)?;
-    let options =
-        asl::EngineOptions { time_scale: stack.time_scale, timeout_scale: Some(1.0), ..Default::default() };
+    let options = asl::EngineOptions { time_scale: stack.time_scale, timeout_scale: Some(1.0), ..Default::default() };
     let description = match (&args.mock_config, &args.test_case) {
         (Some(config), Some(case)) => {
             let name = match &args.state_machine {
@@ -100,11 +99,7 @@ fn default_state_machine(config: &Path, definition: &Path) -> anyhow::Result<Str
 /// A definition file's name without `.asl.json` or `.json`: `pipeline.asl.json` → `pipeline`.
 pub fn definition_name(path: &Path) -> String {
     let name = path.file_name().and_then(|n| n.to_str()).unwrap_or_default();
-    [".asl.json", ".json", ".asl"]
-        .iter()
-        .find_map(|ext| name.strip_suffix(ext))
-        .unwrap_or(name)
-        .to_string()
+    [".asl.json", ".json", ".asl"].iter().find_map(|ext| name.strip_suffix(ext)).unwrap_or(name).to_string()
 }
 
 #[cfg(test)]
