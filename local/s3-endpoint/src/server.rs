@@ -41,6 +41,8 @@ impl FrontDoor {
         let method = req.method().clone();
         let mut response = self.route(req).await?;
         self.cors.decorate(&method, origin.as_ref(), response.headers_mut());
+        // Objects are served as their declared type, never as whatever a browser sniffs.
+        response.headers_mut().insert("x-content-type-options", header::HeaderValue::from_static("nosniff"));
         Ok(response)
     }
 

@@ -298,7 +298,17 @@ impl S3 for Store {
 
     async fn get_object(&self, mut req: S3Request<GetObjectInput>) -> S3Result<S3Response<GetObjectOutput>> {
         req.input.key = stored_name(&req.input.key)?;
-        self.fs.get_object(req).await
+        // The `response-content-*` overrides of a signed GET, as S3 applies them.
+        let content_type = req.input.response_content_type.take();
+        let disposition = req.input.response_content_disposition.take();
+        let mut resp = self.fs.get_object(req).await?;
+        if let Some(content_type) = content_type {
+            resp.output.content_type = Some(content_type);
+        }
+        if let Some(disposition) = disposition {
+            resp.output.content_disposition = Some(disposition);
+        }
+        Ok(resp)
     }
 
     async fn head_object(&self, mut req: S3Request<HeadObjectInput>) -> S3Result<S3Response<HeadObjectOutput>> {

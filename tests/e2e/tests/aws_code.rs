@@ -517,7 +517,30 @@ async fn presigned_result_urls_download_from_the_endpoint() {
     let bytes = bytes.bytes().await.unwrap();
     assert_eq!(images::describe(&bytes), (image::ImageFormat::Jpeg, 256, 171));
     let original = reqwest::get(view["originalUrl"].as_str().unwrap()).await.unwrap();
+    // The original downloads as an attachment of its validated type, never sniffed into a page.
+    let header = |name: &str| original.headers().get(name).and_then(|v| v.to_str().ok()).unwrap_or("").to_string();
+    assert_eq!(header("content-type"), "image/png");
+    assert!(header("content-disposition").starts_with("attachment"), "{:?}", header("content-disposition"));
+    assert_eq!(header("x-content-type-options"), "nosniff");
     assert_eq!(original.bytes().await.unwrap().as_ref(), images::png(300, 200).as_slice());
     let result: Value = reqwest::get(view["resultUrl"].as_str().unwrap()).await.unwrap().json().await.unwrap();
     assert_eq!(result["status"], "DONE");
+}
+
+#[tokio::test]
+async fn a_rejected_upload_is_never_offered_for_download() {
+    let mut ep = Endpoints::start().await;
+    let pipeline = ep.pipeline();
+    let api = api(&ep, ep.config()).await;
+    let page = b"<html><script>alert(document.cookie)</script></html>".repeat(10);
+    let (id, detail) = ep.upload(page, "jpg", "image/jpeg").await;
+    let err = pipeline.run(StepFunction::Validate, json!({ "detail": detail })).await.unwrap_err();
+    assert_eq!(err.error_type(), "ImageRejected");
+    let cause: Value = serde_json::from_str(&err.cause_json()).unwrap();
+    pipeline.run(StepFunction::Persist, failed_input("REJECTED", &detail, "ImageRejected", &cause)).await.unwrap();
+
+    let (status, view) = get_json(&format!("{api}/images/{id}")).await;
+    assert_eq!((status, view["status"].as_str()), (200, Some("REJECTED")));
+    assert_eq!(view["error"]["code"], "UNSUPPORTED_FORMAT");
+    assert!(view["originalUrl"].is_null(), "a rejected upload's bytes are not served back: {view}");
 }

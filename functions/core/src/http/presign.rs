@@ -86,8 +86,14 @@ async fn create_upload(
 /// The accepted format of a declared upload, or why it is refused.
 fn check_request(req: &UploadRequest, max_bytes: u64) -> Result<Format, ApiError> {
     let filename = req.filename.trim();
-    if filename.is_empty() || filename.chars().count() > 255 || filename.chars().any(char::is_control) {
-        return Err(ApiError::bad_request(ErrorCode::BadRequest, "filename must be 1-255 printable characters."));
+    if filename.is_empty()
+        || filename.chars().count() > 255
+        || filename.chars().any(|c| c.is_control() || is_format_char(c))
+    {
+        return Err(ApiError::bad_request(
+            ErrorCode::BadRequest,
+            "filename must be 1-255 printable characters, without direction or invisible formatting marks.",
+        ));
     }
     let format = accepted_format(&req.content_type).ok_or_else(|| {
         ApiError::bad_request(
@@ -105,6 +111,26 @@ fn check_request(req: &UploadRequest, max_bytes: u64) -> Result<Format, ApiError
         ));
     }
     Ok(format)
+}
+
+/// Unicode format characters that change how text around them displays without showing
+/// themselves: bidi embeddings, overrides and isolates (`U+202E` shows `gpj.exe` as `exe.jpg`),
+/// zero-width characters, and the other invisible marks of category Cf.
+pub fn is_format_char(c: char) -> bool {
+    matches!(
+        c,
+        '\u{00AD}'
+            | '\u{061C}'
+            | '\u{180E}'
+            | '\u{200B}'..='\u{200F}'
+            | '\u{202A}'..='\u{202E}'
+            | '\u{2060}'..='\u{2064}'
+            | '\u{2066}'..='\u{206F}'
+            | '\u{FEFF}'
+            | '\u{FFF9}'..='\u{FFFB}'
+            | '\u{E0001}'
+            | '\u{E0020}'..='\u{E007F}'
+    )
 }
 
 /// The PENDING record of a new upload; it expires (DynamoDB TTL) unless the pipeline finishes it.
@@ -141,4 +167,38 @@ async fn signing_credentials(state: &ApiState) -> Result<SigningCredentials, Api
         secret_access_key: creds.secret_access_key().to_string(),
         session_token: creds.session_token().map(str::to_string),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn request(filename: &str) -> UploadRequest {
+        UploadRequest { filename: filename.into(), content_type: "image/jpeg".into(), size: 10 }
+    }
+
+    #[test]
+    fn filenames_that_disguise_themselves_are_refused() {
+        for name in
+            ["photo\u{202E}gpj.exe", "a\u{2066}b", "zero\u{200B}width.jpg", "\u{FEFF}bom.jpg", "tag\u{E0041}.jpg"]
+        {
+            let err = check_request(&request(name), 100).unwrap_err();
+            assert_eq!((err.status.as_u16(), err.code), (400, ErrorCode::BadRequest), "{name:?}");
+        }
+        for name in ["cat.jpg", "Café au lait.jpeg", "日本の猫.png", "emoji 🐈.gif"] {
+            assert_eq!(check_request(&request(name), 100).unwrap(), Format::Jpeg, "{name:?}");
+        }
+    }
+
+    #[test]
+    fn declared_uploads_are_checked_before_anything_is_stored() {
+        assert_eq!(check_request(&request("a\nb.jpg"), 100).unwrap_err().code, ErrorCode::BadRequest);
+        assert_eq!(check_request(&request(&"x".repeat(256)), 100).unwrap_err().code, ErrorCode::BadRequest);
+        let html = UploadRequest { content_type: "text/html".into(), ..request("a.jpg") };
+        assert_eq!(check_request(&html, 100).unwrap_err().code, ErrorCode::UnsupportedType);
+        let empty = UploadRequest { size: 0, ..request("a.jpg") };
+        assert_eq!(check_request(&empty, 100).unwrap_err().code, ErrorCode::Empty);
+        let big = UploadRequest { size: 101, ..request("a.jpg") };
+        assert_eq!(check_request(&big, 100).unwrap_err().code, ErrorCode::TooLarge);
+    }
 }

@@ -138,10 +138,7 @@ async fn image_view(state: &ApiState, rec: ImageRecord) -> ImageView {
         let url = presign_get(state, &t.bucket, &t.key).await;
         thumbnails.push(ThumbnailView { size: t.size, width: t.width, height: t.height, bytes: t.bytes, url });
     }
-    let original_url = match rec.status {
-        Status::Pending => None,
-        _ => presign_get(state, &rec.bucket, &rec.key).await,
-    };
+    let original_url = original_url(state, &rec).await;
     let result_url = match &rec.result_key {
         Some(k) => presign_get(state, &state.config.output_bucket, k).await,
         None => None,
@@ -168,6 +165,33 @@ async fn image_view(state: &ApiState, rec: ImageRecord) -> ImageView {
         result_url,
         error: rec.error,
         console_url,
+    }
+}
+
+/// A download link for the original: only once Validate has shown it is an image (never for a
+/// PENDING or REJECTED upload, whose bytes may be anything), served as an attachment of the
+/// validated type so no browser renders it as a page.
+async fn original_url(state: &ApiState, rec: &ImageRecord) -> Option<String> {
+    let image = rec.image.as_ref().filter(|_| matches!(rec.status, Status::Done | Status::Failed))?;
+    let ttl = PresigningConfig::expires_in(Duration::from_secs(state.config.result_url_ttl_seconds.max(1))).ok()?;
+    let request = state
+        .clients
+        .s3
+        .get_object()
+        .bucket(&rec.bucket)
+        .key(&rec.key)
+        .response_content_type(image.format.content_type())
+        .response_content_disposition(format!(
+            "attachment; filename=\"{}.{}\"",
+            rec.image_id,
+            image.format.extension()
+        ));
+    match request.presigned(ttl).await {
+        Ok(req) => Some(req.uri().to_string()),
+        Err(e) => {
+            tracing::warn!(error = %e, key = rec.key, "cannot presign the original");
+            None
+        }
     }
 }
 
