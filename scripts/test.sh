@@ -26,6 +26,8 @@ scripts/fetch-model.sh
 export IMGPIPE_MODEL="${IMGPIPE_MODEL:-$HOME/.cache/imgpipe/models/ssd_mobilenet_v2_coco.pb}"
 export IMGPIPE_TEST_PHOTOS
 IMGPIPE_TEST_PHOTOS=$(tests/fixtures/photos.sh | tail -n 1)
+export IMGPIPE_VISION_REFERENCE
+IMGPIPE_VISION_REFERENCE=$(tests/vision-reference/run.sh | tail -n 1)
 
 step "npm packages"
 (cd tests/infra && npm ci --silent --no-audit --no-fund)
