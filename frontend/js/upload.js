@@ -24,10 +24,10 @@ export function checkFile(file, limits) {
   return null;
 }
 
-/** "JPEG, PNG, WebP or GIF" from content types. */
+/** "JPEG, PNG, WebP and GIF" from content types. */
 export function typeNames(types) {
   const names = types.map((t) => ({ "image/jpeg": "JPEG", "image/png": "PNG", "image/webp": "WebP", "image/gif": "GIF" })[t] || t);
-  return names.length > 1 ? `${names.slice(0, -1).join(", ")} or ${names[names.length - 1]}` : (names[0] || "no");
+  return names.length > 1 ? `${names.slice(0, -1).join(", ")} and ${names[names.length - 1]}` : (names[0] || "no");
 }
 
 /** The server's upload limits, once loaded. */
