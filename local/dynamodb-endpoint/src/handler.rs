@@ -13,7 +13,7 @@ use hyper::body::Incoming;
 
 use crate::dispatch::{dispatch, Answer};
 use crate::faults::Faults;
-use crate::listener::Dropped;
+use loopback_listener::Dropped;
 
 /// DynamoDB accepts request bodies up to 16 MB.
 pub(crate) const MAX_BODY_BYTES: usize = 16 * 1024 * 1024;

@@ -8,7 +8,6 @@ mod auth;
 mod dispatch;
 mod faults;
 mod handler;
-mod listener;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -20,7 +19,7 @@ use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
 pub use faults::{FaultCounts, FaultKind, FaultPlan, FaultPlanError};
-pub use listener::ListenerLimits;
+pub use loopback_listener::ListenerLimits;
 
 /// How the endpoint is set up.
 #[derive(Debug, Clone)]
@@ -120,7 +119,8 @@ pub async fn start(config: Config, listener: TcpListener) -> Result<DynamoEndpoi
     });
     let (stop, stopped) = watch::channel(());
     let serving = handler.clone();
-    let mut tasks = vec![tokio::spawn(listener::serve(
+    let mut tasks = vec![tokio::spawn(loopback_listener::serve(
+        "DynamoDB",
         listener,
         config.limits,
         Arc::new(move |req| serving.clone().handle(req)),

@@ -10,7 +10,6 @@ mod events;
 mod faults;
 mod form;
 mod keys;
-mod listener;
 mod post_policy;
 mod s3_error;
 mod server;
@@ -30,7 +29,7 @@ use tokio::task::JoinHandle;
 
 pub use events::ObjectCreated;
 pub use faults::{FaultCounts, FaultKind, FaultPlan, FaultPlanError};
-pub use listener::ListenerLimits;
+pub use loopback_listener::ListenerLimits;
 
 /// File (in the data directory) that keeps the last event sequencer across restarts.
 const SEQUENCER_FILE: &str = ".s3-endpoint-sequencer";
@@ -57,10 +56,19 @@ pub struct Config {
 }
 
 /// Settings with defaults, kept apart from [`Config`] so existing callers keep compiling.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct Options {
     pub limits: ListenerLimits,
     pub faults: FaultPlan,
+}
+
+impl Default for Options {
+    /// The listener's defaults, but a minute for a browser POST form (uploads of up to 15 MiB).
+    fn default() -> Self {
+        let limits =
+            ListenerLimits { body_read_timeout: std::time::Duration::from_secs(60), ..ListenerLimits::default() };
+        Options { limits, faults: FaultPlan::default() }
+    }
 }
 
 /// Why the endpoint could not start.
@@ -173,7 +181,7 @@ pub async fn start_with_options(
         let front_door = serving.clone();
         async move { front_door.handle(req).await }
     });
-    let task = tokio::spawn(listener::serve(listener, options.limits, handler, stopped));
+    let task = tokio::spawn(loopback_listener::serve("S3", listener, options.limits, handler, stopped));
     Ok(S3Endpoint { url: format!("http://{addr}"), addr, front_door, stop, task: Some(task) })
 }
 

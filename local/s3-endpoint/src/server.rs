@@ -14,9 +14,9 @@ use s3s::Body;
 use crate::cors::Cors;
 use crate::faults::Faults;
 use crate::form::{self, FormError};
-use crate::listener::Dropped;
 use crate::post_policy::{self, PostAuth};
 use crate::s3_error::S3Failure;
+use loopback_listener::Dropped;
 
 /// Room for the form fields of a POST upload on top of the file itself.
 pub(crate) const FORM_FIELDS_MAX: u64 = 64 * 1024;

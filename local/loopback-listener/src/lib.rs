@@ -1,5 +1,5 @@
-//! The accept loop: HTTP/1.1 connections with a header-read timeout and a cap on how many are
-//! open at once, stopped gracefully on a signal.
+//! The accept loop of the embedded endpoints (S3, DynamoDB): HTTP/1.1 connections with a
+//! header-read timeout and a cap on how many are open at once, stopped gracefully on a signal.
 
 use std::future::Future;
 use std::sync::Arc;
@@ -42,11 +42,12 @@ impl Default for ListenerLimits {
 /// Why a connection is dropped without an answer.
 #[derive(Debug, thiserror::Error)]
 #[error("connection dropped")]
-pub(crate) struct Dropped;
+pub struct Dropped;
 
-/// Serves `listener` until `stop` changes (or its sender is dropped), then lets in-flight
+/// Serves `listener` (for the endpoint called `name` in logs) until `stop` changes (or its sender is dropped), then lets in-flight
 /// requests finish for a short grace period.
-pub(crate) async fn serve<H, F, B>(
+pub async fn serve<H, F, B>(
+    name: &'static str,
     listener: TcpListener,
     limits: ListenerLimits,
     handler: Arc<H>,
@@ -73,7 +74,7 @@ pub(crate) async fn serve<H, F, B>(
                 Ok((stream, _)) => stream,
                 Err(err) => {
                     // e.g. out of file descriptors: back off instead of spinning
-                    tracing::warn!(error = %err, "DynamoDB endpoint cannot accept a connection");
+                    tracing::warn!(error = %err, "{name} endpoint cannot accept a connection");
                     tokio::time::sleep(Duration::from_millis(50)).await;
                     continue;
                 }
@@ -91,10 +92,10 @@ pub(crate) async fn serve<H, F, B>(
                 .serve_connection(TokioIo::new(stream), service);
             tokio::pin!(connection);
             tokio::select! {
-                result = connection.as_mut() => log_end(result),
+                result = connection.as_mut() => log_end(name, result),
                 _ = stop.changed() => {
                     connection.as_mut().graceful_shutdown();
-                    log_end(connection.await);
+                    log_end(name, connection.await);
                 }
             }
         });
@@ -103,12 +104,12 @@ pub(crate) async fn serve<H, F, B>(
     drop(listener);
     let drained = tokio::time::timeout(SHUTDOWN_GRACE, async { while connections.join_next().await.is_some() {} });
     if drained.await.is_err() {
-        tracing::warn!("DynamoDB endpoint: connections still open after the grace period are closed");
+        tracing::warn!("{name} endpoint: connections still open after the grace period are closed");
     }
 }
 
-fn log_end(result: Result<(), hyper::Error>) {
+fn log_end(name: &str, result: Result<(), hyper::Error>) {
     if let Err(err) = result {
-        tracing::debug!(error = %err, "DynamoDB connection ended with an error");
+        tracing::debug!(error = %err, "{name} connection ended with an error");
     }
 }
