@@ -176,11 +176,6 @@ impl Status {
             Status::Failed => "FAILED",
         }
     }
-
-    /// Parses the stored spelling.
-    pub fn parse(s: &str) -> Option<Status> {
-        [Status::Pending, Status::Done, Status::Rejected, Status::Failed].into_iter().find(|st| st.as_str() == s)
-    }
 }
 
 /// The `{"Error","Cause"}` object a Catch puts at its ResultPath.
