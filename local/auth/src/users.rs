@@ -125,14 +125,7 @@ impl UserStore {
         if find(&file.users, username).is_some() {
             return Err(UserError::Exists(username.to_string()));
         }
-        let user = StoredUser {
-            username: username.to_string(),
-            sub: uuid::Uuid::new_v4().to_string(),
-            password_hash,
-            created_at: now_secs(),
-        };
-        file.users.push(user.clone());
-        self.write(&file)?;
+        let user = self.append(&mut file, username, password_hash)?;
         Ok(user.public())
     }
 
@@ -140,21 +133,15 @@ impl UserStore {
     /// password (to be shown once); otherwise returns `None` and changes nothing.
     pub fn ensure_initial_user(&self, username: &str) -> Result<Option<(User, String)>, UserError> {
         validate_username(username)?;
-        let password = generate_password();
-        let password_hash = hash_password(&password)?;
         let _guard = self.write_lock.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
         let mut file = self.read()?;
         if !file.users.is_empty() {
+            // Checked before hashing: a start with users costs no argon2 work.
             return Ok(None);
         }
-        let user = StoredUser {
-            username: username.to_string(),
-            sub: uuid::Uuid::new_v4().to_string(),
-            password_hash,
-            created_at: now_secs(),
-        };
-        file.users.push(user.clone());
-        self.write(&file)?;
+        let password = generate_password();
+        let password_hash = hash_password(&password)?;
+        let user = self.append(&mut file, username, password_hash)?;
         Ok(Some((user.public(), password)))
     }
 
@@ -203,6 +190,19 @@ impl UserStore {
 
     fn dummy_hash(&self) -> &str {
         self.dummy_hash.get_or_init(|| hash_password(&generate_password()).unwrap_or_default())
+    }
+
+    /// Adds a new user with a fresh `sub` to `file` and writes it (the caller holds the write lock).
+    fn append(&self, file: &mut UsersFile, username: &str, password_hash: String) -> Result<StoredUser, UserError> {
+        let user = StoredUser {
+            username: username.to_string(),
+            sub: uuid::Uuid::new_v4().to_string(),
+            password_hash,
+            created_at: now_secs(),
+        };
+        file.users.push(user.clone());
+        self.write(file)?;
+        Ok(user)
     }
 
     fn read(&self) -> Result<UsersFile, UserError> {
