@@ -10,7 +10,6 @@ use anyhow::Context;
 use imgpipe_core::aws::Clients;
 use imgpipe_core::http::ApiState;
 use imgpipe_core::model::{object_created_event, BucketRef, ObjectCreatedDetail, ObjectRef};
-use imgpipe_core::table::Table;
 use imgpipe_core::{Config, Pipeline};
 use tokio::sync::mpsc;
 
@@ -52,8 +51,6 @@ pub struct StackOptions {
 /// A running local stack.
 pub struct Stack {
     pub config: Config,
-    pub clients: Clients,
-    pub table: Table,
     pub storage: Storage,
     /// The in-process "Lambda service" (with [`Runner::Tasks`] or [`Runner::Engine`]).
     pub invoker: Option<Arc<LocalInvoker>>,
@@ -83,14 +80,14 @@ impl Stack {
             }
             _ => None,
         };
-        Ok(Stack { table: storage.table.clone(), config, clients, storage, invoker, engine })
+        Ok(Stack { config, storage, invoker, engine })
     }
 
     /// The API handlers' state, with execution histories from the engine.
     pub fn api_state(&self) -> Arc<ApiState> {
         Arc::new(ApiState {
             config: self.config.clone(),
-            clients: self.clients.clone(),
+            clients: self.storage.clients.clone(),
             executions: self
                 .engine
                 .clone()

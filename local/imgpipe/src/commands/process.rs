@@ -153,6 +153,7 @@ async fn upload_and_wait(stack: &Stack, file: &Path) -> anyhow::Result<Outcome> 
         .unwrap_or_else(|| "bin".into());
     let key = format!("uploads/{id}.{ext}");
     stack
+        .storage
         .clients
         .s3
         .put_object()
@@ -178,7 +179,7 @@ async fn wait_for_record(stack: &Stack, id: &str) -> anyhow::Result<Box<ImageRec
     let deadline = tokio::time::Instant::now() + PER_IMAGE_TIMEOUT;
     let mut delay = Duration::from_millis(50);
     loop {
-        let record = stack.table.get_image(id, true).await.context("reading the image record")?;
+        let record = stack.storage.table.get_image(id, true).await.context("reading the image record")?;
         if let Some(record) = record.filter(ImageRecord::is_final) {
             return Ok(Box::new(record));
         }
