@@ -35,6 +35,97 @@ pub struct Config {
     /// `CURSOR_SECRET`: signs page cursors. When unset, a random secret for this process (cursors
     /// then only work against the process that issued them).
     pub cursor_secret: String,
+    /// How the page signs in (`GET /config`): `USER_POOL_ISSUER`, `USER_POOL_CLIENT_ID`,
+    /// `AUTH_DOMAIN_URL` (the endpoints' base; the issuer when unset) and `AUTH_SCOPES` (space
+    /// separated; `openid` when unset). `None` when neither issuer nor client id is set.
+    pub auth: Option<AuthSettings>,
+}
+
+/// The sign-in service the page uses: OAuth 2.0 authorization code with PKCE, public client.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AuthSettings {
+    /// The tokens' `iss`.
+    pub issuer: String,
+    /// The page's app client (public: no secret).
+    pub client_id: String,
+    /// Where the browser goes to sign in.
+    pub authorize_url: String,
+    /// Where the page exchanges a code or a refresh token.
+    pub token_url: String,
+    /// Where the page revokes its refresh token on sign-out.
+    pub revoke_url: String,
+    /// Where the browser goes to sign out of the sign-in service.
+    pub logout_url: String,
+    /// The scopes the page asks for.
+    pub scopes: Vec<String>,
+}
+
+/// Longest URL accepted in the auth settings.
+const MAX_URL_BYTES: usize = 2048;
+/// Most scopes the page may ask for.
+const MAX_SCOPES: usize = 25;
+
+impl AuthSettings {
+    /// Settings for a sign-in service whose endpoints sit under `endpoints_base`
+    /// (`/oauth2/authorize`, `/oauth2/token`, `/oauth2/revoke`, `/logout`): Cognito's hosted UI
+    /// domain (`https://<prefix>.auth.<region>.amazoncognito.com`), or the local sign-in service's
+    /// issuer (`http://127.0.0.1:<port>/auth`). Errors name what is wrong.
+    pub fn new(
+        issuer: &str,
+        client_id: &str,
+        endpoints_base: &str,
+        scopes: Vec<String>,
+    ) -> Result<AuthSettings, String> {
+        check_url(issuer).map_err(|e| format!("issuer: {e}"))?;
+        let base = endpoints_base.trim_end_matches('/');
+        check_url(base).map_err(|e| format!("endpoints: {e}"))?;
+        if client_id.is_empty()
+            || client_id.len() > 128
+            || !client_id.chars().all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c))
+        {
+            return Err("the client id must be 1-128 of A-Z a-z 0-9 - _ .".into());
+        }
+        if scopes.is_empty()
+            || scopes.len() > MAX_SCOPES
+            || scopes.iter().any(|s| s.is_empty() || s.len() > 256 || !s.chars().all(|c| c.is_ascii_graphic()))
+        {
+            return Err(format!("scopes must be 1-{MAX_SCOPES} words of printable ASCII"));
+        }
+        Ok(AuthSettings {
+            issuer: issuer.to_string(),
+            client_id: client_id.to_string(),
+            authorize_url: format!("{base}/oauth2/authorize"),
+            token_url: format!("{base}/oauth2/token"),
+            revoke_url: format!("{base}/oauth2/revoke"),
+            logout_url: format!("{base}/logout"),
+            scopes,
+        })
+    }
+
+    /// The origin (`scheme://host[:port]`) of the endpoints the page calls with `fetch`.
+    pub fn endpoints_origin(&self) -> String {
+        origin_of(&self.token_url).unwrap_or_default()
+    }
+}
+
+/// An absolute http(s) URL without query, fragment or credentials, of bounded length.
+fn check_url(url: &str) -> Result<(), String> {
+    if url.len() > MAX_URL_BYTES {
+        return Err(format!("longer than {MAX_URL_BYTES} bytes"));
+    }
+    let uri: axum::http::Uri = url.parse().map_err(|_| format!("{url:?} is not a URL"))?;
+    let scheme_ok = matches!(uri.scheme_str(), Some("https" | "http"));
+    let authority = uri.authority().map(|a| a.as_str()).unwrap_or("");
+    if !scheme_ok || authority.is_empty() || authority.contains('@') || uri.query().is_some() || url.contains('#') {
+        return Err(format!("{url:?} is not an absolute http(s) URL without query or credentials"));
+    }
+    Ok(())
+}
+
+/// `scheme://authority` of an absolute URL.
+pub(crate) fn origin_of(url: &str) -> Option<String> {
+    let uri: axum::http::Uri = url.parse().ok()?;
+    Some(format!("{}://{}", uri.scheme_str()?, uri.authority()?))
 }
 
 /// A variable that is present but malformed.
@@ -62,6 +153,7 @@ impl Default for Config {
             default_owner: "anonymous".into(),
             state_machine_arn: String::new(),
             cursor_secret: random_secret(),
+            auth: None,
         }
     }
 }
@@ -117,8 +209,32 @@ impl Config {
             default_owner: text("DEFAULT_OWNER", d.default_owner),
             state_machine_arn: text("STATE_MACHINE_ARN", d.state_machine_arn),
             cursor_secret: text("CURSOR_SECRET", d.cursor_secret),
+            auth: auth_from(&lookup)?,
         })
     }
+}
+
+/// The auth settings from `USER_POOL_ISSUER`, `USER_POOL_CLIENT_ID`, `AUTH_DOMAIN_URL`, `AUTH_SCOPES`.
+fn auth_from(lookup: &impl Fn(&str) -> Option<String>) -> Result<Option<AuthSettings>, ConfigError> {
+    let get = |name: &str| lookup(name).map(|v| v.trim().to_string()).filter(|v| !v.is_empty());
+    let (issuer, client_id) = match (get("USER_POOL_ISSUER"), get("USER_POOL_CLIENT_ID")) {
+        (None, None) => return Ok(None),
+        (Some(issuer), Some(client_id)) => (issuer, client_id),
+        (issuer, _) => {
+            let name = if issuer.is_some() { "USER_POOL_CLIENT_ID" } else { "USER_POOL_ISSUER" };
+            let reason = "USER_POOL_ISSUER and USER_POOL_CLIENT_ID are set together or not at all".into();
+            return Err(ConfigError { name, value: String::new(), reason });
+        }
+    };
+    let base = get("AUTH_DOMAIN_URL").unwrap_or_else(|| issuer.clone());
+    let scopes_text = get("AUTH_SCOPES").unwrap_or_else(|| "openid".into());
+    let scopes = scopes_text.split_whitespace().map(str::to_string).collect();
+    let auth = AuthSettings::new(&issuer, &client_id, &base, scopes).map_err(|reason| ConfigError {
+        name: "USER_POOL_ISSUER",
+        value: format!("{issuer} (client {client_id}, endpoints {base}, scopes {scopes_text})"),
+        reason,
+    })?;
+    Ok(Some(auth))
 }
 
 /// 244 random bits, as text.
@@ -179,5 +295,68 @@ mod tests {
         assert!(e.to_string().contains("MAX_IMAGE_BYTES"), "{e}");
         assert!(Config::from_lookup(|n| (n == "THUMBNAIL_SIZES").then(|| "0".into())).is_err());
         assert!(Config::from_lookup(|n| (n == "THUMBNAIL_QUALITY").then(|| "101".into())).is_err());
+    }
+
+    fn cognito_env(name: &str) -> Option<String> {
+        match name {
+            "USER_POOL_ISSUER" => Some("https://cognito-idp.eu-west-1.amazonaws.com/eu-west-1_AbC".into()),
+            "USER_POOL_CLIENT_ID" => Some("3n4b5urk1ft4fl3mg5e62d9ado".into()),
+            "AUTH_DOMAIN_URL" => Some("https://imgpipe-1.auth.eu-west-1.amazoncognito.com/".into()),
+            "AUTH_SCOPES" => Some("openid email imgpipe/images".into()),
+            _ => None,
+        }
+    }
+
+    #[test]
+    fn auth_settings_put_cognito_endpoints_under_the_hosted_ui_domain() {
+        let auth = Config::from_lookup(cognito_env).unwrap().auth.unwrap();
+        assert_eq!(auth.issuer, "https://cognito-idp.eu-west-1.amazonaws.com/eu-west-1_AbC");
+        assert_eq!(auth.authorize_url, "https://imgpipe-1.auth.eu-west-1.amazoncognito.com/oauth2/authorize");
+        assert_eq!(auth.token_url, "https://imgpipe-1.auth.eu-west-1.amazoncognito.com/oauth2/token");
+        assert_eq!(auth.revoke_url, "https://imgpipe-1.auth.eu-west-1.amazoncognito.com/oauth2/revoke");
+        assert_eq!(auth.logout_url, "https://imgpipe-1.auth.eu-west-1.amazoncognito.com/logout");
+        assert_eq!(auth.scopes, ["openid", "email", "imgpipe/images"]);
+        assert_eq!(auth.endpoints_origin(), "https://imgpipe-1.auth.eu-west-1.amazoncognito.com");
+    }
+
+    #[test]
+    fn auth_endpoints_default_to_the_issuer_as_the_local_service_has_them() {
+        let c = Config::from_lookup(|n| match n {
+            "USER_POOL_ISSUER" => Some("http://127.0.0.1:8080/auth".into()),
+            "USER_POOL_CLIENT_ID" => Some("imgpipe-web".into()),
+            _ => None,
+        })
+        .unwrap();
+        let auth = c.auth.unwrap();
+        assert_eq!(auth.token_url, "http://127.0.0.1:8080/auth/oauth2/token");
+        assert_eq!(auth.scopes, ["openid"]);
+        assert_eq!(auth.endpoints_origin(), "http://127.0.0.1:8080");
+        assert_eq!(Config::from_lookup(|_| None).unwrap().auth, None);
+    }
+
+    #[test]
+    fn malformed_auth_settings_are_clear_errors() {
+        let with = |name: &'static str, value: &'static str| {
+            move |n: &str| if n == name { Some(value.to_string()) } else { cognito_env(n) }
+        };
+        let only_issuer = Config::from_lookup(|n| (n == "USER_POOL_ISSUER").then(|| "https://x.example".into()));
+        assert!(only_issuer.unwrap_err().to_string().contains("USER_POOL_CLIENT_ID"));
+        for (name, value) in [
+            ("USER_POOL_ISSUER", "javascript:alert(1)"),
+            ("USER_POOL_ISSUER", "https://user:pw@evil.example/"),
+            ("AUTH_DOMAIN_URL", "https://x.example/?next=evil"),
+            ("AUTH_DOMAIN_URL", "ftp://x.example"),
+            ("AUTH_DOMAIN_URL", "/relative"),
+            ("USER_POOL_CLIENT_ID", "a b"),
+            ("USER_POOL_CLIENT_ID", "\"\u{0}<script>"),
+            ("AUTH_SCOPES", "openid \u{7}bell"),
+        ] {
+            let err = Config::from_lookup(with(name, value)).unwrap_err();
+            assert!(err.to_string().contains("USER_POOL_ISSUER"), "{name}={value:?}: {err}");
+        }
+        let long = format!("https://x.example/{}", "a".repeat(5000));
+        assert!(AuthSettings::new(&long, "c", "https://x.example", vec!["openid".into()]).is_err());
+        let many = vec!["s".to_string(); 26];
+        assert!(AuthSettings::new("https://x.example", "c", "https://x.example", many).is_err());
     }
 }
