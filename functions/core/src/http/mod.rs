@@ -1,6 +1,7 @@
 //! The HTTP API as axum routers: `lambda_http` serves them on AWS and `imgpipe serve`
 //! mounts the very same routers locally.
 
+pub mod auth;
 pub mod cursor;
 pub mod presign;
 pub mod query;
@@ -57,6 +58,8 @@ pub enum ErrorCode {
     Empty,
     /// A declared size over the limit.
     TooLarge,
+    /// No verified caller: a missing, invalid or expired access token.
+    Unauthorized,
     NotFound,
     /// Transient backend trouble; worth retrying.
     Unavailable,
