@@ -10,6 +10,12 @@ pub const IMAGE_REJECTED: &str = "ImageRejected";
 pub const RETRYABLE: &str = "Retryable";
 /// `errorType` of a bug or misconfiguration: not retried beyond Lambda's own service errors.
 pub const INTERNAL_ERROR: &str = "InternalError";
+/// The upload is already claimed by another execution, or already has its outcome: a duplicate
+/// event or a replayed upload form. The state machine ends at once, writing nothing.
+pub const DUPLICATE_UPLOAD: &str = "DuplicateUpload";
+/// The object has no record to claim: it was not uploaded through a presigned form (or its record
+/// was deleted). There is no owner to attribute it to, so nothing is written.
+pub const UNKNOWN_UPLOAD: &str = "UnknownUpload";
 
 /// Why a step failed, classified for the state machine's Retry and Catch.
 #[derive(Debug, thiserror::Error)]
@@ -23,6 +29,12 @@ pub enum StepError {
     /// A bug or misconfiguration.
     #[error("{0}")]
     Internal(String),
+    /// See [`DUPLICATE_UPLOAD`].
+    #[error("{0}")]
+    Duplicate(String),
+    /// See [`UNKNOWN_UPLOAD`].
+    #[error("{0}")]
+    UnknownUpload(String),
 }
 
 impl StepError {
@@ -37,6 +49,8 @@ impl StepError {
             StepError::Rejected(_) => IMAGE_REJECTED,
             StepError::Retryable(_) => RETRYABLE,
             StepError::Internal(_) => INTERNAL_ERROR,
+            StepError::Duplicate(_) => DUPLICATE_UPLOAD,
+            StepError::UnknownUpload(_) => UNKNOWN_UPLOAD,
         }
     }
 

@@ -69,6 +69,10 @@ pub struct ImageMeta {
     pub bucket: String,
     pub key: String,
     pub etag: String,
+    /// The object version this execution claimed (S3 bucket versioning; the embedded S3 keeps
+    /// versions too). Every step reads exactly these bytes, even if the key is written again.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub version_id: Option<String>,
     pub format: Format,
     pub content_type: String,
     pub width: u32,

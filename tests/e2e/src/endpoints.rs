@@ -23,6 +23,20 @@ pub const REGION: &str = imgpipe::storage::SIGNING_REGION;
 pub const INPUT_BUCKET: &str = "imgpipe-input";
 pub const OUTPUT_BUCKET: &str = "imgpipe-output";
 pub const TABLE: &str = "imgpipe";
+/// The owner (`sub`) of the records the tests create.
+pub const TEST_OWNER: &str = "e2e-test-owner";
+
+/// The execution the tests pretend runs for an upload: the same for every step of one upload, so
+/// a step retried in a test is the same execution's retry.
+pub fn execution_arn(detail: &ObjectCreatedDetail) -> String {
+    let name = detail.object.key.trim_start_matches("uploads/").replace('.', "-");
+    format!("arn:aws:states:us-east-1:123456789012:execution:imgpipe-pipeline:{name}")
+}
+
+/// Validate's input as the state machine builds it: the event detail and the execution id.
+pub fn validate_input(detail: &ObjectCreatedDetail) -> serde_json::Value {
+    serde_json::json!({ "detail": detail, "executionId": execution_arn(detail) })
+}
 
 /// A directory under the system temp dir, removed on drop.
 pub struct TempDir(pub PathBuf);
@@ -86,6 +100,7 @@ impl Endpoints {
             input_bucket: INPUT_BUCKET.into(),
             output_bucket: OUTPUT_BUCKET.into(),
             table_name: TABLE.into(),
+            default_owner: TEST_OWNER.into(),
             ..Config::default()
         }
     }
@@ -124,6 +139,7 @@ impl Endpoints {
     pub async fn upload(&mut self, bytes: Vec<u8>, ext: &str, content_type: &str) -> (String, ObjectCreatedDetail) {
         let id = uuid::Uuid::new_v4().to_string();
         let key = format!("uploads/{id}.{ext}");
+        self.pending(&id, &key).await;
         self.clients
             .s3
             .put_object()
@@ -137,6 +153,13 @@ impl Endpoints {
         let event = self.next_event(Duration::from_secs(5)).await.expect("an Object Created event for the upload");
         assert_eq!(event.key, key, "the event is for the object just uploaded");
         (id, detail_of(&event))
+    }
+
+    /// Creates the PENDING record presign would, owned by [`TEST_OWNER`].
+    pub async fn pending(&self, id: &str, key: &str) {
+        let now = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
+        let record = ImageRecord::pending(id, TEST_OWNER, INPUT_BUCKET, key, &now);
+        self.table.put_pending(&record).await.expect("creating the pending record");
     }
 
     /// The next "Object Created" notification, or `None` after `timeout`.

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use imgpipe_core::model::{BucketRef, ObjectCreatedDetail, ObjectRef};
 use imgpipe_core::{Config, StepFunction};
-use imgpipe_e2e::endpoints::{self, Endpoints, INPUT_BUCKET, OUTPUT_BUCKET};
+use imgpipe_e2e::endpoints::{self, execution_arn, validate_input, Endpoints, INPUT_BUCKET, OUTPUT_BUCKET};
 use imgpipe_e2e::images;
 use serde_json::{json, Value};
 
@@ -210,22 +210,18 @@ fn labels_json(labels: &[(&str, f32)]) -> Value {
     json!({ "source": "rekognition", "modelVersion": "3.0", "labels": labels })
 }
 
-fn execution_id() -> String {
-    format!("arn:aws:states:us-east-1:123456789012:execution:imgpipe-pipeline:{}", uuid::Uuid::new_v4())
-}
-
 /// A DONE input as the state machine's Persist state builds it.
 fn done_input(detail: &ObjectCreatedDetail, image: &Value, labels: &Value, thumbnails: &Value) -> Value {
     json!({
         "status": "DONE", "detail": detail, "image": image, "labels": labels, "thumbnails": thumbnails,
-        "executionId": execution_id(), "startedAt": chrono::Utc::now().to_rfc3339(),
+        "executionId": execution_arn(detail), "startedAt": chrono::Utc::now().to_rfc3339(),
     })
 }
 
 fn failed_input(status: &str, detail: &ObjectCreatedDetail, error: &str, cause: &Value) -> Value {
     json!({
         "status": status, "detail": detail, "error": {"Error": error, "Cause": cause.to_string()},
-        "executionId": execution_id(), "startedAt": chrono::Utc::now().to_rfc3339(),
+        "executionId": execution_arn(detail), "startedAt": chrono::Utc::now().to_rfc3339(),
     })
 }
 
@@ -247,7 +243,7 @@ async fn persist_is_idempotent_and_a_late_failure_never_overwrites_done() {
     let pipeline = ep.pipeline();
     // Real step outputs: the uploaded JPEG validated and thumbnailed by the core steps.
     let (id, detail) = ep.upload(images::jpeg(640, 480), "jpg", "image/jpeg").await;
-    let image = pipeline.run(StepFunction::Validate, json!({ "detail": detail })).await.unwrap();
+    let image = pipeline.run(StepFunction::Validate, validate_input(&detail)).await.unwrap();
     let thumbnails = pipeline.run(StepFunction::Thumbnail, json!({ "image": image })).await.unwrap();
     let labels = labels_json(&[("Dog", 98.25), ("Animal", 97.0), ("Grass", 70.5)]);
     let input = done_input(&detail, &image, &labels, &thumbnails);
@@ -294,10 +290,10 @@ async fn persist_is_idempotent_and_a_late_failure_never_overwrites_done() {
 }
 
 #[tokio::test]
-async fn persist_records_failures_and_a_retry_that_succeeds_replaces_them() {
+async fn persist_records_failures_and_a_final_record_is_never_replaced() {
     let ep = Endpoints::start().await;
     let pipeline = ep.pipeline();
-    let (id, detail) = synthetic_detail("etag-one");
+    let (id, detail) = synthetic_detail(&ep, "etag-one").await;
     let cause = json!({"errorType": "Retryable", "errorMessage": "detecting labels: Rate exceeded"});
     let failed =
         pipeline.run(StepFunction::Persist, failed_input("FAILED", &detail, "Retryable", &cause)).await.unwrap();
@@ -310,18 +306,17 @@ async fn persist_records_failures_and_a_retry_that_succeeds_replaces_them() {
     assert!(stored.get("resultKey").is_none());
     assert_eq!(items_of(&ep, &id).await.1.len(), 0, "a failure has no label items");
 
-    // A redrive of the same object version succeeds: DONE replaces FAILED.
+    // A late outcome of another run (a duplicate that slipped past its claim) changes nothing.
     let done = done_input(&detail, &image_json(&id, &detail), &labels_json(&[("Cat", 88.0)]), &thumbs_json(&id));
     let record = pipeline.run(StepFunction::Persist, done).await.unwrap();
-    assert_eq!(record["written"], true);
+    assert_eq!(record["written"], false);
     let stored = ep.image_item(&id).await.unwrap();
-    assert_eq!(stored["status"], "DONE");
-    assert!(stored.get("error").is_none(), "a DONE record keeps no error: {stored}");
+    assert_eq!(stored["status"], "FAILED");
     let (images, labels) = items_of(&ep, &id).await;
-    assert_eq!((images, labels.len()), (1, 1));
+    assert_eq!((images, labels.len()), (1, 0));
 
     // A rejection cause is stored as its machine code and sentence.
-    let (rid, rdetail) = synthetic_detail("etag-two");
+    let (rid, rdetail) = synthetic_detail(&ep, "etag-two").await;
     let cause = json!({"errorType": "ImageRejected", "errorMessage": "TOO_SMALL: The image is 10×10 pixels; each side must be at least 80 pixels."});
     pipeline.run(StepFunction::Persist, failed_input("REJECTED", &rdetail, "ImageRejected", &cause)).await.unwrap();
     let stored = ep.image_item(&rid).await.unwrap();
@@ -340,9 +335,11 @@ async fn persist_records_failures_and_a_retry_that_succeeds_replaces_them() {
     assert_eq!(err.error_type(), "InternalError");
 }
 
-/// An event detail for an object that was never uploaded (persist does not read it).
-fn synthetic_detail(etag: &str) -> (String, ObjectCreatedDetail) {
+/// An event detail for an object that was never uploaded (persist does not read it), with the
+/// PENDING record presign would have made.
+async fn synthetic_detail(ep: &Endpoints, etag: &str) -> (String, ObjectCreatedDetail) {
     let id = uuid::Uuid::new_v4().to_string();
+    ep.pending(&id, &format!("uploads/{id}.jpg")).await;
     let detail = ObjectCreatedDetail {
         version: Some("0".into()),
         bucket: BucketRef { name: INPUT_BUCKET.into() },
@@ -396,7 +393,7 @@ async fn label_query_filters_orders_and_pages() {
     ];
     let mut ids = Vec::new();
     for labels in images {
-        let (id, detail) = synthetic_detail("e1");
+        let (id, detail) = synthetic_detail(&ep, "e1").await;
         let input = done_input(&detail, &image_json(&id, &detail), &labels_json(labels), &thumbs_json(&id));
         pipeline.run(StepFunction::Persist, input).await.unwrap();
         ids.push(id);
@@ -504,7 +501,7 @@ async fn presigned_result_urls_download_from_the_endpoint() {
     let pipeline = ep.pipeline();
     let api = api(&ep, ep.config()).await;
     let (id, detail) = ep.upload(images::png(300, 200), "png", "image/png").await;
-    let image = pipeline.run(StepFunction::Validate, json!({ "detail": detail })).await.unwrap();
+    let image = pipeline.run(StepFunction::Validate, validate_input(&detail)).await.unwrap();
     let thumbnails = pipeline.run(StepFunction::Thumbnail, json!({ "image": image })).await.unwrap();
     let input = done_input(&detail, &image, &labels_json(&[("Tree", 90.0)]), &thumbnails);
     pipeline.run(StepFunction::Persist, input).await.unwrap();
@@ -534,7 +531,7 @@ async fn a_rejected_upload_is_never_offered_for_download() {
     let api = api(&ep, ep.config()).await;
     let page = b"<html><script>alert(document.cookie)</script></html>".repeat(10);
     let (id, detail) = ep.upload(page, "jpg", "image/jpeg").await;
-    let err = pipeline.run(StepFunction::Validate, json!({ "detail": detail })).await.unwrap_err();
+    let err = pipeline.run(StepFunction::Validate, validate_input(&detail)).await.unwrap_err();
     assert_eq!(err.error_type(), "ImageRejected");
     let cause: Value = serde_json::from_str(&err.cause_json()).unwrap();
     pipeline.run(StepFunction::Persist, failed_input("REJECTED", &detail, "ImageRejected", &cause)).await.unwrap();

@@ -7,7 +7,7 @@ use std::sync::{Arc, Mutex};
 
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::IntoResponse;
-use imgpipe_e2e::endpoints::{self, Endpoints, INPUT_BUCKET, OUTPUT_BUCKET};
+use imgpipe_e2e::endpoints::{self, execution_arn, validate_input, Endpoints, INPUT_BUCKET, OUTPUT_BUCKET};
 use imgpipe_e2e::images;
 use imgpipe_e2e::runtime_api::{function_binary, http_event, http_response, LambdaFunction};
 use serde_json::{json, Value};
@@ -29,7 +29,7 @@ async fn validate_describes_images_and_names_its_errors() {
     let mut f = start("validate", &ep, &[]).await;
 
     let (id, detail) = ep.upload(images::jpeg(640, 480), "jpg", "image/jpeg").await;
-    let out = f.invoke(json!({ "detail": detail })).await;
+    let out = f.invoke(validate_input(&detail)).await;
     let image = out.response();
     assert_eq!(image["id"], id.as_str());
     assert_eq!(image["format"], "jpeg");
@@ -42,14 +42,14 @@ async fn validate_describes_images_and_names_its_errors() {
 
     // A text file under an image key: rejected with a machine code.
     let (_, text) = ep.upload(b"just some notes, not a picture\n".repeat(10), "jpg", "image/jpeg").await;
-    let out = f.invoke(json!({ "detail": text })).await;
+    let out = f.invoke(validate_input(&text)).await;
     let (error_type, message) = out.error();
     assert_eq!(error_type, "ImageRejected");
     assert!(message.starts_with("UNSUPPORTED_FORMAT: "), "{message}");
 
     // Too small: its own code.
     let (_, tiny) = ep.upload(images::png(20, 20), "png", "image/png").await;
-    let out = f.invoke(json!({ "detail": tiny })).await;
+    let out = f.invoke(validate_input(&tiny)).await;
     let (error_type, message) = out.error();
     assert_eq!(error_type, "ImageRejected");
     assert!(message.starts_with("TOO_SMALL: "), "{message}");
@@ -57,7 +57,7 @@ async fn validate_describes_images_and_names_its_errors() {
     // A key imgpipe did not generate: a bug upstream, not the user's fault.
     let mut foreign = detail.clone();
     foreign.object.key = "elsewhere/photo.jpg".into();
-    let out = f.invoke(json!({ "detail": foreign })).await;
+    let out = f.invoke(validate_input(&foreign)).await;
     assert_eq!(out.error().0, "InternalError", "{out:?}");
 
     // Input of the wrong shape: InternalError, never a Rust type name.
@@ -69,14 +69,22 @@ async fn validate_describes_images_and_names_its_errors() {
         assert!(!error_type.contains("::"), "{error_type}");
     }
 
+    // An object without an upload record: nobody to attribute it to, so the run ends.
+    let mut unknown = detail.clone();
+    unknown.object.key = format!("uploads/{}.jpg", uuid::Uuid::new_v4());
+    let out = f.invoke(validate_input(&unknown)).await;
+    assert_eq!(out.error().0, "UnknownUpload", "{out:?}");
+
     // A missing object: S3 says NoSuchKey; retrying will not bring it back.
+    let gone_id = uuid::Uuid::new_v4().to_string();
     let mut gone = detail.clone();
-    gone.object.key = format!("uploads/{}.jpg", uuid::Uuid::new_v4());
-    let out = f.invoke(json!({ "detail": gone })).await;
+    gone.object.key = format!("uploads/{gone_id}.jpg");
+    ep.pending(&gone_id, &gone.object.key).await;
+    let out = f.invoke(validate_input(&gone)).await;
     assert_eq!(out.error().0, "InternalError", "{out:?}");
 
     // Errors reach the Runtime API as Lambda expects: with the error-type header.
-    let out = f.invoke(json!({ "detail": text })).await;
+    let out = f.invoke(validate_input(&text)).await;
     match out {
         imgpipe_e2e::runtime_api::Outcome::Error { header, .. } => {
             assert!(header.is_some(), "no Lambda-Runtime-Function-Error-Type header")
@@ -84,14 +92,14 @@ async fn validate_describes_images_and_names_its_errors() {
         other => panic!("{other:?}"),
     }
     // The process survived every error and still answers.
-    assert_eq!(f.invoke(json!({ "detail": detail })).await.response()["width"], 640);
+    assert_eq!(f.invoke(validate_input(&detail)).await.response()["width"], 640);
 }
 
 #[tokio::test]
 async fn thumbnail_writes_both_sizes() {
     let mut ep = Endpoints::start().await;
     let (id, detail) = ep.upload(images::jpeg(640, 480), "jpg", "image/jpeg").await;
-    let image = ep.pipeline().run(imgpipe_core::StepFunction::Validate, json!({ "detail": detail })).await.unwrap();
+    let image = ep.pipeline().run(imgpipe_core::StepFunction::Validate, validate_input(&detail)).await.unwrap();
 
     let mut f = start("thumbnail", &ep, &[]).await;
     let out = f.invoke(json!({ "image": image })).await;
@@ -116,10 +124,9 @@ async fn persist_stores_done_and_rejected_records() {
     let mut ep = Endpoints::start().await;
     let pipeline = ep.pipeline();
     let (id, detail) = ep.upload(images::jpeg(640, 480), "jpg", "image/jpeg").await;
-    let image = pipeline.run(imgpipe_core::StepFunction::Validate, json!({ "detail": detail })).await.unwrap();
+    let image = pipeline.run(imgpipe_core::StepFunction::Validate, validate_input(&detail)).await.unwrap();
     let thumbnails = pipeline.run(imgpipe_core::StepFunction::Thumbnail, json!({ "image": image })).await.unwrap();
-    let execution =
-        format!("arn:aws:states:us-east-1:123456789012:execution:imgpipe-pipeline:{}", uuid::Uuid::new_v4());
+    let execution = execution_arn(&detail);
     let labels = json!({"source": "rekognition", "modelVersion": "3.0", "labels": [
         {"name": "Dog", "confidence": 96.5, "parents": ["Animal"], "aliases": [], "categories": [], "instances": []}
     ]});
@@ -147,7 +154,7 @@ async fn persist_stores_done_and_rejected_records() {
     let rejected = json!({
         "status": "REJECTED", "detail": rdetail,
         "error": {"Error": "ImageRejected", "Cause": json!({"errorType": "ImageRejected", "errorMessage": "UNSUPPORTED_FORMAT: This is a PDF document; upload a JPEG, PNG, WebP or GIF."}).to_string()},
-        "executionId": execution, "startedAt": "2025-01-01T00:00:00Z"
+        "executionId": execution_arn(&rdetail), "startedAt": "2025-01-01T00:00:00Z"
     });
     let record = f.invoke(rejected).await.response().clone();
     assert_eq!(record["status"], "REJECTED");
@@ -277,7 +284,7 @@ async fn detect_labels_maps_rekognition_answers_and_errors() {
         start("detect-labels", &ep, &[("AWS_ENDPOINT_URL_REKOGNITION", url.as_str()), ("AWS_MAX_ATTEMPTS", "1")]).await;
 
     let (_, detail) = ep.upload(images::jpeg(640, 480), "jpg", "image/jpeg").await;
-    let image = ep.pipeline().run(imgpipe_core::StepFunction::Validate, json!({ "detail": detail })).await.unwrap();
+    let image = ep.pipeline().run(imgpipe_core::StepFunction::Validate, validate_input(&detail)).await.unwrap();
     let event = json!({ "image": image });
 
     let set = |status, error_type, doc| *stub.answer.lock().unwrap() = Some((status, error_type, doc));

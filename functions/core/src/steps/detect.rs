@@ -65,7 +65,11 @@ impl LabelDetector for RekognitionDetector {
         min_confidence: f32,
     ) -> BoxFuture<'a, Result<LabelSet, StepError>> {
         Box::pin(async move {
-            let s3_object = S3Object::builder().bucket(&image.bucket).name(&image.key).build();
+            let s3_object = S3Object::builder()
+                .bucket(&image.bucket)
+                .name(&image.key)
+                .set_version(image.version_id.clone())
+                .build();
             let out = self
                 .client
                 .detect_labels()

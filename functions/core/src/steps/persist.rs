@@ -1,21 +1,26 @@
-//! Persist: the result JSON in S3 and the table items, written idempotently. The same event
-//! twice leaves one set of items, and a late FAILED/REJECTED never overwrites a DONE of the
-//! same object version (etag). RecordRejected and RecordFailed use this step too.
+//! Persist: the result JSON in S3 and the table items. Only the execution that claimed the
+//! upload at Validate stores its outcome; the same outcome twice is written once, a final record
+//! is never replaced, and an outcome for a record that was deleted meanwhile removes what this
+//! execution wrote instead of resurrecting it. RecordRejected and RecordFailed use this step too.
 //!
-//! The decisions (is the write needed, what the record becomes, which label items it has) are
-//! pure functions below; [`run`] only reads, decides and writes.
+//! The decisions (may this execution write, what the record becomes, which label items it has)
+//! are pure functions below; [`run`] only reads, decides and writes.
 
+use std::cmp::Ordering;
 use std::collections::HashSet;
 
 use serde::Deserialize;
 
+use super::thumbnail::thumbnail_key;
 use super::Pipeline;
 use crate::error::{classify_sdk_error, StepError};
 use crate::model::{
     image_id_from_key, CaughtError, ImageMeta, LabelSet, ObjectCreatedDetail, RecordRef, Status, ThumbnailRef,
 };
 use crate::table::keys::IMAGE_SK;
-use crate::table::{FailureReason, ImageRecord, ItemKey, LabelHit, OutcomeWrite, WriteError, MAX_TRANSACTION_ITEMS};
+use crate::table::{
+    compare_sequencers, FailureReason, ImageRecord, ItemKey, LabelHit, OutcomeWrite, WriteError, MAX_TRANSACTION_ITEMS,
+};
 use imgpipe_imaging::Rejection;
 
 /// Label items per record: with the image item and the deletion of a previous outcome's label
@@ -60,6 +65,40 @@ pub fn failure_reason(error: &CaughtError) -> FailureReason {
     FailureReason { error_type: error.error.clone(), code, message: message.chars().take(MAX_REASON_CHARS).collect() }
 }
 
+/// What Persist does with the record it read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Decision {
+    /// Store the outcome.
+    Write,
+    /// The record already holds this execution's outcome (a retry), or another execution's: leave it.
+    Leave,
+    /// The record is gone (the owner deleted the image): remove what this execution wrote.
+    CleanUp,
+}
+
+/// Decides whether an outcome may be stored. Only the claiming execution writes, and only over
+/// a PENDING record; an unclaimed PENDING record (Validate failed before its claim) may take a
+/// FAILED or REJECTED outcome; a record from a later S3 event (greater sequencer) is never replaced.
+pub fn decide(existing: Option<&ImageRecord>, execution_id: Option<&str>, sequencer: Option<&str>) -> Decision {
+    let Some(rec) = existing else { return Decision::CleanUp };
+    if rec.status != Status::Pending {
+        return Decision::Leave;
+    }
+    let newer_event = match (rec.sequencer.as_deref(), sequencer) {
+        (Some(stored), Some(ours)) => compare_sequencers(stored, ours) == Ordering::Greater,
+        _ => false,
+    };
+    let ours = match rec.execution_id.as_deref() {
+        None => true,
+        Some(claimer) => Some(claimer) == execution_id,
+    };
+    if ours && !newer_event {
+        Decision::Write
+    } else {
+        Decision::Leave
+    }
+}
+
 /// Stores the outcome of an execution.
 pub async fn run(p: &Pipeline, input: PersistInput) -> Result<RecordRef, StepError> {
     let key = &input.detail.object.key;
@@ -72,20 +111,26 @@ pub async fn run(p: &Pipeline, input: PersistInput) -> Result<RecordRef, StepErr
     let table = p.table();
     for _ in 0..MAX_WRITE_ATTEMPTS {
         let existing = table.get_image(&id, true).await?;
-        if is_settled(existing.as_ref(), input.status, &etag) {
+        let Some(existing) = existing.as_ref() else {
+            remove_outputs(p, &id).await?;
+            return Ok(record_ref(&id, input.status, false));
+        };
+        if decide(Some(existing), input.execution_id.as_deref(), input.detail.object.sequencer.as_deref())
+            == Decision::Leave
+        {
             return Ok(record_ref(&id, input.status, false));
         }
         let now = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
-        let mut record = outcome_record(&input, &id, &etag, existing.as_ref(), &now, &p.config.default_owner);
+        let mut record = outcome_record(&input, &id, &etag, existing, &now);
         let labels = label_hits(&record);
         record.label_keys = labels.iter().map(LabelHit::key).collect();
-        let stale = stale_label_keys(existing.as_ref(), &record.label_keys);
+        let stale = stale_label_keys(Some(existing), &record.label_keys);
         if let Some(rk) = &record.result_key {
             write_result(p, rk, &record).await?;
         }
         let write = OutcomeWrite {
             record: &record,
-            seen_updated_at: existing.as_ref().map(|e| e.updated_at.as_str()),
+            seen_updated_at: Some(existing.updated_at.as_str()),
             labels: &labels,
             stale: &stale,
         };
@@ -98,49 +143,49 @@ pub async fn run(p: &Pipeline, input: PersistInput) -> Result<RecordRef, StepErr
     Err(StepError::Retryable(format!("the record of image {id} kept changing under concurrent writes")))
 }
 
+/// Deletes the thumbnails and result document an execution may have written for an image whose
+/// record was deleted, so a delete during processing leaves nothing behind.
+async fn remove_outputs(p: &Pipeline, id: &str) -> Result<(), StepError> {
+    let keys = p.config.thumbnails.sizes.iter().map(|size| thumbnail_key(id, *size)).chain([result_key(id)]);
+    for key in keys {
+        p.clients
+            .s3
+            .delete_object()
+            .bucket(&p.config.output_bucket)
+            .key(&key)
+            .send()
+            .await
+            .map_err(|e| classify_sdk_error("removing the output of a deleted image", &e))?;
+    }
+    tracing::info!(image_id = id, "the image was deleted during processing; its outputs are removed");
+    Ok(())
+}
+
 fn record_ref(id: &str, status: Status, written: bool) -> RecordRef {
     let key = ImageRecord::key_of(id);
     let result_key = (status == Status::Done).then(|| result_key(id));
     RecordRef { pk: key.pk, sk: IMAGE_SK.into(), status, result_key, written }
 }
 
-/// True when the stored record already says all this write would: a duplicate outcome, or a
-/// late failure for an object version that is already DONE.
-pub fn is_settled(existing: Option<&ImageRecord>, status: Status, etag: &str) -> bool {
-    let Some(rec) = existing else { return false };
-    let same_version = rec.etag.as_deref() == Some(etag);
-    match (rec.status, status) {
-        (Status::Done, _) => same_version,
-        (stored, new) if stored == new => same_version,
-        _ => false,
-    }
-}
-
 /// The record an outcome produces: what presign stored (owner, filename, creation time) is kept,
-/// the rest comes from this execution.
-pub fn outcome_record(
-    input: &PersistInput,
-    id: &str,
-    etag: &str,
-    existing: Option<&ImageRecord>,
-    now: &str,
-    default_owner: &str,
-) -> ImageRecord {
+/// the rest comes from this execution. The owner only ever comes from the stored record.
+pub fn outcome_record(input: &PersistInput, id: &str, etag: &str, existing: &ImageRecord, now: &str) -> ImageRecord {
     let done = input.status == Status::Done;
     ImageRecord {
         image_id: id.to_string(),
         status: input.status,
-        owner: existing.map_or_else(|| default_owner.to_string(), |e| e.owner.clone()),
-        created_at: existing.map_or_else(|| now.to_string(), |e| e.created_at.clone()),
+        owner: existing.owner.clone(),
+        created_at: existing.created_at.clone(),
         updated_at: now.to_string(),
         bucket: input.detail.bucket.name.clone(),
         key: input.detail.object.key.clone(),
-        filename: existing.and_then(|e| e.filename.clone()),
-        content_type: existing.and_then(|e| e.content_type.clone()),
-        declared_size: existing.and_then(|e| e.declared_size),
+        filename: existing.filename.clone(),
+        content_type: existing.content_type.clone(),
+        declared_size: existing.declared_size,
         etag: Some(etag.to_string()),
         size: Some(input.detail.object.size),
         sequencer: input.detail.object.sequencer.clone(),
+        version_id: input.detail.object.version_id.clone(),
         execution_id: input.execution_id.clone(),
         started_at: input.started_at.clone(),
         completed_at: Some(now.to_string()),
@@ -261,31 +306,44 @@ mod tests {
         }
     }
 
-    fn stored(status: Status, etag: &str) -> ImageRecord {
-        let mut rec = outcome_record(&input(status, &[]), ID, etag, None, "2026-01-01T00:00:00.000Z", "o");
-        rec.owner = "presign-owner".into();
+    fn presigned() -> ImageRecord {
+        let mut rec =
+            ImageRecord::pending(ID, "presign-owner", "in", &format!("uploads/{ID}.jpg"), "2026-01-01T00:00:00.000Z");
         rec.filename = Some("cat.jpg".into());
+        rec.expires_at = Some(1);
         rec
     }
 
+    fn claimed_by(execution: &str, sequencer: &str) -> ImageRecord {
+        ImageRecord { execution_id: Some(execution.into()), sequencer: Some(sequencer.into()), ..presigned() }
+    }
+
     #[test]
-    fn settled_means_nothing_new_to_say() {
-        assert!(!is_settled(None, Status::Done, "e1"));
-        let done = stored(Status::Done, "e1");
-        assert!(is_settled(Some(&done), Status::Done, "e1"), "duplicate DONE");
-        assert!(is_settled(Some(&done), Status::Failed, "e1"), "late FAILED of the same version");
-        assert!(!is_settled(Some(&done), Status::Done, "e2"), "a new version is written");
-        let failed = stored(Status::Failed, "e1");
-        assert!(is_settled(Some(&failed), Status::Failed, "e1"));
-        assert!(!is_settled(Some(&failed), Status::Done, "e1"), "DONE replaces FAILED");
-        let pending = stored(Status::Pending, "e1");
-        assert!(!is_settled(Some(&pending), Status::Rejected, "e1"));
+    fn only_the_claiming_execution_writes_over_pending() {
+        let me = Some("arn:exec");
+        assert_eq!(decide(None, me, Some("01")), Decision::CleanUp, "a deleted record is not resurrected");
+        assert_eq!(
+            decide(Some(&presigned()), me, Some("01")),
+            Decision::Write,
+            "unclaimed: a failure before the claim"
+        );
+        assert_eq!(decide(Some(&claimed_by("arn:exec", "01")), me, Some("01")), Decision::Write);
+        assert_eq!(decide(Some(&claimed_by("arn:other", "01")), me, Some("01")), Decision::Leave, "a duplicate run");
+        assert_eq!(
+            decide(Some(&claimed_by("arn:exec", "0A")), me, Some("09")),
+            Decision::Leave,
+            "a later event's record"
+        );
+        let done = ImageRecord { status: Status::Done, ..claimed_by("arn:exec", "01") };
+        assert_eq!(decide(Some(&done), me, Some("01")), Decision::Leave, "a retry after the write");
+        let failed = ImageRecord { status: Status::Failed, ..presigned() };
+        assert_eq!(decide(Some(&failed), me, Some("01")), Decision::Leave, "a final record is never replaced");
     }
 
     #[test]
     fn outcome_keeps_what_presign_stored() {
-        let existing = stored(Status::Pending, "e0");
-        let rec = outcome_record(&input(Status::Done, &[]), ID, "e1", Some(&existing), "2026-02-02T00:00:00.000Z", "o");
+        let existing = presigned();
+        let rec = outcome_record(&input(Status::Done, &[]), ID, "e1", &existing, "2026-02-02T00:00:00.000Z");
         assert_eq!(rec.owner, "presign-owner");
         assert_eq!(rec.filename.as_deref(), Some("cat.jpg"));
         assert_eq!(rec.created_at, existing.created_at);
@@ -293,8 +351,8 @@ mod tests {
         assert_eq!(rec.etag.as_deref(), Some("e1"));
         assert_eq!(rec.result_key, Some(result_key(ID)));
         assert_eq!(rec.expires_at, None, "a final record never expires");
-        let failed = outcome_record(&input(Status::Failed, &[]), ID, "e1", None, "now", "fallback");
-        assert_eq!(failed.owner, "fallback");
+        let failed = outcome_record(&input(Status::Failed, &[]), ID, "e1", &existing, "now");
+        assert_eq!(failed.owner, "presign-owner", "the owner never comes from the event");
         assert_eq!(failed.result_key, None);
         assert_eq!(failed.error.map(|e| e.code), Some("Retryable".into()));
     }
@@ -304,13 +362,13 @@ mod tests {
         let mut names: Vec<(String, f32)> = (0..80).map(|i| (format!("L{i}"), 99.0 - i as f32)).collect();
         names.insert(1, ("l0 ".into(), 50.0));
         let named: Vec<(&str, f32)> = names.iter().map(|(n, c)| (n.as_str(), *c)).collect();
-        let rec = outcome_record(&input(Status::Done, &named), ID, "e1", None, "now", "o");
+        let rec = outcome_record(&input(Status::Done, &named), ID, "e1", &presigned(), "now");
         let hits = label_hits(&rec);
         assert_eq!(hits.len(), MAX_LABEL_ITEMS);
         assert_eq!(hits[0].label, "L0");
         assert_eq!(hits[1].label, "L1", "a name differing only in case and spaces is one label");
         assert!(hits.iter().all(|h| h.thumbnail_key.as_deref() == Some(&*format!("thumbnails/{ID}/256.jpg"))));
-        let failed = outcome_record(&input(Status::Failed, &named), ID, "e1", None, "now", "o");
+        let failed = outcome_record(&input(Status::Failed, &named), ID, "e1", &presigned(), "now");
         assert!(label_hits(&failed).is_empty(), "only DONE records are indexed");
     }
 
@@ -319,9 +377,9 @@ mod tests {
         let labelled =
             |prefix: &str| -> Vec<(String, f32)> { (0..200).map(|i| (format!("{prefix}{i}"), 90.0)).collect() };
         let (first, second) = (labelled("a"), labelled("b"));
-        let mut old = outcome_record(&input(Status::Done, &refs(&first)), ID, "e1", None, "now", "o");
+        let mut old = outcome_record(&input(Status::Done, &refs(&first)), ID, "e1", &presigned(), "now");
         old.label_keys = label_hits(&old).iter().map(LabelHit::key).collect();
-        let new = outcome_record(&input(Status::Done, &refs(&second)), ID, "e2", Some(&old), "later", "o");
+        let new = outcome_record(&input(Status::Done, &refs(&second)), ID, "e2", &old, "later");
         let keys: Vec<ItemKey> = label_hits(&new).iter().map(LabelHit::key).collect();
         let stale = stale_label_keys(Some(&old), &keys);
         assert_eq!(stale.len(), old.label_keys.len(), "no old label survives the rewrite");

@@ -6,11 +6,13 @@
 //! |---|---|
 //! | one image | GetItem `PK = IMAGE#<id>, SK = IMAGE` |
 //! | create the PENDING record | PutItem, condition `attribute_not_exists(PK)` |
+//! | claim an upload (first state) | UpdateItem, condition `status = PENDING` and unclaimed or claimed by the same execution |
 //! | store an outcome | TransactWriteItems: the image item (conditional on what was read) + label items |
 //! | images with a label at >= N% | Query `PK = OWNER#<o>#LABEL#<label>, SK >= C#<N>`, descending |
 //! | an owner's recent images | Query GSI1 `GSI1PK = OWNER#<o>`, descending |
 
 pub mod attr;
+mod claim;
 pub mod keys;
 pub mod record;
 pub mod schema;
@@ -20,6 +22,7 @@ use std::collections::BTreeMap;
 use aws_sdk_dynamodb::types::{AttributeValue, Delete, Put, TransactWriteItem};
 
 use crate::error::{classify_sdk_error, StepError};
+pub use claim::{compare_sequencers, Claim, ClaimOutcome};
 use keys::{image_pk, label_pk, label_sk_floor, owner_pk, GSI1, GSI1PK, IMAGE_SK, PK, SK};
 pub use record::{FailureReason, ImageRecord, ItemKey, LabelHit};
 use schema::build_error;

@@ -37,6 +37,10 @@ pub struct ImageRecord {
     /// The S3 event's `sequencer`: orders events for the same key.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sequencer: Option<String>,
+    /// The object version the claiming execution reads (see [`super::Claim`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub version_id: Option<String>,
+    /// The one execution that claimed the upload; only it may store the outcome.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub execution_id: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -98,6 +102,7 @@ impl ImageRecord {
             etag: None,
             size: None,
             sequencer: None,
+            version_id: None,
             execution_id: None,
             started_at: None,
             completed_at: None,

@@ -1,0 +1,101 @@
+//! The claim: the first state of an execution takes the upload's PENDING record for itself,
+//! naming its execution and the object version it will read. One upload, one pipeline run: a
+//! duplicate event or a replayed upload form finds the record claimed (or final) and ends at once.
+
+use std::cmp::Ordering;
+
+use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue};
+
+use super::keys::{image_pk, IMAGE_SK, PK, SK};
+use super::{ImageRecord, Table};
+use crate::error::{classify_sdk_error, StepError};
+
+/// What an execution claims: the upload's record, for itself, at one object version.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Claim<'a> {
+    pub image_id: &'a str,
+    /// `$$.Execution.Id` of the claiming execution.
+    pub execution_id: &'a str,
+    /// The event's `version-id` (absent on an unversioned bucket).
+    pub version_id: Option<&'a str>,
+    /// The event's ETag, without quotes.
+    pub etag: &'a str,
+    /// The event's `sequencer`.
+    pub sequencer: Option<&'a str>,
+    pub now: &'a str,
+}
+
+/// The answer to a claim.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ClaimOutcome {
+    /// The record is this execution's (claimed now, or by this execution before a retry).
+    Claimed(ImageRecord),
+    /// Another execution holds the record, or it already has its outcome.
+    Taken(ImageRecord),
+    /// There is no record: the object was not uploaded through a presigned form, or was deleted.
+    Missing,
+}
+
+impl Table {
+    /// Claims a PENDING record for `claim.execution_id`, atomically: it succeeds only if the
+    /// record is PENDING and unclaimed or already claimed by the same execution (a retry).
+    pub async fn claim(&self, claim: &Claim<'_>) -> Result<ClaimOutcome, StepError> {
+        let optional = |v: Option<&str>| v.map_or(AttributeValue::Null(true), |s| AttributeValue::S(s.into()));
+        let result = self
+            .client
+            .update_item()
+            .table_name(&self.name)
+            .key(PK, AttributeValue::S(image_pk(claim.image_id)))
+            .key(SK, AttributeValue::S(IMAGE_SK.into()))
+            .update_expression(
+                "SET executionId = :me, versionId = :version, etag = :etag, sequencer = :seq, updatedAt = :now",
+            )
+            .condition_expression(
+                "attribute_exists(PK) AND #status = :pending AND (attribute_not_exists(executionId) OR executionId = :me)",
+            )
+            .expression_attribute_names("#status", "status")
+            .expression_attribute_values(":me", AttributeValue::S(claim.execution_id.into()))
+            .expression_attribute_values(":version", optional(claim.version_id))
+            .expression_attribute_values(":etag", AttributeValue::S(claim.etag.into()))
+            .expression_attribute_values(":seq", optional(claim.sequencer))
+            .expression_attribute_values(":now", AttributeValue::S(claim.now.into()))
+            .expression_attribute_values(":pending", AttributeValue::S("PENDING".into()))
+            .return_values(ReturnValue::AllNew)
+            .send()
+            .await;
+        match result {
+            Ok(out) => match out.attributes {
+                Some(item) => Ok(ClaimOutcome::Claimed(ImageRecord::from_item(&item)?)),
+                None => Err(StepError::Internal("the claim returned no record".into())),
+            },
+            Err(e) if e.as_service_error().is_some_and(|se| se.is_conditional_check_failed_exception()) => {
+                match self.get_image(claim.image_id, true).await? {
+                    Some(record) => Ok(ClaimOutcome::Taken(record)),
+                    None => Ok(ClaimOutcome::Missing),
+                }
+            }
+            Err(e) => Err(classify_sdk_error("claiming the upload", &e)),
+        }
+    }
+}
+
+/// Orders two S3 event sequencers of the same key as S3 documents: left-pad the shorter with
+/// zeros, then compare as strings (hex digits, so case is ignored).
+pub fn compare_sequencers(a: &str, b: &str) -> Ordering {
+    let width = a.len().max(b.len());
+    let pad = |s: &str| format!("{s:0>width$}").to_ascii_uppercase();
+    pad(a).cmp(&pad(b))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sequencers_compare_after_left_padding() {
+        assert_eq!(compare_sequencers("0A", "9"), Ordering::Greater);
+        assert_eq!(compare_sequencers("009", "9"), Ordering::Equal);
+        assert_eq!(compare_sequencers("5F", "5e"), Ordering::Greater);
+        assert_eq!(compare_sequencers("0055B7", "0055B8"), Ordering::Less);
+    }
+}
