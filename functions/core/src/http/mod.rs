@@ -3,6 +3,7 @@
 
 pub mod auth;
 pub mod cursor;
+pub mod frontend;
 pub mod presign;
 pub mod query;
 pub mod site;
@@ -41,9 +42,9 @@ pub fn router(state: Arc<ApiState>) -> axum::Router {
     presign::router(state.clone()).merge(query::router(state.clone())).merge(site::router(state))
 }
 
-/// What the Query function serves on AWS: the query routes and the public site routes.
+/// What the Query function serves on AWS: the query routes, the public site routes and the page.
 pub fn query_function_router(state: Arc<ApiState>) -> axum::Router {
-    query::router(state.clone()).merge(site::router(state))
+    query::router(state.clone()).merge(site::router(state.clone())).merge(frontend::router(&state))
 }
 
 /// The machine codes of API errors (`error.code` in every error answer).
