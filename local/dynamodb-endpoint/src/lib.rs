@@ -80,7 +80,7 @@ pub struct DynamoEndpoint {
 impl DynamoEndpoint {
     /// Faults injected so far, by kind.
     pub fn faults_injected(&self) -> FaultCounts {
-        self.handler.faults.counts()
+        FaultCounts::of(&self.handler.faults)
     }
 
     /// Stops accepting, lets in-flight requests finish (a few seconds at most) and waits for that.
