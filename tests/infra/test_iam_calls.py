@@ -31,7 +31,11 @@ RUNS: dict[str, list[str]] = {
         "core/src/http/timeline.rs",
         "core/src/table/mod.rs::get_image,query_label,query_recent",
     ],
-    "ValidateFunction": ["core/src/steps/validate.rs::run"],
+    "ValidateFunction": [
+        "core/src/steps/validate.rs::run",
+        "core/src/table/claim.rs::claim",
+        "core/src/table/mod.rs::get_image",
+    ],
     "DetectLabelsFunction": ["core/src/steps/detect.rs"],
     "ThumbnailFunction": ["core/src/steps/thumbnail.rs", "core/src/steps/validate.rs::read_upload"],
     "PersistFunction": ["core/src/steps/persist.rs", "core/src/table/mod.rs::get_image,write_outcome"],

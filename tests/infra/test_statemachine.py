@@ -70,7 +70,8 @@ def test_each_step_calls_its_function_by_substituted_arn(states, name):
 
 
 def test_each_step_adds_one_field(states):
-    assert states["Validate"]["Parameters"] == {"detail.$": "$.detail"}
+    # Validate claims the upload for this execution, so it gets the execution id too.
+    assert states["Validate"]["Parameters"] == {"detail.$": "$.detail", "executionId.$": "$$.Execution.Id"}
     assert states["Validate"]["ResultPath"] == "$.image"
     assert states["DetectLabels"]["Parameters"] == {"image.$": "$.image"}
     assert states["DetectLabels"]["ResultPath"] == "$.labels"
@@ -107,12 +108,27 @@ def test_retry_transient_errors_with_full_jitter(states, name):
     assert not {"ImageRejected", "InternalError", "States.ALL"} & set(rule["ErrorEquals"])
 
 
+ROUTE_REJECTIONS_AND_FAILURES = [
+    {"ErrorEquals": ["ImageRejected"], "ResultPath": "$.error", "Next": "RecordRejected"},
+    {"ErrorEquals": ["States.ALL"], "ResultPath": "$.error", "Next": "RecordFailed"},
+]
+
+
 @pytest.mark.parametrize("name", ["Validate", "DetectLabels", "Thumbnail"])
 def test_steps_route_rejections_and_failures(states, name):
-    assert states[name]["Catch"] == [
-        {"ErrorEquals": ["ImageRejected"], "ResultPath": "$.error", "Next": "RecordRejected"},
-        {"ErrorEquals": ["States.ALL"], "ResultPath": "$.error", "Next": "RecordFailed"},
+    claim_outcomes = [
+        {"ErrorEquals": ["DuplicateUpload"], "ResultPath": "$.error", "Next": "Duplicate"},
+        {"ErrorEquals": ["UnknownUpload"], "ResultPath": "$.error", "Next": "Unknown"},
     ]
+    expected = (claim_outcomes if name == "Validate" else []) + ROUTE_REJECTIONS_AND_FAILURES
+    assert states[name]["Catch"] == expected
+
+
+def test_a_duplicate_or_unknown_upload_ends_without_a_write(states):
+    # One upload, one run: a run that cannot claim the upload stops before any other task.
+    assert states["Duplicate"] == {"Comment": states["Duplicate"]["Comment"], "Type": "Succeed"}
+    assert states["Unknown"]["Type"] == "Fail"
+    assert states["Unknown"]["ErrorPath"] == "$.error.Error"
 
 
 def test_persist_failure_is_recorded(states):

@@ -305,14 +305,17 @@ def test_each_function_gets_only_what_it_needs(translated):
     validate, detect = actions_of("ValidateFunction"), actions_of("DetectLabelsFunction")
     thumbnail, persist = actions_of("ThumbnailFunction"), actions_of("PersistFunction")
 
-    # Only presign (PENDING record) and persist (final records) write the table; query only deletes (DELETE /images/{id}).
+    # Only presign (PENDING record), validate (its claim: one conditional UpdateItem) and persist
+    # (final records) write the table; query only deletes (DELETE /images/{id}).
     assert DYNAMODB_WRITES & presign and DYNAMODB_WRITES & persist
     assert DYNAMODB_WRITES & query <= {"dynamodb:DeleteItem"}
-    for actions in (validate, detect, thumbnail):
+    assert DYNAMODB_WRITES & validate == {"dynamodb:UpdateItem"}
+    for actions in (detect, thumbnail):
         assert not DYNAMODB_WRITES & actions
     assert "dynamodb:Query" in query
     assert not any(a in {"dynamodb:Scan", "dynamodb:BatchWriteItem"} for a in presign | query | persist)
-    assert not any(a.startswith("dynamodb:") for a in validate | detect | thumbnail)
+    assert {a for a in validate if a.startswith("dynamodb:")} == {"dynamodb:GetItem", "dynamodb:UpdateItem"}
+    assert not any(a.startswith("dynamodb:") for a in detect | thumbnail)
     # Rekognition only where labels are detected.
     assert "rekognition:DetectLabels" in detect
     assert not any(a.startswith("rekognition:") for a in presign | query | validate | thumbnail | persist)
