@@ -3,6 +3,8 @@
 
 pub mod auth;
 pub mod cursor;
+mod delete;
+pub mod failure;
 pub mod frontend;
 pub mod presign;
 pub mod query;

@@ -10,6 +10,7 @@ use axum::routing::post;
 use axum::Json;
 use serde::{Deserialize, Serialize};
 
+use super::auth::Caller;
 use super::{ApiError, ApiState, ErrorCode};
 use crate::post_policy::{sign, PostPolicy, SignedPost, SigningCredentials};
 use crate::table::ImageRecord;
@@ -49,6 +50,7 @@ pub fn accepted_format(content_type: &str) -> Option<Format> {
 
 async fn create_upload(
     State(state): State<Arc<ApiState>>,
+    caller: Caller,
     body: Result<Json<UploadRequest>, JsonRejection>,
 ) -> Result<(StatusCode, Json<UploadResponse>), ApiError> {
     let Json(req) = body.map_err(|e| {
@@ -62,8 +64,7 @@ async fn create_upload(
     let key = format!("uploads/{id}.{}", format.extension());
     let now = chrono::Utc::now();
     let expires_at = now + chrono::Duration::seconds(state.config.upload_ttl_seconds as i64);
-    let owner = state.config.default_owner.clone();
-    let record = pending_record(&state, &req, format, &id, &key, &owner, now);
+    let record = pending_record(&state, &req, format, &id, &key, &caller.sub, now);
     state.table().put_pending(&record).await.map_err(ApiError::backend)?;
 
     let creds = signing_credentials(&state).await?;

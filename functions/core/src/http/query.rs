@@ -1,5 +1,8 @@
 //! The read side: `GET /images/{id}`, `GET /images?label=&minConfidence=`, `GET /images`
 //! (recent), and `GET /images/{id}/timeline`. Each is one table read, through [`crate::table`].
+//! Every route is the signed-in caller's: lists read only their partitions, and another owner's
+//! image answers exactly as a missing one does. Views carry no execution ids, console links or
+//! error causes ([`ClientFailure`]).
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -10,12 +13,14 @@ use axum::routing::get;
 use axum::Json;
 use serde::{Deserialize, Serialize};
 
+use super::auth::Caller;
 use super::cursor::CursorCodec;
+use super::failure::ClientFailure;
 use super::timeline::{build_timeline, TimelineEntry};
 use super::{ApiError, ApiState, ErrorCode};
 use crate::error::StepError;
 use crate::model::{is_image_id, ImageMeta, Label, Status};
-use crate::table::{label_partition, recent_partition, FailureReason, ImageRecord, LabelHit, Page, PageKey};
+use crate::table::{label_partition, recent_partition, ImageRecord, LabelHit, Page, PageKey};
 
 const DEFAULT_LIMIT: i32 = 20;
 const MAX_LIMIT: i32 = 100;
@@ -28,7 +33,7 @@ const TOP_LABELS: usize = 3;
 pub fn router(state: Arc<ApiState>) -> axum::Router {
     axum::Router::new()
         .route("/images", get(list_images))
-        .route("/images/{id}", get(get_image))
+        .route("/images/{id}", get(get_image).delete(super::delete::delete_image))
         .route("/images/{id}/timeline", get(get_timeline))
         .with_state(state)
 }
@@ -53,7 +58,6 @@ pub struct ImageView {
     pub content_type: Option<String>,
     pub created_at: String,
     pub updated_at: String,
-    pub execution_id: Option<String>,
     pub image: Option<ImageMeta>,
     pub labels: Vec<Label>,
     pub label_source: Option<String>,
@@ -61,8 +65,7 @@ pub struct ImageView {
     pub thumbnails: Vec<ThumbnailView>,
     pub original_url: Option<String>,
     pub result_url: Option<String>,
-    pub error: Option<FailureReason>,
-    pub console_url: Option<String>,
+    pub error: Option<ClientFailure>,
 }
 
 /// One thumbnail of an [`ImageView`].
@@ -109,27 +112,41 @@ pub struct ListView<T> {
 #[derive(Debug, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct TimelineView {
-    pub execution_id: Option<String>,
     pub status: Status,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub console_url: Option<String>,
     pub events: Vec<TimelineEntry>,
 }
 
-async fn get_image(State(state): State<Arc<ApiState>>, Path(id): Path<String>) -> Result<Json<ImageView>, ApiError> {
-    let record = load_image(&state, &id).await?;
+async fn get_image(
+    State(state): State<Arc<ApiState>>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> Result<Json<ImageView>, ApiError> {
+    let record = load_image(&state, &caller, &id).await?;
     Ok(Json(image_view(&state, record).await))
 }
 
-async fn load_image(state: &ApiState, id: &str) -> Result<ImageRecord, ApiError> {
-    if !is_image_id(id) {
-        return Err(ApiError::bad_request(
-            ErrorCode::BadRequest,
-            "An image id is a UUID like 0f8b8a9e-2f7c-4c47-9a53-1b2a3c4d5e6f.",
-        ));
-    }
+/// The caller's image `id`; another owner's image is the same 404 as a missing one.
+async fn load_image(state: &ApiState, caller: &Caller, id: &str) -> Result<ImageRecord, ApiError> {
+    check_image_id(id)?;
     let record = state.table().get_image(id, false).await.map_err(ApiError::backend)?;
-    record.ok_or_else(|| ApiError::not_found(format!("No image with id {id}.")))
+    record.filter(|r| r.owner == caller.sub).ok_or_else(not_found)
+}
+
+/// A 400 unless `id` has the form of an image id.
+pub(super) fn check_image_id(id: &str) -> Result<(), ApiError> {
+    if is_image_id(id) {
+        return Ok(());
+    }
+    Err(ApiError::bad_request(
+        ErrorCode::BadRequest,
+        "An image id is a UUID like 0f8b8a9e-2f7c-4c47-9a53-1b2a3c4d5e6f.",
+    ))
+}
+
+/// The answer for an image the caller cannot see: missing, or someone else's. The same body
+/// for every id, so no answer tells them apart.
+pub(super) fn not_found() -> ApiError {
+    ApiError::not_found("There is no image with this id.")
 }
 
 async fn image_view(state: &ApiState, rec: ImageRecord) -> ImageView {
@@ -143,7 +160,7 @@ async fn image_view(state: &ApiState, rec: ImageRecord) -> ImageView {
         Some(k) => presign_get(state, &state.config.output_bucket, k).await,
         None => None,
     };
-    let console_url = rec.execution_id.as_deref().and_then(|arn| state.executions.as_ref()?.console_url(arn));
+    let error = ClientFailure::of_record(rec.status, rec.error.as_ref());
     let (labels, label_source, model_version) = match rec.labels {
         Some(set) => (set.labels, Some(set.source), Some(set.model_version)),
         None => (Vec::new(), None, None),
@@ -155,7 +172,6 @@ async fn image_view(state: &ApiState, rec: ImageRecord) -> ImageView {
         content_type: rec.content_type,
         created_at: rec.created_at,
         updated_at: rec.updated_at,
-        execution_id: rec.execution_id,
         image: rec.image,
         labels,
         label_source,
@@ -163,8 +179,7 @@ async fn image_view(state: &ApiState, rec: ImageRecord) -> ImageView {
         thumbnails,
         original_url,
         result_url,
-        error: rec.error,
-        console_url,
+        error,
     }
 }
 
@@ -209,12 +224,13 @@ async fn presign_get(state: &ApiState, bucket: &str, key: &str) -> Option<String
 /// `GET /images`: by label when `label` is given, else the recent images.
 async fn list_images(
     State(state): State<Arc<ApiState>>,
+    caller: Caller,
     Query(params): Query<ListParams>,
 ) -> Result<axum::response::Response, ApiError> {
     use axum::response::IntoResponse;
     let limit = parse_limit(params.limit.as_deref())?;
     let cursor = params.cursor.as_deref().filter(|c| !c.is_empty());
-    let owner = state.config.default_owner.clone();
+    let owner = caller.sub;
     match params.label.as_deref().map(str::trim).filter(|l| !l.is_empty()) {
         Some(label) => {
             let min_confidence = parse_min_confidence(params.min_confidence.as_deref())?;
@@ -302,26 +318,17 @@ async fn recent_page(state: &ApiState, page: Page<ImageRecord>) -> ListView<Rece
 
 async fn get_timeline(
     State(state): State<Arc<ApiState>>,
+    caller: Caller,
     Path(id): Path<String>,
 ) -> Result<Json<TimelineView>, ApiError> {
-    let record = load_image(&state, &id).await?;
+    let record = load_image(&state, &caller, &id).await?;
     let Some(arn) = record.execution_id else {
-        return Ok(Json(TimelineView {
-            execution_id: None,
-            status: record.status,
-            console_url: None,
-            events: Vec::new(),
-        }));
+        return Ok(Json(TimelineView { status: record.status, events: Vec::new() }));
     };
     let executions = state
         .executions
         .as_ref()
         .ok_or_else(|| ApiError::backend(StepError::Internal("no execution history source configured".into())))?;
     let history = executions.history(&arn).await.map_err(ApiError::backend)?;
-    Ok(Json(TimelineView {
-        console_url: executions.console_url(&arn),
-        events: build_timeline(&history),
-        execution_id: Some(arn),
-        status: record.status,
-    }))
+    Ok(Json(TimelineView { events: build_timeline(&history), status: record.status }))
 }

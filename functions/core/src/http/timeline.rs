@@ -1,10 +1,13 @@
 //! Execution timelines: the `Executions` port (Step Functions on AWS, the embedded engine
 //! locally) and the per-state view the page shows, built from GetExecutionHistory-shaped events.
+//! Clients see state names, times, statuses and failures as code + sentence
+//! ([`ClientFailure`]); error causes stay in the history.
 
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 use serde_json::{json, Value};
 
+use super::failure::ClientFailure;
 use crate::error::{classify_sdk_error, StepError};
 use crate::steps::detect::BoxFuture;
 
@@ -13,11 +16,18 @@ pub trait Executions: Send + Sync {
     /// The execution's events, shaped like GetExecutionHistory's JSON (`type`, `id`,
     /// `timestamp`, `stateEnteredEventDetails`, `taskFailedEventDetails`, ...).
     fn history<'a>(&'a self, execution_arn: &'a str) -> BoxFuture<'a, Result<Vec<Value>, StepError>>;
+}
 
-    /// A link to the execution in a console, where there is one.
-    fn console_url(&self, _execution_arn: &str) -> Option<String> {
-        None
-    }
+/// How a state's row ended, so far.
+#[derive(Debug, Clone, Copy, Serialize, PartialEq, Eq)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum StepStatus {
+    /// Entered, not yet exited.
+    Running,
+    /// Exited after its last attempt succeeded.
+    Succeeded,
+    /// Its last attempt failed (the error may have been caught), or it is a Fail state.
+    Failed,
 }
 
 /// One state's row in the timeline.
@@ -32,7 +42,9 @@ pub struct TimelineEntry {
     pub duration_ms: Option<i64>,
     /// Task invocations (1 + retries); 0 for states that call nothing.
     pub attempts: u32,
-    pub errors: Vec<Value>,
+    pub status: StepStatus,
+    /// Each failed attempt, as code + sentence.
+    pub errors: Vec<ClientFailure>,
 }
 
 /// Folds history events into one entry per entered state, in order.
@@ -50,6 +62,7 @@ pub fn build_timeline(events: &[Value]) -> Vec<TimelineEntry> {
                 exited_at: None,
                 duration_ms: None,
                 attempts: 0,
+                status: if state_type == "Fail" { StepStatus::Failed } else { StepStatus::Running },
                 errors: Vec::new(),
             });
             open = Some(entries.len() - 1);
@@ -61,15 +74,21 @@ pub fn build_timeline(events: &[Value]) -> Vec<TimelineEntry> {
                     (Some(a), Some(b)) => Some((b - a.with_timezone(&Utc)).num_milliseconds()),
                     _ => None,
                 };
+                if entry.status == StepStatus::Running {
+                    entry.status = StepStatus::Succeeded;
+                }
             }
             open = None;
         } else if matches!(kind, "TaskScheduled" | "LambdaFunctionScheduled") {
             if let Some(entry) = open.and_then(|i| entries.get_mut(i)) {
                 entry.attempts += 1;
+                entry.status = StepStatus::Running;
             }
         } else if let Some(details) = failure_details(ev, kind) {
             if let Some(entry) = open.and_then(|i| entries.get_mut(i)) {
-                entry.errors.push(json!({ "error": details["error"], "cause": details["cause"] }));
+                let text = |field: &str| details[field].as_str().unwrap_or_default().to_string();
+                entry.errors.push(ClientFailure::of_step(&text("error"), &text("cause")));
+                entry.status = StepStatus::Failed;
             }
         }
     }
@@ -101,13 +120,12 @@ fn timestamp(v: &Value) -> Option<DateTime<Utc>> {
 /// AWS Step Functions as the `Executions` port.
 pub struct SfnExecutions {
     client: aws_sdk_sfn::Client,
-    region: String,
 }
 
 impl SfnExecutions {
-    /// Over an SFN client in `region` (for console links).
-    pub fn new(client: aws_sdk_sfn::Client, region: String) -> Self {
-        SfnExecutions { client, region }
+    /// Over an SFN client.
+    pub fn new(client: aws_sdk_sfn::Client) -> Self {
+        SfnExecutions { client }
     }
 }
 
@@ -125,13 +143,6 @@ impl Executions for SfnExecutions {
             }
             Ok(events)
         })
-    }
-
-    fn console_url(&self, execution_arn: &str) -> Option<String> {
-        let region = &self.region;
-        Some(format!(
-            "https://{region}.console.aws.amazon.com/states/home?region={region}#/v2/executions/details/{execution_arn}"
-        ))
     }
 }
 
@@ -172,6 +183,8 @@ fn sfn_event_json(e: &aws_sdk_sfn::types::HistoryEvent) -> Value {
 mod tests {
     use super::*;
 
+    const SDK_CAUSE: &str = "dispatch failure: io error; arn:aws:states:eu-west-1:123456789012:execution:P:x";
+
     #[test]
     fn folds_retries_and_errors_into_one_row_per_state() {
         let ev = |id: u32, t: &str, ts: &str, extra: Value| {
@@ -194,7 +207,7 @@ mod tests {
                 4,
                 "LambdaFunctionFailed",
                 "2026-01-01T00:00:00.200Z",
-                json!({"lambdaFunctionFailedEventDetails": {"error": "Retryable", "cause": "x"}}),
+                json!({"lambdaFunctionFailedEventDetails": {"error": "Retryable", "cause": SDK_CAUSE}}),
             ),
             ev(5, "LambdaFunctionScheduled", "2026-01-01T00:00:01Z", json!({})),
             ev(
@@ -216,7 +229,30 @@ mod tests {
         assert_eq!(rows[0].state_type, "Task");
         assert_eq!(rows[0].attempts, 2);
         assert_eq!(rows[0].duration_ms, Some(1500));
-        assert_eq!(rows[0].errors[0]["error"], "Retryable");
-        assert_eq!(rows[1].exited_at, None);
+        assert_eq!(rows[0].errors, vec![ClientFailure::of_step("Retryable", "")]);
+        assert_eq!(rows[0].status, StepStatus::Succeeded, "a retry that succeeded");
+        assert_eq!((rows[1].exited_at.as_deref(), rows[1].status), (None, StepStatus::Running));
+        let shown = serde_json::to_string(&rows).unwrap();
+        assert!(!shown.contains("123456789012") && !shown.contains("arn:") && !shown.contains("Dispatch"), "{shown}");
+    }
+
+    #[test]
+    fn a_failure_caught_at_the_last_attempt_shows_as_failed_with_its_code() {
+        let cause =
+            json!({"errorType": "ImageRejected", "errorMessage": "CORRUPT: The header is damaged."}).to_string();
+        let events = vec![
+            json!({"type": "TaskStateEntered", "timestamp": "2026-01-01T00:00:00Z", "stateEnteredEventDetails": {"name": "Validate"}}),
+            json!({"type": "TaskScheduled", "timestamp": "2026-01-01T00:00:00Z"}),
+            json!({"type": "TaskFailed", "timestamp": "2026-01-01T00:00:01Z", "taskFailedEventDetails": {"error": "ImageRejected", "cause": cause}}),
+            json!({"type": "TaskStateExited", "timestamp": "2026-01-01T00:00:01Z", "stateExitedEventDetails": {"name": "Validate"}}),
+            json!({"type": "FailStateEntered", "timestamp": "2026-01-01T00:00:02Z", "stateEnteredEventDetails": {"name": "Fail"}}),
+        ];
+        let rows = build_timeline(&events);
+        assert_eq!(rows[0].status, StepStatus::Failed);
+        assert_eq!(
+            (rows[0].errors[0].code.as_str(), rows[0].errors[0].message.as_str()),
+            ("CORRUPT", "The header is damaged.")
+        );
+        assert_eq!((rows[1].state_type.as_str(), rows[1].status), ("Fail", StepStatus::Failed));
     }
 }

@@ -111,6 +111,47 @@ impl Table {
         Ok(())
     }
 
+    /// Deletes an image item and the label items it lists, in one transaction, if the item is
+    /// still as `record` shows it (same owner, same `updatedAt`), so that no label item written
+    /// since is left behind. `Ok(false)`: the item changed or is gone; read it again.
+    pub async fn delete_image(&self, record: &ImageRecord) -> Result<bool, StepError> {
+        let mut seen = std::collections::HashSet::new();
+        let label_keys: Vec<&ItemKey> = record.label_keys.iter().filter(|k| seen.insert(*k)).collect();
+        if 1 + label_keys.len() > MAX_TRANSACTION_ITEMS {
+            return Err(StepError::Internal(format!(
+                "image {} lists {} label items, more than one transaction deletes",
+                record.image_id,
+                label_keys.len()
+            )));
+        }
+        let key = ImageRecord::key_of(&record.image_id);
+        let image = Delete::builder()
+            .table_name(&self.name)
+            .key(PK, AttributeValue::S(key.pk))
+            .key(SK, AttributeValue::S(key.sk))
+            .condition_expression("#owner = :owner AND updatedAt = :seen")
+            .expression_attribute_names("#owner", "owner")
+            .expression_attribute_values(":owner", AttributeValue::S(record.owner.clone()))
+            .expression_attribute_values(":seen", AttributeValue::S(record.updated_at.clone()))
+            .build()
+            .map_err(build_error)?;
+        let mut writes = vec![TransactWriteItem::builder().delete(image).build()];
+        for key in label_keys {
+            let delete = Delete::builder()
+                .table_name(&self.name)
+                .key(PK, AttributeValue::S(key.pk.clone()))
+                .key(SK, AttributeValue::S(key.sk.clone()))
+                .build()
+                .map_err(build_error)?;
+            writes.push(TransactWriteItem::builder().delete(delete).build());
+        }
+        match self.client.transact_write_items().set_transact_items(Some(writes)).send().await {
+            Ok(_) => Ok(true),
+            Err(e) if is_condition_conflict(&e) => Ok(false),
+            Err(e) => Err(classify_sdk_error("deleting an image record", &e)),
+        }
+    }
+
     /// Stores an outcome in one transaction: all of it, or nothing.
     pub async fn write_outcome(&self, write: OutcomeWrite<'_>) -> Result<(), WriteError> {
         let items = 1 + write.labels.len() + write.stale.len();
