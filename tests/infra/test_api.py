@@ -8,6 +8,8 @@ import re
 
 import pytest
 
+from infra_support import REPO
+
 #: The only routes anyone may call signed out: the page and its files, its sign-in settings, a health check.
 PUBLIC_ROUTES = {"GET /", "GET /{proxy+}", "GET /config", "GET /health"}
 #: What each access log line must say, and the $context variable that says it.
@@ -142,6 +144,33 @@ def test_config_document_is_told_what_the_authorizer_checks(resources):
     text, values = env["AUTH_DOMAIN_URL"]["Fn::Sub"]
     assert text == "https://${Prefix}.auth.${AWS::Region}.amazoncognito.com" and values["Prefix"] == domain_prefix
     assert env["MAX_IMAGE_BYTES"] == {"Ref": "MaxImageBytes"}
+
+
+def test_api_url_is_the_page_and_its_sign_in_callback(template, resources):
+    """The stack's ApiUrl output opens the page (GET / reaches the function that embeds it), and the
+    page's own URL - its origin and "/", as the page computes its redirect URI - is the client's callback."""
+    assert template["Outputs"]["ApiUrl"]["Value"] == {"Fn::GetAtt": ["HttpApi", "ApiEndpoint"]}
+    page = routes(resources)["GET /"]
+    assert integration_function(resources, page) == "QueryFunction"
+    assert page.get("AuthorizationType", "NONE") == "NONE"
+    callback = resources["UserPoolClient"]["Properties"]["CallbackURLs"][0]["Fn::If"][2]
+    assert callback == {"Fn::Sub": "${HttpApi.ApiEndpoint}/"}
+    app_js = (REPO / "frontend" / "js" / "app.js").read_text(encoding="utf-8")
+    assert "`${window.location.origin}/`" in app_js, "the page's redirect URI is no longer its origin and /"
+    assert not (REPO / "frontend" / "config.js").exists(), "the page reads everything from GET /config"
+
+
+def test_cursor_secret_is_generated_and_the_same_for_every_instance(resources):
+    """List cursors are HMAC-signed with CURSOR_SECRET; unset, each Lambda instance would pick its own
+    and a cursor from one would fail on the next. The stack generates one and hands it to the function."""
+    env = resources["QueryFunction"]["Properties"]["Environment"]["Variables"]
+    assert env["CURSOR_SECRET"] == {"Fn::Sub": "{{resolve:secretsmanager:${CursorSecret}:SecretString}}"}
+    secret = resources["CursorSecret"]
+    assert secret["Type"] == "AWS::SecretsManager::Secret"
+    props = secret["Properties"]
+    assert "SecretString" not in props, "the key is generated, never written in the template"
+    assert props["GenerateSecretString"]["PasswordLength"] >= 32
+    assert "SecretStringTemplate" not in props["GenerateSecretString"], "the whole SecretString is the key"
 
 
 # ------------------------------------------------------------------ stage: throttles and access logs

@@ -148,14 +148,9 @@ def test_error_names_are_what_error_type_returns():
 # ------------------------------------------------------------------ template <-> Rust config
 
 
-#: Variables the template sets ahead of the Rust code that will read them (GET /config, issue 11).
+#: Variables the template sets ahead of the Rust code that will read them (none today).
 #: Remove an entry once config.rs reads it (the test below says when).
-SET_AHEAD_OF_CODE = {
-    ("QueryFunction", "USER_POOL_ISSUER"),
-    ("QueryFunction", "USER_POOL_CLIENT_ID"),
-    ("QueryFunction", "AUTH_DOMAIN_URL"),
-    ("QueryFunction", "AUTH_SCOPES"),
-}
+SET_AHEAD_OF_CODE: set[tuple[str, str]] = set()
 
 
 def test_function_variables_are_read_by_config(resources):
