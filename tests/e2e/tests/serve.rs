@@ -264,11 +264,10 @@ async fn the_same_event_delivered_twice_leaves_one_record() {
         assert_eq!(out.status.code(), Some(0), "sfn run #{run}: {stdout}\n{stderr}");
         let output: Value = serde_json::from_str(&stdout)
             .unwrap_or_else(|e| panic!("sfn run #{run} output is not JSON ({e}): {stdout}"));
-        assert_eq!(output["record"]["status"], "DONE", "sfn run #{run}: {output}");
-        assert_eq!(
-            output["record"]["written"], false,
-            "a duplicate event must not rewrite the record (run #{run}): {output}"
-        );
+        // The run cannot claim the upload: it ends at Validate, before labels or thumbnails.
+        assert_eq!(output["error"]["Error"], "DuplicateUpload", "sfn run #{run}: {output}");
+        assert!(output.get("labels").is_none() && output.get("thumbnails").is_none(), "sfn run #{run}: {output}");
+        assert!(output.get("record").is_none(), "a duplicate event must not write the record (run #{run}): {output}");
     }
 
     let server = Server::start(&data, &FAST, &[]).await;
