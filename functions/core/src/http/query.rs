@@ -185,23 +185,27 @@ async fn image_view(state: &ApiState, rec: ImageRecord) -> ImageView {
 
 /// A download link for the original: only once Validate has shown it is an image (never for a
 /// PENDING or REJECTED upload, whose bytes may be anything), served as an attachment of the
-/// validated type so no browser renders it as a page.
+/// validated type so no browser renders it as a page. The link is pinned to the validated object
+/// version: a form replayed later with other bytes does not change what it serves.
 async fn original_url(state: &ApiState, rec: &ImageRecord) -> Option<String> {
     let image = rec.image.as_ref().filter(|_| matches!(rec.status, Status::Done | Status::Failed))?;
     let ttl = PresigningConfig::expires_in(Duration::from_secs(state.config.result_url_ttl_seconds.max(1))).ok()?;
-    let request = state
+    let presigned = state
         .clients
         .s3
         .get_object()
         .bucket(&rec.bucket)
         .key(&rec.key)
+        .set_version_id(image.version_id.clone())
         .response_content_type(image.format.content_type())
         .response_content_disposition(format!(
             "attachment; filename=\"{}.{}\"",
             rec.image_id,
             image.format.extension()
-        ));
-    match request.presigned(ttl).await {
+        ))
+        .presigned(ttl)
+        .await;
+    match presigned {
         Ok(req) => Some(req.uri().to_string()),
         Err(e) => {
             tracing::warn!(error = %e, key = rec.key, "cannot presign the original");
