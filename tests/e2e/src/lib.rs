@@ -1,5 +1,6 @@
 //! Shared helpers for the end-to-end tests.
 
+pub mod callers;
 pub mod endpoints;
 pub mod images;
 pub mod runtime_api;

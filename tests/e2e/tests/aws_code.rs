@@ -6,13 +6,16 @@ use std::time::Duration;
 
 use imgpipe_core::model::{BucketRef, ObjectCreatedDetail, ObjectRef};
 use imgpipe_core::{Config, StepFunction};
-use imgpipe_e2e::endpoints::{self, execution_arn, validate_input, Endpoints, INPUT_BUCKET, OUTPUT_BUCKET};
+use imgpipe_e2e::callers::signed_in;
+use imgpipe_e2e::endpoints::{self, execution_arn, validate_input, Endpoints, INPUT_BUCKET, OUTPUT_BUCKET, TEST_OWNER};
 use imgpipe_e2e::images;
 use serde_json::{json, Value};
 
-/// Serves the whole API over `endpoints` with `config` on loopback.
+/// Serves the whole API over `endpoints` with `config` on loopback, every request signed in as
+/// [`TEST_OWNER`], the owner of the records the tests make.
 async fn api(endpoints: &Endpoints, config: Config) -> String {
-    endpoints::serve(imgpipe_core::http::router(endpoints.api_state(config))).await
+    let router = imgpipe_core::http::router(endpoints.api_state(config));
+    endpoints::serve(signed_in(router, Some(TEST_OWNER))).await
 }
 
 async fn post_json(url: &str, body: &str) -> (u16, Value) {
