@@ -50,14 +50,17 @@ pub enum Command {
         /// Run this ASL definition instead of the built-in statemachine/pipeline.asl.json.
         #[arg(long)]
         definition: Option<PathBuf>,
-        /// Directory of the frontend's static files.
+        /// Serve the page from this directory instead of the copy built into the binary (page development).
         #[arg(long)]
         frontend: Option<PathBuf>,
         /// Multiply Retry/Wait delays (tests use e.g. 0.01).
         #[arg(long, default_value_t = 1.0, env = "IMGPIPE_TIME_SCALE")]
         time_scale: f64,
+        /// Seconds a connection may take to send a request's headers before it is closed.
+        #[arg(long, default_value_t = 10.0, value_parser = parse_seconds)]
+        header_read_timeout: f64,
     },
-    /// Run the pipeline over local files and directories; a row per image.
+    /// Run the pipeline over local files and directories as a user; a row per image.
     Process {
         #[arg(required = true)]
         paths: Vec<PathBuf>,
@@ -65,11 +68,15 @@ pub enum Command {
         #[arg(long)]
         json: bool,
         #[command(flatten)]
+        user: UserArg,
+        #[command(flatten)]
         stack: StackArgs,
     },
-    /// Show one image's record.
+    /// Show one of a user's images.
     Show {
         id: String,
+        #[command(flatten)]
+        user: UserArg,
         #[command(flatten)]
         stack: StackArgs,
     },
@@ -82,7 +89,17 @@ pub enum Command {
         #[arg(long, default_value_t = 20)]
         limit: u32,
         #[command(flatten)]
+        user: UserArg,
+        #[command(flatten)]
         stack: StackArgs,
+    },
+    /// The accounts of the local sign-in service (the server need not run).
+    Users {
+        #[command(subcommand)]
+        command: UsersCommand,
+        /// Data directory.
+        #[arg(long, env = "IMGPIPE_DATA", global = true)]
+        data: Option<PathBuf>,
     },
     /// The thumbnail step alone, on local files.
     Thumbnail {
@@ -119,6 +136,35 @@ pub enum Command {
     },
 }
 
+/// Whose images a command works with.
+#[derive(clap::Args, Clone)]
+pub struct UserArg {
+    /// Act as this user (default: the first user; created on a first run).
+    #[arg(long)]
+    pub user: Option<String>,
+}
+
+#[derive(Subcommand)]
+pub enum UsersCommand {
+    /// Add a user; the password is asked twice on a terminal, else read from stdin.
+    Add {
+        name: String,
+        /// Read the password from the first line of stdin, without asking.
+        #[arg(long)]
+        password_stdin: bool,
+    },
+    /// List the users.
+    List {
+        /// Print JSON instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Remove a user (their images stay; tokens already issued work until they expire).
+    Remove { name: String },
+    /// Print an access token for the user (password on stdin), for curl and scripts.
+    Token { name: String },
+}
+
 #[derive(Subcommand)]
 pub enum SfnCommand {
     /// Run any ASL definition; prints the output JSON. Exit 0 SUCCEEDED, 1 FAILED, 2 bad definition.
@@ -142,6 +188,14 @@ pub enum SfnCommand {
         #[arg(long, default_value_t = 1.0, env = "IMGPIPE_TIME_SCALE")]
         time_scale: f64,
     },
+}
+
+/// A positive number of seconds, at most a day.
+fn parse_seconds(text: &str) -> Result<f64, String> {
+    match text.trim().parse::<f64>() {
+        Ok(secs) if secs > 0.0 && secs <= 86_400.0 => Ok(secs),
+        _ => Err("expected seconds, more than 0 and at most 86400".into()),
+    }
 }
 
 /// The default data directory: `$XDG_DATA_HOME/imgpipe` or `~/.local/share/imgpipe`.

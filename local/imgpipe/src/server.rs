@@ -1,5 +1,6 @@
-//! `imgpipe serve`: the API routers (the very ones the Lambdas serve) and the frontend's
-//! static files, on one loopback port.
+//! `imgpipe serve`'s HTTP app: the API routers (the very ones the Lambdas serve) behind the
+//! JWT authorizer, the sign-in service at `/auth`, and the frontend's static files, all behind
+//! the Host check.
 
 use std::path::{Component, Path, PathBuf};
 use std::sync::Arc;
@@ -7,17 +8,28 @@ use std::sync::Arc;
 use axum::body::Body;
 use axum::extract::{Request, State};
 use axum::http::{header, StatusCode};
+use axum::middleware;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
-
 use imgpipe_core::http::ApiState;
 
-/// The repo's `frontend/` directory, where this binary was built from.
-pub const DEFAULT_FRONTEND: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../frontend");
+use crate::accounts::AUTH_PATH;
+use crate::gate::{self, AllowedHosts};
+use auth::AuthService;
 
-/// The whole HTTP app: API first, then static files from `frontend`.
-pub fn app(api: Arc<ApiState>, frontend: PathBuf) -> axum::Router {
-    imgpipe_core::http::router(api).fallback_service(get(static_file).with_state(Arc::new(frontend)))
+/// The whole HTTP app: the API (its routes but `/config` and `/health` need a token), the
+/// sign-in service at [`AUTH_PATH`], then the page: core's embedded copy of `frontend/` (as the
+/// Query function serves it), or the files of `frontend` when given (for page development);
+/// requests for other host names are refused before any of it.
+pub fn app(api: Arc<ApiState>, frontend: Option<PathBuf>, auth: &AuthService, hosts: AllowedHosts) -> axum::Router {
+    let app = imgpipe_core::http::router(api.clone())
+        .route_layer(middleware::from_fn_with_state(auth.verifier(), gate::require_token))
+        .nest(AUTH_PATH, auth.router());
+    let app = match frontend {
+        Some(dir) => app.fallback_service(get(static_file).with_state(Arc::new(dir))),
+        None => app.merge(imgpipe_core::http::frontend::router(&api)),
+    };
+    app.layer(middleware::from_fn_with_state(hosts, gate::check_host))
 }
 
 async fn static_file(State(root): State<Arc<PathBuf>>, req: Request) -> Response {
@@ -65,7 +77,7 @@ mod tests {
 
     #[test]
     fn paths_stay_inside_the_frontend() {
-        let root = Path::new(DEFAULT_FRONTEND);
+        let root = Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/../../frontend"));
         assert_eq!(resolve(root, "/../Cargo.toml"), None);
         assert_eq!(resolve(root, "/%2e%2e/Cargo.toml"), None);
         assert_eq!(resolve(root, "/nope.js"), None);

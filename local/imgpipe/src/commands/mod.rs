@@ -2,15 +2,18 @@
 
 pub mod detect;
 pub mod process;
+pub mod serve;
 pub mod sfn;
 pub mod thumbnail;
+pub mod users;
 
 use std::io::IsTerminal;
-use std::path::PathBuf;
 use std::process::ExitCode;
+use std::time::Duration;
 
 use anyhow::Context;
 
+use crate::accounts;
 use crate::cli::{default_data_dir, Cli, Command, LogFormat, SfnCommand, StackArgs};
 use crate::invoker::FaultPlan;
 use crate::stack::{Runner, Stack, StackOptions};
@@ -43,27 +46,35 @@ pub fn init_logging(cli: &Cli) {
 /// Runs a command; the exit code is the command's verdict.
 pub async fn run(command: Command) -> anyhow::Result<ExitCode> {
     match command {
-        Command::Serve { port, stack, definition, frontend, time_scale } => {
+        Command::Serve { port, stack, definition, frontend, time_scale, header_read_timeout } => {
             let mut opts = stack_options(&stack, Runner::Engine)?;
             opts.time_scale = time_scale;
             if let Some(path) = definition {
                 opts.definition =
                     Some(std::fs::read_to_string(&path).with_context(|| format!("cannot read {}", path.display()))?);
             }
-            serve(port, opts, frontend).await
+            let header_read_timeout = Duration::from_secs_f64(header_read_timeout);
+            serve::run(serve::ServeOptions { port, frontend, header_read_timeout }, opts).await
         }
-        Command::Process { paths, json, stack } => {
-            process::run(&paths, json, stack_options(&stack, Runner::Engine)?).await
+        Command::Process { paths, json, user, stack } => {
+            let opts = stack_options(&stack, Runner::Engine)?;
+            let claims = accounts::acting_claims(&accounts::open(&opts.data_dir)?, user.user.as_deref())?;
+            process::run(&paths, json, claims, opts).await
         }
-        Command::Show { id, stack } => {
-            let stack = Stack::start(stack_options(&stack, Runner::None)?).await?;
-            api_get(&stack, &format!("/images/{id}")).await
+        Command::Show { id, user, stack } => {
+            let opts = stack_options(&stack, Runner::None)?;
+            let claims = accounts::acting_claims(&accounts::open(&opts.data_dir)?, user.user.as_deref())?;
+            let stack = Stack::start(opts).await?;
+            api_get(&stack, &claims, &format!("/images/{}", urlencode(&id))).await
         }
-        Command::Query { label, min_confidence, limit, stack } => {
-            let stack = Stack::start(stack_options(&stack, Runner::None)?).await?;
+        Command::Query { label, min_confidence, limit, user, stack } => {
+            let opts = stack_options(&stack, Runner::None)?;
+            let claims = accounts::acting_claims(&accounts::open(&opts.data_dir)?, user.user.as_deref())?;
+            let stack = Stack::start(opts).await?;
             let path = format!("/images?label={}&minConfidence={min_confidence}&limit={limit}", urlencode(&label));
-            api_get(&stack, &path).await
+            api_get(&stack, &claims, &path).await
         }
+        Command::Users { command, data } => users::run(command, &data.unwrap_or_else(default_data_dir)).await,
         Command::Thumbnail { files, out, sizes, quality } => thumbnail::run(&files, &out, &sizes, quality),
         Command::Detect { files, model, json, max_labels, min_confidence } => {
             detect::run(&files, model.as_deref(), json, max_labels, min_confidence)
@@ -92,34 +103,11 @@ fn stack_options(args: &StackArgs, runner: Runner) -> anyhow::Result<StackOption
     })
 }
 
-async fn serve(port: u16, mut opts: StackOptions, frontend: Option<PathBuf>) -> anyhow::Result<ExitCode> {
-    let listener = tokio::net::TcpListener::bind(("127.0.0.1", port))
-        .await
-        .with_context(|| format!("cannot listen on 127.0.0.1:{port} (try --port 0 for any free port)"))?;
-    let addr = listener.local_addr()?;
-    // The page uploads straight to the S3 endpoint: CORS for the page's own origin and no other.
-    opts.allowed_origins = vec![format!("http://{addr}"), format!("http://localhost:{}", addr.port())];
-    let data_dir = opts.data_dir.clone();
-    let stack = Stack::start(opts).await?;
-    let frontend = frontend.unwrap_or_else(|| PathBuf::from(crate::server::DEFAULT_FRONTEND));
-    let app = crate::server::app(stack.api_state(), frontend);
-    println!("imgpipe is running at http://{addr}/  (data: {}, S3: {})", data_dir.display(), stack.storage.s3.url);
-    tracing::info!(url = %format!("http://{addr}/"), "serving");
-    axum::serve(listener, app)
-        .with_graceful_shutdown(async {
-            let _ = tokio::signal::ctrl_c().await;
-        })
-        .await
-        .context("the HTTP server failed")?;
-    Ok(ExitCode::SUCCESS)
-}
-
-/// Calls the API router in-process (the same handlers the HTTP server and Lambdas run).
-async fn api_get(stack: &Stack, path: &str) -> anyhow::Result<ExitCode> {
-    use tower::ServiceExt;
-    let app = imgpipe_core::http::router(stack.api_state());
+/// Calls the API router in-process as the user of `claims` (the same handlers the HTTP server
+/// and Lambdas run, with the claims the authorizer would have verified).
+async fn api_get(stack: &Stack, claims: &auth::JwtClaims, path: &str) -> anyhow::Result<ExitCode> {
     let req = axum::http::Request::get(path).body(axum::body::Body::empty())?;
-    let resp = app.oneshot(req).await?;
+    let resp = call_api(stack, claims, req).await?;
     let ok = resp.status().is_success();
     let bytes = axum::body::to_bytes(resp.into_body(), 16 << 20).await?;
     let value: serde_json::Value = serde_json::from_slice(&bytes).unwrap_or(serde_json::Value::Null);
@@ -130,6 +118,18 @@ async fn api_get(stack: &Stack, path: &str) -> anyhow::Result<ExitCode> {
         eprintln!("error: {}", value["error"]["message"].as_str().unwrap_or("request failed"));
         Ok(ExitCode::from(1))
     }
+}
+
+/// One request to the API router in-process, as the user of `claims`.
+pub async fn call_api(
+    stack: &Stack,
+    claims: &auth::JwtClaims,
+    mut req: axum::http::Request<axum::body::Body>,
+) -> anyhow::Result<axum::response::Response> {
+    use tower::ServiceExt;
+    imgpipe_core::http::auth::attach_jwt_claims(&mut req, claims.claims.clone(), claims.scopes.clone());
+    let app = imgpipe_core::http::router(stack.api_state());
+    Ok(app.oneshot(req).await?)
 }
 
 fn urlencode(s: &str) -> String {

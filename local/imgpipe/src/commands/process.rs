@@ -1,6 +1,7 @@
-//! `imgpipe process PATH...`: each file goes the product's own way (a PutObject into the input
-//! bucket, the Object Created event, an execution of the state machine) and gets a row.
-//! Executions run concurrently, so both cores are busy.
+//! `imgpipe process PATH...`: each file goes the product's own way, as a signed-in user:
+//! `POST /uploads` through the API router (the PENDING record, owned by the user), the object
+//! into the input bucket under the key it returned, the Object Created event, an execution of
+//! the state machine; each file gets a row. Executions run concurrently, so both cores are busy.
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -11,7 +12,7 @@ use anyhow::Context;
 use imgpipe_core::model::Status;
 use imgpipe_core::table::ImageRecord;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use tokio::sync::Semaphore;
 
 use crate::stack::{Stack, StackOptions};
@@ -47,20 +48,26 @@ pub struct RowLabel {
 }
 
 /// Processes every file (directories: their files, sorted) and prints a row per file.
-pub async fn run(paths: &[PathBuf], as_json: bool, opts: StackOptions) -> anyhow::Result<ExitCode> {
+pub async fn run(
+    paths: &[PathBuf],
+    as_json: bool,
+    claims: auth::JwtClaims,
+    opts: StackOptions,
+) -> anyhow::Result<ExitCode> {
     let files = collect_files(paths)?;
     if files.is_empty() {
         anyhow::bail!("no files found in the given paths");
     }
     let stack = Arc::new(Stack::start(opts).await?);
+    let claims = Arc::new(claims);
     let bar = progress_bar(files.len());
     let gate = Arc::new(Semaphore::new(IN_FLIGHT));
     let mut tasks = Vec::new();
     for file in files {
-        let (stack, gate, bar) = (stack.clone(), gate.clone(), bar.clone());
+        let (stack, claims, gate, bar) = (stack.clone(), claims.clone(), gate.clone(), bar.clone());
         tasks.push(tokio::spawn(async move {
             let _permit = gate.acquire_owned().await;
-            let row = process_file(&stack, &file).await;
+            let row = process_file(&stack, &claims, &file).await;
             bar.inc(1);
             bar.set_message(file.file_name().and_then(|n| n.to_str()).unwrap_or_default().to_string());
             row
@@ -111,9 +118,9 @@ fn collect_files(paths: &[PathBuf]) -> anyhow::Result<Vec<PathBuf>> {
 }
 
 /// One file through the pipeline; the row never fails, it says what happened.
-async fn process_file(stack: &Stack, file: &Path) -> Row {
+async fn process_file(stack: &Stack, claims: &auth::JwtClaims, file: &Path) -> Row {
     let name = file.display().to_string();
-    match upload_and_wait(stack, file).await {
+    match upload_and_wait(stack, claims, file).await {
         Ok(record) => row(&name, record),
         Err(e) => failed_row(&name, format!("{e:#}")),
     }
@@ -134,36 +141,100 @@ fn failed_row(file: &str, reason: String) -> Row {
     }
 }
 
-/// Uploads a file as the page would (PutObject to `uploads/<id>.<ext>`) and waits for its record.
-async fn upload_and_wait(stack: &Stack, file: &Path) -> anyhow::Result<Outcome> {
-    let bytes = tokio::fs::read(file).await.with_context(|| "cannot read the file")?;
-    let limit = stack.config.limits.max_bytes;
-    if bytes.len() as u64 > limit {
-        return Ok(Outcome::Refused(format!(
-            "TOO_LARGE: The file is {} bytes; the limit is {limit} bytes.",
-            bytes.len()
-        )));
-    }
-    let id = uuid::Uuid::new_v4().hyphenated().to_string();
-    let ext = file
-        .extension()
-        .and_then(|e| e.to_str())
-        .map(str::to_ascii_lowercase)
-        .filter(|e| !e.is_empty() && e.len() <= 5 && e.bytes().all(|b| b.is_ascii_alphanumeric()))
-        .unwrap_or_else(|| "bin".into());
-    let key = format!("uploads/{id}.{ext}");
+/// Uploads a file as the page would: `POST /uploads` as the user, then the bytes under the key
+/// it gave; waits for the record.
+async fn upload_and_wait(stack: &Stack, claims: &auth::JwtClaims, file: &Path) -> anyhow::Result<Outcome> {
+    let size = tokio::fs::metadata(file).await.with_context(|| "cannot read the file")?.len();
+    // A file over the limit is declared as it is (the API refuses it) but never read.
+    let bytes = if size > stack.config.limits.max_bytes {
+        Vec::new()
+    } else {
+        tokio::fs::read(file).await.with_context(|| "cannot read the file")?
+    };
+    let filename = file.file_name().and_then(|n| n.to_str()).unwrap_or("upload");
+    let content_type = content_type(&bytes, file);
+    let upload = match presign(stack, claims, filename, content_type, size).await? {
+        Ok(upload) => upload,
+        Err(refusal) => return Ok(Outcome::Refused(refusal)),
+    };
     stack
         .storage
         .clients
         .s3
         .put_object()
         .bucket(&stack.config.input_bucket)
-        .key(&key)
+        .key(&upload.key)
+        .content_type(content_type)
         .body(bytes.into())
         .send()
         .await
         .map_err(|e| anyhow::anyhow!("upload refused: {}", aws_sdk_s3::error::DisplayErrorContext(e)))?;
-    wait_for_record(stack, &id).await.map(Outcome::Record)
+    wait_for_record(stack, &upload.image_id).await.map(Outcome::Record)
+}
+
+/// The part of `POST /uploads`'s answer the command uses.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct Presigned {
+    image_id: String,
+    key: String,
+}
+
+/// An API error answer: `{"error":{"code","message"}}`.
+#[derive(Debug, Deserialize)]
+struct ApiErrorBody {
+    error: ApiErrorDetail,
+}
+
+#[derive(Debug, Deserialize)]
+struct ApiErrorDetail {
+    code: String,
+    message: String,
+}
+
+/// `POST /uploads` through the API router as the user: the PENDING record and the key, or the
+/// API's refusal as `CODE: sentence`.
+async fn presign(
+    stack: &Stack,
+    claims: &auth::JwtClaims,
+    filename: &str,
+    content_type: &str,
+    size: u64,
+) -> anyhow::Result<Result<Presigned, String>> {
+    let body = serde_json::json!({ "filename": filename, "contentType": content_type, "size": size });
+    let req = axum::http::Request::post("/uploads")
+        .header(axum::http::header::CONTENT_TYPE, "application/json")
+        .body(axum::body::Body::from(body.to_string()))?;
+    let resp = crate::commands::call_api(stack, claims, req).await?;
+    let status = resp.status();
+    let bytes = axum::body::to_bytes(resp.into_body(), 1 << 20).await?;
+    if status.is_success() {
+        return Ok(Ok(serde_json::from_slice(&bytes).context("reading POST /uploads' answer")?));
+    }
+    match serde_json::from_slice::<ApiErrorBody>(&bytes) {
+        Ok(body) if status.is_client_error() => Ok(Err(format!("{}: {}", body.error.code, body.error.message))),
+        _ => anyhow::bail!("POST /uploads failed with {status}: {}", String::from_utf8_lossy(&bytes)),
+    }
+}
+
+/// The content type to declare: the type the first bytes show, else the file name's extension
+/// (the pipeline checks the bytes again and refuses a mismatch).
+fn content_type(bytes: &[u8], file: &Path) -> &'static str {
+    let sniffed = match bytes {
+        [0xFF, 0xD8, 0xFF, ..] => Some("image/jpeg"),
+        [0x89, b'P', b'N', b'G', ..] => Some("image/png"),
+        [b'G', b'I', b'F', b'8', ..] => Some("image/gif"),
+        [b'R', b'I', b'F', b'F', _, _, _, _, b'W', b'E', b'B', b'P', ..] => Some("image/webp"),
+        _ => None,
+    };
+    let ext = file.extension().and_then(|e| e.to_str()).map(str::to_ascii_lowercase).unwrap_or_default();
+    sniffed.unwrap_or(match ext.as_str() {
+        "jpg" | "jpeg" => "image/jpeg",
+        "png" => "image/png",
+        "gif" => "image/gif",
+        "webp" => "image/webp",
+        _ => "application/octet-stream",
+    })
 }
 
 /// What became of a file.

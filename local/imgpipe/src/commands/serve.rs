@@ -1,0 +1,75 @@
+//! `imgpipe serve`: the whole product on one loopback port, through the same accept loop as the
+//! embedded endpoints (header-read timeout, connection cap, graceful stop).
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+use axum::body::Body;
+use hyper::body::Incoming;
+use loopback_listener::{Dropped, ListenerLimits};
+use tower::ServiceExt as _;
+
+use imgpipe_core::config::AuthSettings;
+
+use crate::accounts;
+use crate::gate::AllowedHosts;
+use crate::stack::{Stack, StackOptions};
+
+/// How `serve` listens.
+pub struct ServeOptions {
+    pub port: u16,
+    pub frontend: Option<PathBuf>,
+    /// A connection that has not sent a whole request head within this time is closed.
+    pub header_read_timeout: Duration,
+}
+
+/// What `GET /config` tells the page: the local sign-in service, whose endpoints sit under its issuer.
+fn page_auth(auth: &auth::AuthService) -> anyhow::Result<AuthSettings> {
+    let config = auth.config();
+    AuthSettings::new(&config.issuer, &config.client_id, &config.issuer, config.scopes.clone())
+        .map_err(|err| anyhow::anyhow!("the page's sign-in settings: {err}"))
+}
+
+/// Runs the server until Ctrl-C (SIGINT).
+pub async fn run(serve: ServeOptions, mut opts: StackOptions) -> anyhow::Result<ExitCode> {
+    let listener = tokio::net::TcpListener::bind(("127.0.0.1", serve.port))
+        .await
+        .with_context(|| format!("cannot listen on 127.0.0.1:{} (try --port 0 for any free port)", serve.port))?;
+    let addr = listener.local_addr()?;
+    let port = addr.port();
+    // The page uploads straight to the S3 endpoint: CORS for the page's own origin and no other.
+    opts.allowed_origins = vec![format!("http://{addr}"), format!("http://localhost:{port}")];
+    let data_dir = opts.data_dir.clone();
+    let auth = accounts::open_for_server(&data_dir, port)?;
+    let first_user = accounts::ensure_initial_user(&auth)?;
+    let mut stack = Stack::start(opts).await?;
+    stack.config.auth = Some(page_auth(&auth)?);
+    let app = crate::server::app(stack.api_state(), serve.frontend, &auth, AllowedHosts::loopback(port));
+    if let Some((user, password)) = first_user {
+        println!("{}", accounts::initial_user_notice(&user, &password));
+    }
+    println!("imgpipe is running at http://{addr}/  (data: {}, S3: {})", data_dir.display(), stack.storage.s3.url);
+    tracing::info!(url = %format!("http://{addr}/"), issuer = %auth.config().issuer, "serving");
+
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(());
+    tokio::spawn(async move {
+        let _ = tokio::signal::ctrl_c().await;
+        let _ = stop_tx.send(());
+    });
+    let limits = ListenerLimits { header_read_timeout: serve.header_read_timeout, ..ListenerLimits::default() };
+    let handler = Arc::new(move |req: hyper::Request<Incoming>| {
+        let app = app.clone();
+        async move {
+            match app.oneshot(req.map(Body::new)).await {
+                Ok(response) => Ok::<_, Dropped>(response),
+                Err(never) => match never {},
+            }
+        }
+    });
+    loopback_listener::serve("API", listener, limits, handler, stop_rx).await;
+    drop(stack);
+    Ok(ExitCode::SUCCESS)
+}

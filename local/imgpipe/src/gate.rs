@@ -1,0 +1,121 @@
+//! What stands in front of the local API as API Gateway stands in front of the Lambdas: the
+//! JWT authorizer (bearer tokens checked as API Gateway checks them, the claims handed to the
+//! handlers in the request context) and, because the server is on loopback, a Host check that
+//! keeps web pages on other names (DNS rebinding) from reaching it.
+
+use std::sync::Arc;
+
+use axum::extract::{Request, State};
+use axum::http::{header, HeaderValue, StatusCode};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+
+use crate::accounts::API_SCOPE;
+
+/// Paths of the core router that need no token, as in `template.yaml` (`AuthorizationType: NONE`).
+pub const PUBLIC_API_PATHS: [&str; 2] = ["/config", "/health"];
+
+/// The JWT authorizer: verifies the bearer token of every API route but the public ones, and
+/// hands its claims to the handlers; otherwise answers 401 as API Gateway does.
+pub async fn require_token(State(verifier): State<auth::Verifier>, mut req: Request, next: Next) -> Response {
+    if PUBLIC_API_PATHS.contains(&req.uri().path()) {
+        return next.run(req).await;
+    }
+    let bearer = match req.headers().get(header::AUTHORIZATION).map(|value| value.to_str()) {
+        None => Err(auth::AuthError::MissingToken),
+        Some(Err(_)) => Err(auth::AuthError::Malformed),
+        Some(Ok(value)) => Ok(value),
+    };
+    match bearer.and_then(|bearer| verifier.verify(bearer, &[API_SCOPE])) {
+        Ok(claims) => {
+            imgpipe_core::http::auth::attach_jwt_claims(&mut req, claims.claims, claims.scopes);
+            next.run(req).await
+        }
+        Err(err) => {
+            tracing::info!(path = req.uri().path(), reason = %err, "request refused: 401");
+            unauthorized(&err)
+        }
+    }
+}
+
+/// API Gateway's answer to a refused token: 401, `{"message":"Unauthorized"}` and a
+/// `www-authenticate` header naming the fault.
+pub fn unauthorized(err: &auth::AuthError) -> Response {
+    #[derive(serde::Serialize)]
+    struct Body {
+        message: &'static str,
+    }
+    let mut response = (StatusCode::UNAUTHORIZED, Json(Body { message: "Unauthorized" })).into_response();
+    if let Ok(value) = HeaderValue::from_str(&err.www_authenticate(&[API_SCOPE])) {
+        response.headers_mut().insert(header::WWW_AUTHENTICATE, value);
+    }
+    response
+}
+
+/// The names a browser may use for this server: `127.0.0.1`, `localhost` and `[::1]` with its
+/// port (and without it on port 80).
+#[derive(Debug, Clone)]
+pub struct AllowedHosts(Arc<Vec<String>>);
+
+impl AllowedHosts {
+    /// The loopback names for `port`.
+    pub fn loopback(port: u16) -> Self {
+        let mut hosts = Vec::new();
+        for name in ["127.0.0.1", "localhost", "[::1]"] {
+            hosts.push(format!("{name}:{port}"));
+            if port == 80 {
+                hosts.push(name.to_string());
+            }
+        }
+        AllowedHosts(Arc::new(hosts))
+    }
+
+    /// Whether `host` (a Host header or an absolute URI's authority) is one of the names.
+    pub fn allows(&self, host: &str) -> bool {
+        self.0.iter().any(|allowed| allowed.eq_ignore_ascii_case(host))
+    }
+}
+
+/// Refuses a request whose Host header (and absolute-form target, if any) is not a loopback
+/// name of this server: a page on another name that resolves to 127.0.0.1 must not reach it.
+pub async fn check_host(State(hosts): State<AllowedHosts>, req: Request, next: Next) -> Response {
+    let header_ok = match req.headers().get_all(header::HOST).iter().collect::<Vec<_>>().as_slice() {
+        [one] => one.to_str().is_ok_and(|host| hosts.allows(host)),
+        _ => false,
+    };
+    let target_ok = req.uri().authority().is_none_or(|authority| hosts.allows(authority.as_str()));
+    if header_ok && target_ok {
+        return next.run(req).await;
+    }
+    tracing::info!(host = ?req.headers().get(header::HOST), "request refused: not addressed to this server's loopback names");
+    (StatusCode::MISDIRECTED_REQUEST, "This server answers only to 127.0.0.1, localhost and [::1] on its port.\n")
+        .into_response()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_loopback_names_with_the_port_are_allowed() {
+        let hosts = AllowedHosts::loopback(8080);
+        for good in ["127.0.0.1:8080", "localhost:8080", "LOCALHOST:8080", "[::1]:8080"] {
+            assert!(hosts.allows(good), "{good}");
+        }
+        for bad in [
+            "evil.example",
+            "evil.example:8080",
+            "127.0.0.1",
+            "localhost",
+            "127.0.0.1:8081",
+            "127.0.0.1:8080.evil.example",
+            "localhost.:8080",
+            "",
+            "127.0.0.1:8080 ",
+        ] {
+            assert!(!hosts.allows(bad), "{bad:?}");
+        }
+        assert!(AllowedHosts::loopback(80).allows("localhost"));
+    }
+}
