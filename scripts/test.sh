@@ -74,7 +74,8 @@ set +e
 if [ -z "$url" ]; then
   echo "imgpipe serve did not start:"; cat "$log"; browser_status=1
 else
-  IMGPIPE_URL="$url" node --test tests/browser/
+  # The browser tests create their users with `imgpipe users add --data "$data"`.
+  IMGPIPE_URL="$url" IMGPIPE_BIN="$target_dir/debug/imgpipe" IMGPIPE_DATA="$data" node --test --test-concurrency=1 tests/browser/
   browser_status=$?
 fi
 set -e

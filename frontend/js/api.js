@@ -1,7 +1,18 @@
 // Client for the imgpipe HTTP API (see the README's API section) and the signed storage upload.
-import { API_URL } from "../config.js";
+// The API is on the page's own origin. Every call but GET /config carries the signed-in user's
+// access token; see useAuth().
 
-const BASE = String(API_URL || "").replace(/\/+$/, "");
+/**
+ * How calls are signed in: `accessToken()` resolves to a token or null (signed out),
+ * `forceRefresh()` to true when a refused token could be replaced, and `unauthorized()` is told
+ * when the user has to sign in again. Without it (no sign-in configured) calls carry no token.
+ */
+let auth = null;
+
+/** Sign every API call with `source` (see above). */
+export function useAuth(source) {
+  auth = source;
+}
 
 /** An error answer from the API or storage: HTTP status, machine code and a message for people. */
 export class ApiError extends Error {
@@ -18,15 +29,38 @@ export class ApiError extends Error {
   }
 }
 
-async function request(path, options = {}) {
-  let response;
+const SIGN_IN_AGAIN = "Your session has ended. Sign in again to continue.";
+
+/** The Authorization header for a call, or none when sign-in is not configured. */
+async function authorization() {
+  if (!auth) return {};
+  let token;
   try {
-    response = await fetch(BASE + path, {
-      ...options,
-      headers: { Accept: "application/json", ...(options.headers || {}) },
-    });
+    token = await auth.accessToken();
+  } catch {
+    throw new ApiError(0, "NETWORK", "Could not reach the sign-in service. Check your connection and try again.");
+  }
+  if (!token) {
+    auth.unauthorized();
+    throw new ApiError(401, "UNAUTHORIZED", SIGN_IN_AGAIN);
+  }
+  return { Authorization: `Bearer ${token}` };
+}
+
+async function request(path, options = {}, { signed = true, retried = false } = {}) {
+  let response;
+  const headers = { Accept: "application/json", ...(options.headers || {}), ...(signed ? await authorization() : {}) };
+  try {
+    response = await fetch(path, { ...options, headers });
   } catch (err) {
     throw new ApiError(0, "NETWORK", "Could not reach the server. Check your connection and try again.");
+  }
+  if (response.status === 401 && signed && auth) {
+    // Refused although the clock said it was valid (revoked, or clocks apart): one fresh token, one retry.
+    const renewed = !retried && await auth.forceRefresh().catch(() => false);
+    if (renewed) return request(path, options, { signed, retried: true });
+    auth.unauthorized();
+    throw new ApiError(401, "UNAUTHORIZED", SIGN_IN_AGAIN);
   }
   const text = await response.text();
   let body = null;
@@ -71,12 +105,12 @@ export function createUpload({ filename, contentType, size }) {
   });
 }
 
-/** GET /images/{id}: the image record. */
-/** GET /config: what the page needs to know (the upload limits). */
+/** GET /config (public): what the page needs to know: the upload limits and how to sign in. */
 export function getConfig() {
-  return request("/config");
+  return request("/config", {}, { signed: false });
 }
 
+/** GET /images/{id}: the image record. */
 export function getImage(id) {
   return request(imagePath(id));
 }

@@ -5,6 +5,7 @@
 //   const auth = createAuth({ authorizeUrl, tokenUrl, clientId, redirectUri, scopes, logoutUrl });
 //   if (await auth.handleRedirect()) { /* just signed in */ }
 //   const token = await auth.accessToken();   // null when signed out: call auth.signIn()
+//   if (answer.status === 401 && await auth.forceRefresh()) { /* try once more */ }
 
 const SESSION_KEY = "imgpipe.auth.session";
 const PENDING_KEY = "imgpipe.auth.pending";
@@ -181,11 +182,33 @@ export function createAuth(
     return session ? session.accessToken : null;
   }
 
-  /** Who is signed in: {username, sub}, read from the tokens for display, or null. */
+  /**
+   * A new access token now, whatever the clock says (the API refused the one we have). Resolves
+   * true when there is one, false when the user has to sign in again.
+   */
+  async function forceRefresh() {
+    if (!session?.refreshToken) {
+      save(null);
+      return false;
+    }
+    refreshing ??= refresh().finally(() => {
+      refreshing = null;
+    });
+    try {
+      await refreshing;
+    } catch (err) {
+      if (err.code === "network") throw err;
+      return false;
+    }
+    return Boolean(session);
+  }
+
+  /** Who is signed in: {username, email, sub}, read from the tokens for display, or null. */
   function currentUser() {
     if (!session) return null;
     const claims = claimsOf(session.idToken || "") || claimsOf(session.accessToken) || {};
-    return { username: claims["cognito:username"] || claims.username || "", sub: claims.sub || "" };
+    const email = typeof claims.email === "string" ? claims.email : "";
+    return { username: claims["cognito:username"] || claims.username || "", email, sub: claims.sub || "" };
   }
 
   /** Forgets the tokens (revoking the refresh token when a revokeUrl is set) and goes to the sign-out page. */
@@ -211,5 +234,5 @@ export function createAuth(
     return () => listeners.delete(listener);
   }
 
-  return { signIn, handleRedirect, signOut, accessToken, currentUser, onChange };
+  return { signIn, handleRedirect, signOut, accessToken, forceRefresh, currentUser, onChange };
 }

@@ -1,5 +1,5 @@
 // Upload panel: drop zone + file picker, client-side checks, signed upload with progress, live status.
-import { ApiError, createUpload, getConfig, pollImage, uploadToStorage } from "./api.js";
+import { ApiError, createUpload, pollImage, uploadToStorage } from "./api.js";
 import { announce, el } from "./dom.js";
 import { describeError, formatBytes, summaryNames } from "./format.js";
 
@@ -33,14 +33,10 @@ export function typeNames(types) {
 /** The server's upload limits, once loaded. */
 let limits = null;
 
-/** Reads the server's limits and shows them in the picker and its hint. */
-async function loadLimits(input) {
-  try {
-    limits = (await getConfig()).limits || null;
-  } catch {
-    return; // the server still checks every upload
-  }
-  if (!limits) return;
+/** Shows the server's limits (`GET /config`) in the picker and its hint. */
+function applyLimits(input, serverLimits) {
+  limits = serverLimits || null;
+  if (!limits) return; // the server still checks every upload
   input.accept = (limits.contentTypes || []).join(",");
   const hint = document.getElementById("upload-hint");
   if (hint) {
@@ -57,6 +53,7 @@ const STATUS_TEXT = {
   rejected: "Rejected",
   failed: "Failed",
   invalid: "Not uploaded",
+  signin: "Waiting for sign-in",
 };
 
 /** One row in the upload list, updated as the file moves through the pipeline. */
@@ -98,14 +95,16 @@ class UploadItem {
 }
 
 /**
- * Wire the upload panel. onFinished(record) is called when an image reaches a final status
- * (so the gallery can refresh).
+ * Wire the upload panel. `limits` are the server's (`GET /config`). onFinished(record) is called
+ * when an image reaches a final status (so the gallery can refresh). Returns `addFiles(files)`
+ * and `waitingFiles()`: the files whose upload stopped because the session ended, to keep
+ * across a new sign-in.
  */
-export function initUpload({ onFinished = () => {} } = {}) {
+export function initUpload({ limits: serverLimits, onFinished = () => {} } = {}) {
   const zone = document.getElementById("drop-zone");
   const input = document.getElementById("file-input");
   const list = document.getElementById("upload-list");
-  loadLimits(input);
+  applyLimits(input, serverLimits);
   const queue = [];
   let running = 0;
 
@@ -170,8 +169,14 @@ export function initUpload({ onFinished = () => {} } = {}) {
     if (event.dataTransfer.files.length > 0) addFiles(event.dataTransfer.files);
   });
 
-  return { addFiles };
+  const waitingFiles = () => [...list.querySelectorAll(".upload-item[data-status='signin']")]
+    .map((node) => waiting.get(node)).filter(Boolean);
+
+  return { addFiles, waitingFiles };
 }
+
+/** Files stopped by an ended session, by their row. */
+const waiting = new WeakMap();
 
 async function runUpload(item, onFinished) {
   const { file } = item;
@@ -195,6 +200,13 @@ async function runUpload(item, onFinished) {
     finish(item, record);
     onFinished(record);
   } catch (err) {
+    if (err instanceof ApiError && err.status === 401 && !imageId) {
+      // Nothing was sent: keep the file, and upload it once the user has signed in again.
+      waiting.set(item.node, file);
+      item.setStatus("signin", "Your session ended before this file was sent. It will upload after you sign in again.");
+      announce(`${file.name}: waiting for you to sign in again.`);
+      return;
+    }
     const code = err instanceof ApiError ? err.code : "ERROR";
     const message = err instanceof ApiError ? describeError({ code, message: err.message }) : String(err);
     item.node.dataset.code = code;

@@ -2,6 +2,7 @@
 //   IMGPIPE_URL          the server's URL (required)
 //   IMGPIPE_TEST_PHOTOS  directory with chelsea.png (a real cat photo from scikit-image)
 //   CHROMIUM_PATH        browser binary [/usr/bin/chromium]
+//   IMGPIPE_BIN, IMGPIPE_DATA  the server's binary and data directory, to create the test's user (accounts.mjs)
 // Accessibility is checked with axe-core, injected from node_modules (no network).
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
@@ -11,6 +12,7 @@ import path from "node:path";
 import { createRequire } from "node:module";
 import { fileURLToPath } from "node:url";
 import { chromium } from "playwright-core";
+import { createUser, signIn } from "./accounts.mjs";
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 const AXE = createRequire(import.meta.url).resolve("axe-core/axe.min.js");
@@ -31,6 +33,7 @@ describe("imgpipe page in headless Chromium", () => {
   let catImageId;
   let catConfidence;
   let scratch;
+  let user;
 
   before(async () => {
     serverUrl = process.env.IMGPIPE_URL;
@@ -56,7 +59,8 @@ describe("imgpipe page in headless Chromium", () => {
     // Keep file-chooser interception on from the start, so that a later waitForEvent("filechooser")
     // cannot race with the key press that opens it.
     page.on("filechooser", () => {});
-    await page.goto(serverUrl);
+    user = createUser("viewer");
+    await signIn(page, serverUrl, user);
     await page.waitForSelector("#gallery-caption:not(:text-is('Loading recent images…'))");
   });
 
@@ -78,7 +82,13 @@ describe("imgpipe page in headless Chromium", () => {
         // error answers have no upload URL
       }
     });
-    ctx.on("page", (p) => p.on("pageerror", (err) => pageErrors.push(String(err))));
+    ctx.on("page", (p) => {
+      p.on("pageerror", (err) => pageErrors.push(String(err)));
+      // The page runs under its Content-Security-Policy: anything it needs and the policy blocks is an error.
+      p.on("console", (msg) => {
+        if (msg.type() === "error" && /Content Security Policy/i.test(msg.text())) pageErrors.push(msg.text());
+      });
+    });
   }
 
   const uploadItem = (name) => page.locator(".upload-item", { has: page.locator(".upload-name", { hasText: name }) });
@@ -154,6 +164,8 @@ describe("imgpipe page in headless Chromium", () => {
     // from raising later file-chooser events on it.
     const shot = await context.newPage();
     try {
+      // A new tab starts signed out (tokens live in the tab's sessionStorage).
+      await signIn(shot, serverUrl, user);
       await shot.goto(`${serverUrl}#/images/${catImageId}`);
       await shot.locator(".timeline-event").first().waitFor({ timeout: 20_000 });
       await shot.waitForFunction(() => [...document.images].every((img) => img.complete));
@@ -227,13 +239,27 @@ describe("imgpipe page in headless Chromium", () => {
 
   test("axe-core finds no WCAG 2.1 A/AA problems on the gallery and the viewer", async () => {
     assert.ok(catImageId, "needs the uploaded image");
-    for (const hash of ["#/", `#/images/${catImageId}`]) {
-      await page.goto(`${serverUrl}${hash}`);
-      await page.waitForFunction(() => !document.querySelector("[aria-busy]") && !document.querySelector(".loading"));
-      await page.addScriptTag({ path: AXE });
-      const result = await page.evaluate(() => window.axe.run(document, { runOnly: ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"] }));
-      const problems = result.violations.map((v) => `${v.id} (${v.impact}): ${v.nodes.map((n) => n.target.join(" ")).join(", ")}`);
-      assert.deepEqual(problems, [], `${hash}: accessibility problems`);
+    // axe is injected as an inline script, which the page's CSP rightly blocks: audit in a context that
+    // bypasses it (every other test runs the page under its CSP).
+    const audit = await browser.newContext({ viewport: { width: 1280, height: 900 }, bypassCSP: true });
+    try {
+      const tab = await audit.newPage();
+      await tab.goto(serverUrl);
+      await tab.locator("#sign-in").waitFor();
+      await tab.addScriptTag({ path: AXE });
+      const signedOut = await tab.evaluate(() => window.axe.run(document, { runOnly: ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"] }));
+      assert.deepEqual(signedOut.violations.map((v) => v.id), [], "signed out: accessibility problems");
+      await signIn(tab, serverUrl, user);
+      for (const hash of ["#/", `#/images/${catImageId}`]) {
+        await tab.goto(`${serverUrl}${hash}`);
+        await tab.waitForFunction(() => !document.querySelector("[aria-busy]") && !document.querySelector(".loading"));
+        await tab.addScriptTag({ path: AXE });
+        const result = await tab.evaluate(() => window.axe.run(document, { runOnly: ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"] }));
+        const problems = result.violations.map((v) => `${v.id} (${v.impact}): ${v.nodes.map((n) => n.target.join(" ")).join(", ")}`);
+        assert.deepEqual(problems, [], `${hash}: accessibility problems`);
+      }
+    } finally {
+      await audit.close();
     }
   });
 
@@ -242,6 +268,7 @@ describe("imgpipe page in headless Chromium", () => {
     watch(phone);
     try {
       const small = await phone.newPage();
+      await signIn(small, serverUrl, user);
       for (const hash of ["#/", `#/images/${catImageId}`, "#/search?label=Cat&min=50"]) {
         await small.goto(`${serverUrl}${hash}`);
         await small.waitForLoadState("networkidle");
