@@ -38,6 +38,7 @@ TRANSACT_ITEM_ACTIONS = {
 S3_ACTIONS = {
     "list_objects": "s3:ListBucket",
     "list_objects_v2": "s3:ListBucket",
+    "list_object_versions": "s3:ListBucketVersions",
     "head_bucket": "s3:ListBucket",
     "head_object": "s3:GetObject",
     "get_object_attributes": "s3:GetObject",

@@ -282,8 +282,9 @@ def test_no_wildcard_actions_or_resources_except_where_aws_allows_nothing_else(t
 
 
 def test_s3_access_is_scoped_to_prefixes(translated):
-    """Every S3 grant names one of the layout's prefixes (or is ListBucket limited to uploads/)."""
+    """Every S3 grant names one of the layout's prefixes (or is a bucket listing limited to them)."""
     allowed_suffixes = ("/uploads/*", "/thumbnails/*", "/results/*")
+    allowed_prefixes = {"uploads/*", "thumbnails/*", "results/*"}
     for role_id, role in all_roles(translated).items():
         for p in role["Properties"].get("Policies", []):
             for s in p["PolicyDocument"]["Statement"]:
@@ -291,8 +292,9 @@ def test_s3_access_is_scoped_to_prefixes(translated):
                 if s["Effect"] != "Allow" or not any(a.startswith("s3:") for a in actions):
                     continue
                 for resource in as_list(s["Resource"]):
-                    if actions == ["s3:ListBucket"]:
-                        assert s["Condition"]["StringLike"]["s3:prefix"] == "uploads/*"
+                    if set(actions) <= {"s3:ListBucket", "s3:ListBucketVersions"}:
+                        prefixes = set(as_list(s["Condition"]["StringLike"]["s3:prefix"]))
+                        assert prefixes and prefixes <= allowed_prefixes, (role_id, prefixes)
                         continue
                     assert "Fn::Sub" in resource and resource["Fn::Sub"].endswith(allowed_suffixes), (role_id, resource)
 

@@ -112,7 +112,11 @@ async fn remove_versions(s3: &aws_sdk_s3::Client, bucket: &str, prefix: &str) ->
             return Ok(());
         }
         for (key, version) in found {
-            delete_object(s3, bucket, &key, version).await.map_err(Listing::Failed)?;
+            let deleted = match version {
+                Some(version) => delete_version(s3, bucket, &key, &version).await,
+                None => delete_current(s3, bucket, &key).await,
+            };
+            deleted.map_err(Listing::Failed)?;
         }
     }
     Err(Listing::Failed(StepError::Retryable(format!(
@@ -134,23 +138,30 @@ async fn remove_current(s3: &aws_sdk_s3::Client, bucket: &str, prefix: &str) -> 
             return Ok(());
         }
         for key in keys {
-            delete_object(s3, bucket, &key, None).await?;
+            delete_current(s3, bucket, &key).await?;
         }
     }
     Err(StepError::Retryable(format!("{bucket}/{prefix} still lists objects after {MAX_PAGES} rounds")))
 }
 
-/// Deletes one object, or one version of it.
-async fn delete_object(
-    s3: &aws_sdk_s3::Client,
-    bucket: &str,
-    key: &str,
-    version: Option<String>,
-) -> Result<(), StepError> {
+/// Deletes one version of an object (`s3:DeleteObjectVersion`).
+async fn delete_version(s3: &aws_sdk_s3::Client, bucket: &str, key: &str, version: &str) -> Result<(), StepError> {
     s3.delete_object()
         .bucket(bucket)
         .key(key)
-        .set_version_id(version)
+        .version_id(version)
+        .send()
+        .await
+        .map_err(|e| classify_sdk_error("deleting an image file version", &e))?;
+    Ok(())
+}
+
+/// Deletes the current object of a key (`s3:DeleteObject`): where versions are kept, this
+/// only adds a delete marker, so it serves stores that keep none.
+async fn delete_current(s3: &aws_sdk_s3::Client, bucket: &str, key: &str) -> Result<(), StepError> {
+    s3.delete_object()
+        .bucket(bucket)
+        .key(key)
         .send()
         .await
         .map_err(|e| classify_sdk_error("deleting an image file", &e))?;
