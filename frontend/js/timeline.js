@@ -1,4 +1,5 @@
-// The execution timeline of one image: its states with durations, attempts, retries and errors.
+// The execution timeline of one image: its states with durations, attempts, retries and errors
+// (each error a code and a sentence; the API keeps execution ids and causes to itself).
 import { ApiError, getTimeline } from "./api.js";
 import { el } from "./dom.js";
 import { describeError, formatDuration, formatTime } from "./format.js";
@@ -6,10 +7,6 @@ import { describeError, formatDuration, formatTime } from "./format.js";
 /** Fills `section` with the timeline of `record`'s execution (its `.loading` placeholder says what is missing). */
 export async function loadTimeline(record, section) {
   const placeholder = section.querySelector(".loading");
-  if (!record.executionId && record.status === "PENDING") {
-    placeholder.textContent = "The pipeline hasn't started yet for this image.";
-    return;
-  }
   let timeline;
   try {
     timeline = await getTimeline(record.imageId);
@@ -23,30 +20,15 @@ export async function loadTimeline(record, section) {
   section.append(renderTimeline(timeline));
 }
 
-/** The readable part of a Step Functions error cause (Lambda's {"errorType","errorMessage"} JSON). */
-function parseCause(cause, errorName) {
-  if (typeof cause !== "string") return cause ? JSON.stringify(cause) : "";
-  try {
-    const parsed = JSON.parse(cause);
-    if (parsed && typeof parsed === "object" && typeof parsed.errorMessage === "string") {
-      return parsed.errorType && parsed.errorType !== errorName
-        ? `${parsed.errorType}: ${parsed.errorMessage}`
-        : parsed.errorMessage;
-    }
-  } catch {
-    // not JSON: show as is
-  }
-  return cause;
-}
-
 function renderTimeline(timeline) {
   const events = Array.isArray(timeline.events) ? timeline.events : [];
   const fragment = document.createDocumentFragment();
   fragment.append(el("p", { class: "timeline-summary" },
-    "Execution ", el("span", { class: "badge" }, String(timeline.status || "unknown")),
-    timeline.executionId ? [" ", el("code", { class: "execution-id" }, String(timeline.executionId))] : null));
+    "Execution ", el("span", { class: "badge" }, String(timeline.status || "unknown")));
   if (events.length === 0) {
-    fragment.append(el("p", { class: "muted" }, "No states have run yet."));
+    fragment.append(el("p", { class: "muted" }, timeline.status === "PENDING"
+      ? "The pipeline hasn't started yet for this image."
+      : "No states have run yet."));
     return fragment;
   }
 
@@ -62,7 +44,7 @@ function renderTimeline(timeline) {
     const duration = Number.isFinite(Number(event.durationMs)) && event.durationMs !== null
       ? Number(event.durationMs)
       : (Number.isFinite(entered) && Number.isFinite(Date.parse(event.exitedAt)) ? Date.parse(event.exitedAt) - entered : NaN);
-    const failed = /fail/i.test(String(event.type || ""));
+    const failed = event.status === "FAILED" || /fail/i.test(String(event.type || ""));
 
     const bar = el("span", { class: "timeline-bar", "aria-hidden": "true" });
     if (Number.isFinite(start) && Number.isFinite(entered)) {
@@ -82,8 +64,8 @@ function renderTimeline(timeline) {
         attempts > 0 ? ` · ${attempts} ${attempts === 1 ? "attempt" : "attempts"}` : "",
         attempts > 1 ? ` (${attempts - 1} ${attempts - 1 === 1 ? "retry" : "retries"})` : ""),
       errors.length
-        ? el("ul", { class: "timeline-errors" }, errors.map((error) => el("li", {},
-          el("strong", {}, String(error.error || "Error")), error.cause ? `: ${parseCause(error.cause, error.error)}` : "")))
+        ? el("ul", { class: "timeline-errors" }, errors.map((error) => el("li", { "data-code": String(error.code || "") },
+          el("strong", {}, String(error.code || "Error")), error.message ? `: ${String(error.message)}` : "")))
         : null));
   }
   fragment.append(list);

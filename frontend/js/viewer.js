@@ -289,10 +289,6 @@ function exifValue(value) {
 
 function renderLinks(record) {
   const links = [];
-  const consoleUrl = safeUrl(record.consoleUrl);
-  if (consoleUrl) {
-    links.push(el("a", { href: consoleUrl, target: "_blank", rel: "noopener noreferrer" }, "Open the execution in the AWS console"));
-  }
   const resultUrl = safeUrl(record.resultUrl);
   if (resultUrl) links.push(el("a", { href: resultUrl, target: "_blank", rel: "noopener noreferrer" }, "Result JSON"));
   const originalUrl = safeUrl(record.originalUrl);
