@@ -4,6 +4,7 @@ use crate::error::EngineError;
 use crate::exec::{Execution, Record, Runner};
 use crate::history::{ExecutionDescription, ExecutionStatus, HistoryEvent};
 use crate::invoke::{EngineOptions, TaskInvoker};
+use crate::slots::{DrainReport, TaskSlots};
 use crate::{time, Definition};
 use serde_json::Value;
 use sha2::Digest as _;
@@ -38,6 +39,7 @@ pub struct Engine {
     machines: Mutex<HashMap<String, Definition>>,
     executions: Mutex<HashMap<String, Arc<Execution>>>,
     tasks: Mutex<Vec<AbortHandle>>,
+    slots: Arc<TaskSlots>,
     load_problems: Vec<String>,
 }
 
@@ -78,6 +80,7 @@ impl Engine {
         options: EngineOptions,
     ) -> Result<Engine, EngineError> {
         check_options(&options)?;
+        let max_running_tasks = options.max_running_tasks;
         let dir = store_dir.join("executions");
         std::fs::create_dir_all(&dir)
             .map_err(|e| EngineError::Store(format!("cannot create {}: {e}", dir.display())))?;
@@ -109,6 +112,7 @@ impl Engine {
             machines: Mutex::new(HashMap::new()),
             executions: Mutex::new(executions),
             tasks: Mutex::new(Vec::new()),
+            slots: Arc::new(TaskSlots::new(max_running_tasks)),
             load_problems: problems,
         })
     }
@@ -116,6 +120,7 @@ impl Engine {
     /// An engine that keeps executions in memory only.
     pub fn in_memory(invoker: Arc<dyn TaskInvoker>, options: EngineOptions) -> Result<Engine, EngineError> {
         check_options(&options)?;
+        let max_running_tasks = options.max_running_tasks;
         Ok(Engine {
             store: None,
             invoker,
@@ -123,6 +128,7 @@ impl Engine {
             machines: Mutex::new(HashMap::new()),
             executions: Mutex::new(HashMap::new()),
             tasks: Mutex::new(Vec::new()),
+            slots: Arc::new(TaskSlots::new(max_running_tasks)),
             load_problems: Vec::new(),
         })
     }
@@ -199,7 +205,12 @@ impl Engine {
 
     fn spawn(&self, exec: Arc<Execution>, resume: Option<crate::exec::Checkpoint>, fresh: bool) {
         exec.active.store(true, Ordering::SeqCst);
-        let runner = Arc::new(Runner { exec, invoker: self.invoker.clone(), options: self.options.clone() });
+        let runner = Arc::new(Runner {
+            exec,
+            invoker: self.invoker.clone(),
+            options: self.options.clone(),
+            slots: self.slots.clone(),
+        });
         let handle = tokio::spawn(runner.run(resume, fresh));
         let mut tasks = lock(&self.tasks);
         tasks.retain(|t| !t.is_finished());
@@ -232,6 +243,20 @@ impl Engine {
         let mut all: Vec<ExecutionDescription> = lock(&self.executions).values().map(|e| e.description()).collect();
         all.sort_by(|a, b| a.start_date.cmp(&b.start_date).then(a.execution_arn.cmp(&b.execution_arn)));
         all
+    }
+
+    /// Task states running now, across all executions.
+    pub fn running_tasks(&self) -> usize {
+        self.slots.running()
+    }
+
+    /// For a graceful stop: starts no new Task from now on and waits up to `timeout` for the
+    /// running ones to finish and checkpoint. Executions stay RUNNING in the store and continue
+    /// at the next [`Engine::resume_unfinished`].
+    pub async fn drain(&self, timeout: std::time::Duration) -> DrainReport {
+        let report = self.slots.drain(timeout).await;
+        tracing::info!(still_running = report.still_running, "engine drained");
+        report
     }
 
     /// Continues every RUNNING execution loaded from the store from its last checkpoint;

@@ -6,6 +6,7 @@ use crate::error::{names, StatesError, PAYLOAD_LIMIT_BYTES};
 use crate::history::{ExecutionDescription, ExecutionStatus, HistoryEvent};
 use crate::invoke::{DelayReason, DelayRecord, EngineOptions, TaskContext, TaskInvoker};
 use crate::path::{kind, Path};
+use crate::slots::TaskSlots;
 use crate::template::Template;
 use crate::time;
 use crate::Definition;
@@ -169,6 +170,7 @@ pub(crate) struct Runner {
     pub exec: Arc<Execution>,
     pub invoker: Arc<dyn TaskInvoker>,
     pub options: EngineOptions,
+    pub slots: Arc<TaskSlots>,
 }
 
 /// How a state ends: the next state (or `None` at an end) and its output.
@@ -678,6 +680,7 @@ impl Runner {
             scheduled["timeoutInSeconds"] = json!(t);
         }
         self.emit(cur, "TaskScheduled", Some(("taskScheduledEventDetails", scheduled)));
+        let _slot = self.slots.acquire().await;
         self.emit(
             cur,
             "TaskStarted",

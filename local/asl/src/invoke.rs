@@ -79,11 +79,14 @@ pub struct EngineOptions {
     pub timeout_scale: Option<f64>,
     /// Called with every requested delay (for tests and tracing).
     pub on_delay: Option<DelayObserver>,
+    /// At most this many Task states run at once across all executions; the others queue
+    /// between TaskScheduled and TaskStarted. `None`: no limit.
+    pub max_running_tasks: Option<usize>,
 }
 
 impl Default for EngineOptions {
     fn default() -> Self {
-        EngineOptions { time_scale: 1.0, timeout_scale: None, on_delay: None }
+        EngineOptions { time_scale: 1.0, timeout_scale: None, on_delay: None, max_running_tasks: None }
     }
 }
 
@@ -93,6 +96,7 @@ impl fmt::Debug for EngineOptions {
             .field("time_scale", &self.time_scale)
             .field("timeout_scale", &self.timeout_scale)
             .field("on_delay", &self.on_delay.as_ref().map(|_| "<callback>"))
+            .field("max_running_tasks", &self.max_running_tasks)
             .finish()
     }
 }

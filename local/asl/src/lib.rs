@@ -53,6 +53,7 @@ mod intrinsic;
 mod invoke;
 mod mock;
 mod path;
+mod slots;
 mod template;
 mod time;
 
@@ -64,3 +65,4 @@ pub use invoke::{
     DelayObserver, DelayReason, DelayRecord, EngineOptions, TaskContext, TaskFailure, TaskFuture, TaskInvoker,
 };
 pub use mock::{MockConfigError, MockInvoker};
+pub use slots::DrainReport;
