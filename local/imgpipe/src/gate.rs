@@ -93,6 +93,42 @@ pub async fn check_host(State(hosts): State<AllowedHosts>, req: Request, next: N
         .into_response()
 }
 
+/// The page's own origins (`http://127.0.0.1:PORT`, `http://localhost:PORT`).
+#[derive(Debug, Clone)]
+pub struct PageOrigins(Arc<Vec<String>>);
+
+impl PageOrigins {
+    /// The origins of the page served on `port`.
+    pub fn loopback(port: u16) -> Self {
+        PageOrigins(Arc::new(vec![format!("http://127.0.0.1:{port}"), format!("http://localhost:{port}")]))
+    }
+}
+
+/// CORS for the sign-in service's token and revocation endpoints, as Cognito answers them: a
+/// page opened as `localhost` calls the issuer on `127.0.0.1`, another origin. Only the page's own
+/// origins are named; others get no CORS headers (the browser then keeps the answer from them).
+pub async fn sign_in_cors(State(origins): State<PageOrigins>, req: Request, next: Next) -> Response {
+    let origin = req
+        .headers()
+        .get(header::ORIGIN)
+        .and_then(|value| value.to_str().ok())
+        .filter(|origin| origins.0.iter().any(|allowed| allowed == origin))
+        .and_then(|origin| HeaderValue::from_str(origin).ok());
+    let preflight = req.method() == axum::http::Method::OPTIONS;
+    let mut response = if preflight { StatusCode::NO_CONTENT.into_response() } else { next.run(req).await };
+    let headers = response.headers_mut();
+    headers.append(header::VARY, HeaderValue::from_static("Origin"));
+    if let Some(origin) = origin {
+        headers.insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, origin);
+        if preflight {
+            headers.insert(header::ACCESS_CONTROL_ALLOW_METHODS, HeaderValue::from_static("POST"));
+            headers.insert(header::ACCESS_CONTROL_ALLOW_HEADERS, HeaderValue::from_static("content-type, accept"));
+            headers.insert(header::ACCESS_CONTROL_MAX_AGE, HeaderValue::from_static("600"));
+        }
+    }
+    response
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -10,26 +10,36 @@ use axum::extract::{Request, State};
 use axum::http::{header, StatusCode};
 use axum::middleware;
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
+use axum::routing::{any_service, get};
 use imgpipe_core::http::ApiState;
 
 use crate::accounts::AUTH_PATH;
-use crate::gate::{self, AllowedHosts};
+use crate::gate::{self, AllowedHosts, PageOrigins};
 use auth::AuthService;
 
 /// The whole HTTP app: the API (its routes but `/config` and `/health` need a token), the
 /// sign-in service at [`AUTH_PATH`], then the page: core's embedded copy of `frontend/` (as the
 /// Query function serves it), or the files of `frontend` when given (for page development);
 /// requests for other host names are refused before any of it.
-pub fn app(api: Arc<ApiState>, frontend: Option<PathBuf>, auth: &AuthService, hosts: AllowedHosts) -> axum::Router {
+pub fn app(api: Arc<ApiState>, frontend: Option<PathBuf>, auth: &AuthService, port: u16) -> axum::Router {
     let app = imgpipe_core::http::router(api.clone())
         .route_layer(middleware::from_fn_with_state(auth.verifier(), gate::require_token))
-        .nest(AUTH_PATH, auth.router());
+        .nest_service(AUTH_PATH, sign_in_routes(auth, port));
     let app = match frontend {
         Some(dir) => app.fallback_service(get(static_file).with_state(Arc::new(dir))),
         None => app.merge(imgpipe_core::http::frontend::router(&api)),
     };
-    app.layer(middleware::from_fn_with_state(hosts, gate::check_host))
+    app.layer(middleware::from_fn_with_state(AllowedHosts::loopback(port), gate::check_host))
+}
+
+/// The sign-in service, with CORS for the page's own origins on the endpoints the page `fetch`es.
+fn sign_in_routes(auth: &AuthService, port: u16) -> axum::Router {
+    let cors = middleware::from_fn_with_state(PageOrigins::loopback(port), gate::sign_in_cors);
+    let service = auth.router();
+    axum::Router::new()
+        .route("/oauth2/token", any_service(service.clone()).layer(cors.clone()))
+        .route("/oauth2/revoke", any_service(service.clone()).layer(cors))
+        .fallback_service(service)
 }
 
 async fn static_file(State(root): State<Arc<PathBuf>>, req: Request) -> Response {

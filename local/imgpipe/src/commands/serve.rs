@@ -15,7 +15,6 @@ use tower::ServiceExt as _;
 use imgpipe_core::config::AuthSettings;
 
 use crate::accounts;
-use crate::gate::AllowedHosts;
 use crate::stack::{Stack, StackOptions};
 
 /// How `serve` listens.
@@ -47,7 +46,7 @@ pub async fn run(serve: ServeOptions, mut opts: StackOptions) -> anyhow::Result<
     let first_user = accounts::ensure_initial_user(&auth)?;
     let mut stack = Stack::start(opts).await?;
     stack.config.auth = Some(page_auth(&auth)?);
-    let app = crate::server::app(stack.api_state(), serve.frontend, &auth, AllowedHosts::loopback(port));
+    let app = crate::server::app(stack.api_state(), serve.frontend, &auth, port);
     if let Some((user, password)) = first_user {
         println!("{}", accounts::initial_user_notice(&user, &password));
     }
