@@ -267,6 +267,75 @@ async fn users_cli_round_trip_and_images_belong_to_their_owner() {
     assert!(out.contains("alice") && !out.contains("bob"), "{out}");
 }
 
+/// The page's sign-in, over HTTP as a browser makes it: `/config` names the sign-in service;
+/// the authorization code flow with PKCE through its form gives an access token the API accepts.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_page_signs_in_with_what_config_names_and_calls_the_api() {
+    use sha2::Digest as _;
+    let dir = TempDir::new("auth-page");
+    let data = dir.join("data");
+    add_user(&data, "alice");
+    let server = Server::start(&data, &[], &[]).await;
+    let (status, config) = get(&server, "/config", None).await;
+    assert_eq!(status, 200);
+    let auth = &config["auth"];
+    assert_eq!(auth["issuer"], format!("{}auth", server.url), "{config}");
+    assert_eq!(auth["clientId"], CLIENT_ID);
+    assert!(auth["scopes"].as_array().unwrap().contains(&json!(SCOPE)), "{config}");
+    let str_of = |name: &str| auth[name].as_str().unwrap_or_else(|| panic!("no {name}: {config}")).to_string();
+
+    let verifier = base64_url(uuid::Uuid::new_v4().as_bytes()) + &base64_url(uuid::Uuid::new_v4().as_bytes());
+    let challenge = base64_url(&sha2::Sha256::digest(verifier.as_bytes()));
+    let scope = auth["scopes"].as_array().unwrap().iter().filter_map(Value::as_str).collect::<Vec<_>>().join(" ");
+    let params = [
+        ("response_type", "code"),
+        ("client_id", CLIENT_ID),
+        ("redirect_uri", server.url.as_str()),
+        ("state", "s1"),
+        ("scope", scope.as_str()),
+        ("code_challenge", challenge.as_str()),
+        ("code_challenge_method", "S256"),
+    ];
+    let browser = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
+    let form = browser.get(str_of("authorizeUrl")).query(&params).send().await.expect("GET authorize");
+    assert_eq!(form.status().as_u16(), 200);
+    let html = form.text().await.unwrap();
+    assert!(html.contains("name=\"username\"") && html.contains("name=\"password\""), "{html}");
+    let mut fields: Vec<(&str, &str)> = params.to_vec();
+    fields.extend([("username", "alice"), ("password", "wrong password")]);
+    let refused = browser.post(str_of("authorizeUrl")).form(&fields).send().await.expect("POST authorize");
+    assert!(refused.headers().get("location").is_none(), "a wrong password gets no code");
+    fields.pop();
+    fields.push(("password", PASSWORD));
+    let signed_in = browser.post(str_of("authorizeUrl")).form(&fields).send().await.expect("POST authorize");
+    assert_eq!(signed_in.status().as_u16(), 302);
+    let location = signed_in.headers()["location"].to_str().unwrap().to_string();
+    let url = reqwest::Url::parse(&location).expect("a redirect URL");
+    assert_eq!(format!("{}://{}/", url.scheme(), url.authority()), server.url, "back to the page");
+    let code = url.query_pairs().find(|(k, _)| k == "code").map(|(_, v)| v.into_owned()).expect("a code");
+    let tokens: Value = browser
+        .post(str_of("tokenUrl"))
+        .form(&[
+            ("grant_type", "authorization_code"),
+            ("client_id", CLIENT_ID),
+            ("code", code.as_str()),
+            ("redirect_uri", server.url.as_str()),
+            ("code_verifier", verifier.as_str()),
+        ])
+        .send()
+        .await
+        .expect("POST token")
+        .json()
+        .await
+        .expect("token JSON");
+    let access = tokens["access_token"].as_str().unwrap_or_else(|| panic!("no access token: {tokens}"));
+    let (status, body) = get(&server, "/images", Some(access)).await;
+    assert_eq!(status, 200, "{body}");
+    let id_token = tokens["id_token"].as_str().expect("an ID token with openid");
+    let (status, _) = get(&server, "/images", Some(id_token)).await;
+    assert_eq!(status, 401, "the ID token of the same sign-in is not an access token");
+}
+
 /// Runs `imgpipe serve --port 0 --data DATA` until it prints its URL; the lines it printed.
 fn serve_banner(data: &Path) -> Vec<String> {
     use std::io::BufRead as _;
