@@ -131,6 +131,10 @@ impl Drop for TempDir {
     }
 }
 
+/// The user [`Server::signed_in`] acts as, and its password.
+pub const E2E_USER: &str = "e2e";
+const E2E_PASSWORD: &str = "e2e-test-password-not-a-secret";
+
 /// `imgpipe serve --port 0 --data DIR` as a child process; killed on drop.
 pub struct Server {
     /// Base URL, ending in `/`.
@@ -139,6 +143,8 @@ pub struct Server {
     child: Child,
     log: PathBuf,
     http: reqwest::Client,
+    /// The access token the API helpers send (`Authorization: Bearer`), if signed in.
+    token: Option<String>,
 }
 
 static SERVER_COUNT: AtomicU32 = AtomicU32::new(0);
@@ -189,7 +195,30 @@ impl Server {
             tokio::time::sleep(Duration::from_millis(100)).await;
         };
         let http = reqwest::Client::builder().timeout(Duration::from_secs(60)).build().expect("http client");
-        Server { url, data_dir: data_dir.to_path_buf(), child, log, http }
+        Server { url, data_dir: data_dir.to_path_buf(), child, log, http, token: None }
+    }
+
+    /// [`Server::start`], signed in as [`E2E_USER`] (created in `data_dir` if missing): the API
+    /// helpers send its access token, as the page does.
+    pub async fn signed_in(data_dir: &Path, env: &[(&str, &str)], args: &[&str]) -> Server {
+        std::fs::create_dir_all(data_dir).expect("create data dir");
+        // A data dir reused across restarts has the user already; `users token` below says if anything is wrong.
+        let _ = users_command(data_dir, &["add", E2E_USER, "--password-stdin"]);
+        let mut server = Server::start(data_dir, env, args).await;
+        let (ok, out) = users_command(data_dir, &["token", E2E_USER]);
+        let token = out.trim().to_string();
+        assert!(ok && token.split('.').count() == 3, "imgpipe users token {E2E_USER} gave no token: {out}");
+        server.token = Some(token);
+        server
+    }
+
+    /// A request to an API path like `/images/ID`, with the access token if signed in.
+    pub fn api(&self, method: reqwest::Method, path: &str) -> reqwest::RequestBuilder {
+        let req = self.http.request(method, self.endpoint(path));
+        match &self.token {
+            Some(token) => req.bearer_auth(token),
+            None => req,
+        }
     }
 
     /// The child's process id.
@@ -245,7 +274,7 @@ impl Server {
 
     /// GET an API path; the status and the JSON body (`Null` when not JSON).
     pub async fn get_json(&self, path: &str) -> (u16, Value) {
-        let resp = self.http.get(self.endpoint(path)).send().await.unwrap_or_else(|e| panic!("GET {path}: {e}"));
+        let resp = self.api(reqwest::Method::GET, path).send().await.unwrap_or_else(|e| panic!("GET {path}: {e}"));
         let status = resp.status().as_u16();
         let body = resp.bytes().await.unwrap_or_default();
         (status, serde_json::from_slice(&body).unwrap_or(Value::Null))
@@ -254,8 +283,7 @@ impl Server {
     /// POST /uploads, asserting 201; the response (`imageId`, `key`, `upload.url`, `upload.fields`).
     pub async fn presign(&self, filename: &str, content_type: &str, size: usize) -> Value {
         let resp = self
-            .http
-            .post(self.endpoint("/uploads"))
+            .api(reqwest::Method::POST, "/uploads")
             .json(&json!({ "filename": filename, "contentType": content_type, "size": size }))
             .send()
             .await
@@ -378,6 +406,21 @@ impl Drop for Server {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
+}
+
+/// `imgpipe users ARGS --data DIR` with the e2e password on stdin: success and stdout + stderr.
+fn users_command(data_dir: &Path, args: &[&str]) -> (bool, String) {
+    use std::io::Write as _;
+    let mut cmd = imgpipe_command();
+    cmd.arg("users").args(args).arg("--data").arg(data_dir);
+    cmd.stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped());
+    let mut child = cmd.spawn().unwrap_or_else(|e| panic!("cannot run {}: {e}", imgpipe_bin().display()));
+    if let Some(mut stdin) = child.stdin.take() {
+        let _ = stdin.write_all(format!("{E2E_PASSWORD}\n").as_bytes());
+    }
+    let out = child.wait_with_output().expect("wait for imgpipe users");
+    let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    (out.status.success(), if out.status.success() { String::from_utf8_lossy(&out.stdout).into_owned() } else { text })
 }
 
 /// The `http://127.0.0.1:PORT/` in a line, if any.
