@@ -100,7 +100,6 @@ impl Endpoints {
             input_bucket: INPUT_BUCKET.into(),
             output_bucket: OUTPUT_BUCKET.into(),
             table_name: TABLE.into(),
-            default_owner: TEST_OWNER.into(),
             ..Config::default()
         }
     }
