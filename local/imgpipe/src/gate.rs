@@ -132,6 +132,59 @@ pub async fn sign_in_cors(State(origins): State<PageOrigins>, req: Request, next
 #[cfg(test)]
 mod tests {
     use super::*;
+    use axum::body::Body;
+    use axum::routing::get;
+    use imgpipe_core::http::auth::Caller;
+    use tower::ServiceExt as _;
+
+    /// A sign-in service in a fresh directory with one user, and an app whose `/images` answers
+    /// the caller's `sub` behind [`require_token`] (`/config` is public).
+    fn fixture() -> (std::path::PathBuf, auth::AuthService, axum::Router) {
+        let dir = std::env::temp_dir().join(format!("imgpipe-gate-{}", uuid::Uuid::new_v4()));
+        let service = auth::AuthService::open(dir.join("auth"), crate::accounts::auth_config(8080)).unwrap();
+        service.users().add("alice", "correct horse battery").unwrap();
+        let app = axum::Router::new()
+            .route("/images", get(|caller: Caller| async move { caller.sub }))
+            .route("/config", get(|| async { "public" }))
+            .route_layer(axum::middleware::from_fn_with_state(service.verifier(), require_token));
+        (dir, service, app)
+    }
+
+    async fn call(app: &axum::Router, path: &str, authorization: &[&[u8]]) -> (StatusCode, String, Option<String>) {
+        let mut req = Request::get(path);
+        for value in authorization {
+            req = req.header(header::AUTHORIZATION, HeaderValue::from_bytes(value).unwrap());
+        }
+        let resp = app.clone().oneshot(req.body(Body::empty()).unwrap()).await.unwrap();
+        let status = resp.status();
+        let challenge = resp.headers().get(header::WWW_AUTHENTICATE).map(|v| v.to_str().unwrap().to_string());
+        let body = axum::body::to_bytes(resp.into_body(), 1 << 16).await.unwrap();
+        (status, String::from_utf8_lossy(&body).into_owned(), challenge)
+    }
+
+    #[tokio::test]
+    async fn the_verified_sub_reaches_the_handler_and_faults_are_401() {
+        let (dir, service, app) = fixture();
+        let tokens = service.issue_tokens("alice").unwrap();
+        let sub = service.users().get("alice").unwrap().unwrap().sub;
+        let bearer = format!("Bearer {}", tokens.access_token);
+        assert_eq!(call(&app, "/images", &[bearer.as_bytes()]).await.1, sub);
+        assert_eq!(call(&app, "/config", &[]).await, (StatusCode::OK, "public".into(), None));
+        let huge = format!("Bearer {}", "a".repeat(100_000));
+        let id_token = format!("Bearer {}", tokens.id_token.unwrap());
+        for fault in
+            [&b""[..], b"Bearer", b"Basic YWxpY2U6cHc=", b"Bearer \xff\xfe", huge.as_bytes(), id_token.as_bytes()]
+        {
+            let (status, body, challenge) = call(&app, "/images", &[fault]).await;
+            assert_eq!(status, StatusCode::UNAUTHORIZED, "{:?}", String::from_utf8_lossy(fault));
+            assert_eq!(body, r#"{"message":"Unauthorized"}"#);
+            assert!(challenge.is_some_and(|c| c.starts_with("Bearer scope=\"imgpipe/images\" error=")));
+        }
+        // A second Authorization header does not replace a bad first one.
+        let (status, _, _) = call(&app, "/images", &[b"Bearer nope", bearer.as_bytes()]).await;
+        assert_eq!(status, StatusCode::UNAUTHORIZED);
+        std::fs::remove_dir_all(dir).unwrap();
+    }
 
     #[test]
     fn only_loopback_names_with_the_port_are_allowed() {

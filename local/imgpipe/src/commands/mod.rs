@@ -65,14 +65,14 @@ pub async fn run(command: Command) -> anyhow::Result<ExitCode> {
             let opts = stack_options(&stack, Runner::None)?;
             let claims = accounts::acting_claims(&accounts::open(&opts.data_dir)?, user.user.as_deref())?;
             let stack = Stack::start(opts).await?;
-            api_get(&stack, &claims, &format!("/images/{}", urlencode(&id))).await
+            api_get(&stack, &claims, &format!("/images/{}", urlencode(&id)), &format!("image {id:?}: ")).await
         }
         Command::Query { label, min_confidence, limit, user, stack } => {
             let opts = stack_options(&stack, Runner::None)?;
             let claims = accounts::acting_claims(&accounts::open(&opts.data_dir)?, user.user.as_deref())?;
             let stack = Stack::start(opts).await?;
             let path = format!("/images?label={}&minConfidence={min_confidence}&limit={limit}", urlencode(&label));
-            api_get(&stack, &claims, &path).await
+            api_get(&stack, &claims, &path, "").await
         }
         Command::Users { command, data } => users::run(command, &data.unwrap_or_else(default_data_dir)).await,
         Command::Thumbnail { files, out, sizes, quality } => thumbnail::run(&files, &out, &sizes, quality),
@@ -105,7 +105,8 @@ fn stack_options(args: &StackArgs, runner: Runner) -> anyhow::Result<StackOption
 
 /// Calls the API router in-process as the user of `claims` (the same handlers the HTTP server
 /// and Lambdas run, with the claims the authorizer would have verified).
-async fn api_get(stack: &Stack, claims: &auth::JwtClaims, path: &str) -> anyhow::Result<ExitCode> {
+/// An error answer is printed on stderr after `context` (e.g. which image).
+async fn api_get(stack: &Stack, claims: &auth::JwtClaims, path: &str, context: &str) -> anyhow::Result<ExitCode> {
     let req = axum::http::Request::get(path).body(axum::body::Body::empty())?;
     let resp = call_api(stack, claims, req).await?;
     let ok = resp.status().is_success();
@@ -115,7 +116,7 @@ async fn api_get(stack: &Stack, claims: &auth::JwtClaims, path: &str) -> anyhow:
         println!("{}", serde_json::to_string_pretty(&value)?);
         Ok(ExitCode::SUCCESS)
     } else {
-        eprintln!("error: {}", value["error"]["message"].as_str().unwrap_or("request failed"));
+        eprintln!("error: {context}{}", value["error"]["message"].as_str().unwrap_or("request failed"));
         Ok(ExitCode::from(1))
     }
 }

@@ -315,3 +315,21 @@ fn print_table(rows: &[Row]) {
         );
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_declared_type_is_what_the_bytes_show_else_the_extension() {
+        let png = [0x89, b'P', b'N', b'G', 0x0D, 0x0A];
+        assert_eq!(content_type(&png, Path::new("photo.jpg")), "image/png");
+        assert_eq!(content_type(b"RIFF\0\0\0\0WEBPVP8 ", Path::new("x")), "image/webp");
+        assert_eq!(content_type(&[0xFF, 0xD8, 0xFF, 0xE0], Path::new("x.bin")), "image/jpeg");
+        assert_eq!(content_type(b"GIF89a", Path::new("x")), "image/gif");
+        assert_eq!(content_type(b"just text", Path::new("bad.JPG")), "image/jpeg");
+        assert_eq!(content_type(b"", Path::new("empty.png")), "image/png");
+        assert_eq!(content_type(b"RIFF", Path::new("short")), "application/octet-stream");
+        assert_eq!(content_type(b"<html>", Path::new("page.html")), "application/octet-stream");
+    }
+}
