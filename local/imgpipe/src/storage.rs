@@ -67,6 +67,7 @@ impl Storage {
                 region: SIGNING_REGION.into(),
                 buckets: vec![config.input_bucket.clone(), config.output_bucket.clone()],
                 notify_buckets: vec![config.input_bucket.clone()],
+                versioned_buckets: vec![config.input_bucket.clone()],
                 max_upload_bytes: config.limits.max_bytes,
                 allowed_origins: opts.allowed_origins.clone(),
             },

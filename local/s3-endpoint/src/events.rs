@@ -17,6 +17,7 @@ pub struct ObjectCreated {
     pub etag: String,
     /// Monotonic, fixed-width upper-case hex: later events compare greater as strings.
     pub sequencer: String,
+    /// The version the write created, in a versioned bucket (the event's `version-id`).
     pub version_id: Option<String>,
     /// "PutObject" | "PostObject" | "CompleteMultipartUpload" | "CopyObject".
     pub reason: String,

@@ -2,8 +2,8 @@
 //! (header-signed requests, presigned URLs, browser POST uploads with their policy), storing every
 //! key as an opaque string inside its bucket, refusing uploads over a size limit before reading
 //! them, answering CORS for the configured origins only, cutting off slow clients, optionally
-//! injecting the faults S3 shows under stress, and reporting every object created in the notified
-//! buckets as an [`ObjectCreated`].
+//! injecting the faults S3 shows under stress, keeping every version written to the versioned
+//! buckets, and reporting every object created in the notified buckets as an [`ObjectCreated`].
 
 mod cors;
 mod events;
@@ -14,6 +14,7 @@ mod post_policy;
 mod s3_error;
 mod server;
 mod store;
+mod versions;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -48,6 +49,10 @@ pub struct Config {
     pub buckets: Vec<String>,
     /// Buckets whose created objects are reported as [`ObjectCreated`].
     pub notify_buckets: Vec<String>,
+    /// Buckets that keep object versions, as S3 with versioning enabled: every write gets a
+    /// version id (`x-amz-version-id`, and [`ObjectCreated::version_id`]) and reads can name it.
+    /// Deleting a key without a version id removes all its versions (no delete markers).
+    pub versioned_buckets: Vec<String>,
     /// Largest object a single request may upload (PUT, POST or one multipart part).
     pub max_upload_bytes: u64,
     /// Origins allowed by CORS (exact match, e.g. `http://127.0.0.1:8080`), for the upload page's
@@ -98,7 +103,7 @@ pub struct S3Endpoint {
 impl S3Endpoint {
     /// Faults injected so far, by kind.
     pub fn faults_injected(&self) -> FaultCounts {
-        self.front_door.faults.counts()
+        FaultCounts::of(&self.front_door.faults)
     }
 
     /// Stops accepting, lets in-flight requests finish (a few seconds at most) and waits for that.
@@ -155,7 +160,14 @@ pub async fn start_with_options(
 
     let sequencer = events::Sequencer::open(&data_dir.join(SEQUENCER_FILE));
     let notifier = events::Notifier::new(&config.notify_buckets, events, sequencer);
-    let store = store::Store { fs, root, notifier, max_upload_bytes: config.max_upload_bytes };
+    let store = store::Store {
+        fs,
+        root,
+        notifier,
+        max_upload_bytes: config.max_upload_bytes,
+        versioned: config.versioned_buckets.iter().cloned().collect(),
+        locks: versions::KeyLocks::default(),
+    };
 
     let mut s3_config = S3Config::default();
     s3_config.post_object_max_file_size = config.max_upload_bytes;
@@ -196,7 +208,7 @@ fn validate(config: &Config) -> Result<(), Error> {
     if config.max_upload_bytes == 0 {
         return bad("max_upload_bytes must be positive".into());
     }
-    for bucket in config.buckets.iter().chain(&config.notify_buckets) {
+    for bucket in config.buckets.iter().chain(&config.notify_buckets).chain(&config.versioned_buckets) {
         if !s3s::path::check_bucket_name(bucket) {
             return bad(format!("'{bucket}' is not a valid bucket name"));
         }

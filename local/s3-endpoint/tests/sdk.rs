@@ -6,7 +6,6 @@ use std::time::Duration;
 
 use aws_sdk_s3::presigning::PresigningConfig;
 use aws_sdk_s3::primitives::ByteStream;
-use aws_sdk_s3::types::{CompletedMultipartUpload, CompletedPart};
 use common::*;
 
 #[tokio::test]
@@ -148,34 +147,9 @@ async fn copy_and_multipart_uploads_emit_events() {
     assert_eq!((event.key.as_str(), event.reason.as_str(), event.size), ("uploads/copied", "CopyObject", 1234));
     assert_eq!(event.etag, copy.copy_object_result().and_then(|r| r.e_tag()).unwrap().trim_matches('"'));
 
-    let upload = h.client.create_multipart_upload().bucket(INPUT).key("uploads/big").send().await.unwrap();
-    let upload_id = upload.upload_id().unwrap();
-    let mut parts = Vec::new();
-    for (number, size) in [(1, 5 << 20), (2, 1000)] {
-        let part = h
-            .client
-            .upload_part()
-            .bucket(INPUT)
-            .key("uploads/big")
-            .upload_id(upload_id)
-            .part_number(number)
-            .body(ByteStream::from(payload(size)))
-            .send()
-            .await
-            .unwrap();
-        parts.push(CompletedPart::builder().part_number(number).set_e_tag(part.e_tag().map(str::to_owned)).build());
-    }
+    let upload = upload_parts(&h.client, INPUT, "uploads/big", &[5 << 20, 1000]).await;
     h.assert_no_event().await;
-    let done = h
-        .client
-        .complete_multipart_upload()
-        .bucket(INPUT)
-        .key("uploads/big")
-        .upload_id(upload_id)
-        .multipart_upload(CompletedMultipartUpload::builder().set_parts(Some(parts)).build())
-        .send()
-        .await
-        .unwrap();
+    let done = complete_upload(&h.client, INPUT, "uploads/big", upload).await;
     let event = h.event().await;
     assert_eq!((event.key.as_str(), event.reason.as_str()), ("uploads/big", "CompleteMultipartUpload"));
     assert_eq!(event.size, (5 << 20) + 1000);

@@ -51,6 +51,7 @@ pub fn config(dir: PathBuf, max_upload_bytes: u64) -> Config {
         region: REGION.into(),
         buckets: vec![INPUT.into(), RESULTS.into()],
         notify_buckets: vec![INPUT.into()],
+        versioned_buckets: vec![INPUT.into()],
         max_upload_bytes,
         allowed_origins: vec!["http://127.0.0.1:7777".into()],
     }
@@ -199,4 +200,51 @@ pub fn error_code(body: &str) -> &str {
 /// Bytes that look like nothing in particular (deterministic).
 pub fn payload(len: usize) -> Vec<u8> {
     (0..len).map(|i| (i * 31 % 251) as u8).collect()
+}
+
+/// Starts a multipart upload of `key` and uploads parts of `sizes` bytes; returns the upload id
+/// and the parts to complete it with.
+pub async fn upload_parts(
+    client: &aws_sdk_s3::Client,
+    bucket: &str,
+    key: &str,
+    sizes: &[usize],
+) -> (String, Vec<aws_sdk_s3::types::CompletedPart>) {
+    let upload = client.create_multipart_upload().bucket(bucket).key(key).send().await.unwrap();
+    let upload_id = upload.upload_id().unwrap().to_owned();
+    let mut parts = Vec::new();
+    for (number, size) in (1..).zip(sizes) {
+        let part = client
+            .upload_part()
+            .bucket(bucket)
+            .key(key)
+            .upload_id(&upload_id)
+            .part_number(number)
+            .body(aws_sdk_s3::primitives::ByteStream::from(payload(*size)))
+            .send()
+            .await
+            .unwrap();
+        let e_tag = part.e_tag().map(str::to_owned);
+        parts.push(aws_sdk_s3::types::CompletedPart::builder().part_number(number).set_e_tag(e_tag).build());
+    }
+    (upload_id, parts)
+}
+
+/// Completes a multipart upload started by [`upload_parts`].
+pub async fn complete_upload(
+    client: &aws_sdk_s3::Client,
+    bucket: &str,
+    key: &str,
+    (upload_id, parts): (String, Vec<aws_sdk_s3::types::CompletedPart>),
+) -> aws_sdk_s3::operation::complete_multipart_upload::CompleteMultipartUploadOutput {
+    let upload = aws_sdk_s3::types::CompletedMultipartUpload::builder().set_parts(Some(parts)).build();
+    client
+        .complete_multipart_upload()
+        .bucket(bucket)
+        .key(key)
+        .upload_id(upload_id)
+        .multipart_upload(upload)
+        .send()
+        .await
+        .unwrap()
 }
