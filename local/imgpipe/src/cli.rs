@@ -59,6 +59,9 @@ pub enum Command {
         /// Seconds a connection may take to send a request's headers before it is closed.
         #[arg(long, default_value_t = 10.0, value_parser = parse_seconds)]
         header_read_timeout: f64,
+        /// Seconds a request may take to send its body before its connection is dropped.
+        #[arg(long, default_value_t = 30.0, value_parser = parse_seconds)]
+        body_read_timeout: f64,
     },
     /// Run the pipeline over local files and directories as a user; a row per image.
     Process {

@@ -403,7 +403,8 @@ async fn raw(addr: &str, request: &[u8], wait: Duration) -> (String, bool) {
 #[tokio::test(flavor = "multi_thread")]
 async fn the_listener_refuses_other_host_names_and_closes_half_sent_requests() {
     let dir = TempDir::new("auth-listener");
-    let server = Server::start(&dir.join("data"), &[], &["--header-read-timeout", "1"]).await;
+    let server =
+        Server::start(&dir.join("data"), &[], &["--header-read-timeout", "1", "--body-read-timeout", "1"]).await;
     let addr = server.url.trim_start_matches("http://").trim_end_matches('/').to_string();
     let port = addr.rsplit(':').next().unwrap().to_string();
     for host in [format!("127.0.0.1:{port}"), format!("localhost:{port}"), format!("[::1]:{port}")] {
@@ -432,4 +433,18 @@ async fn the_listener_refuses_other_host_names_and_closes_half_sent_requests() {
     let (answer, closed) = raw(&addr, half.as_bytes(), Duration::from_secs(8)).await;
     assert!(closed, "a half-sent request is closed, not held open: {answer:?}");
     assert!(started.elapsed() < Duration::from_secs(6), "closed after {:?}", started.elapsed());
+
+    // A body that never finishes arriving is dropped after the body-read timeout (1 s here).
+    let started = Instant::now();
+    let slow = format!("POST /uploads HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nContent-Length: 100\r\n\r\n{{\"file");
+    let (answer, closed) = raw(&addr, slow.as_bytes(), Duration::from_secs(8)).await;
+    assert!(closed && !answer.contains(" 200 "), "a half-sent body is not waited for: {answer:?}");
+    assert!(started.elapsed() < Duration::from_secs(6), "closed after {:?}", started.elapsed());
+    // A body larger than any the API takes is refused unread.
+    let huge = format!(
+        "POST /uploads HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nContent-Length: 10000000\r\n\r\n{}",
+        "x".repeat(100_000)
+    );
+    let (answer, _) = raw(&addr, huge.as_bytes(), Duration::from_secs(8)).await;
+    assert!(answer.starts_with("HTTP/1.1 413"), "{answer}");
 }

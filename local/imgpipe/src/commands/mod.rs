@@ -46,7 +46,7 @@ pub fn init_logging(cli: &Cli) {
 /// Runs a command; the exit code is the command's verdict.
 pub async fn run(command: Command) -> anyhow::Result<ExitCode> {
     match command {
-        Command::Serve { port, stack, definition, frontend, time_scale, header_read_timeout } => {
+        Command::Serve { port, stack, definition, frontend, time_scale, header_read_timeout, body_read_timeout } => {
             let mut opts = stack_options(&stack, Runner::Engine)?;
             opts.time_scale = time_scale;
             if let Some(path) = definition {
@@ -54,7 +54,8 @@ pub async fn run(command: Command) -> anyhow::Result<ExitCode> {
                     Some(std::fs::read_to_string(&path).with_context(|| format!("cannot read {}", path.display()))?);
             }
             let header_read_timeout = Duration::from_secs_f64(header_read_timeout);
-            serve::run(serve::ServeOptions { port, frontend, header_read_timeout }, opts).await
+            let body_read_timeout = Duration::from_secs_f64(body_read_timeout);
+            serve::run(serve::ServeOptions { port, frontend, header_read_timeout, body_read_timeout }, opts).await
         }
         Command::Process { paths, json, user, stack } => {
             let opts = stack_options(&stack, Runner::Engine)?;

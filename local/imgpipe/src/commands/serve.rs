@@ -8,6 +8,10 @@ use std::time::Duration;
 
 use anyhow::Context;
 use axum::body::Body;
+use axum::extract::Request;
+use axum::http::{header, StatusCode};
+use axum::response::{IntoResponse, Response};
+use http_body_util::{BodyExt as _, LengthLimitError, Limited};
 use hyper::body::Incoming;
 use loopback_listener::{Dropped, ListenerLimits};
 use tower::ServiceExt as _;
@@ -23,6 +27,32 @@ pub struct ServeOptions {
     pub frontend: Option<PathBuf>,
     /// A connection that has not sent a whole request head within this time is closed.
     pub header_read_timeout: Duration,
+    /// A request whose body has not arrived within this time is dropped with its connection.
+    pub body_read_timeout: Duration,
+}
+
+/// Largest request body the server reads: the API's JSON and the sign-in forms are a few hundred
+/// bytes (uploads go to the S3 endpoint, not here).
+const MAX_BODY_BYTES: usize = 64 * 1024;
+
+/// Reads the whole body first, within `timeout` and [`MAX_BODY_BYTES`], so a slow or endless
+/// body cannot hold a connection: too large is answered 413 (and the connection closed), too
+/// slow or broken drops the connection.
+async fn read_body(req: hyper::Request<Incoming>, timeout: Duration) -> Result<Result<Request, Response>, Dropped> {
+    let (parts, body) = req.into_parts();
+    match tokio::time::timeout(timeout, Limited::new(body, MAX_BODY_BYTES).collect()).await {
+        Ok(Ok(collected)) => Ok(Ok(Request::from_parts(parts, Body::from(collected.to_bytes())))),
+        Ok(Err(err)) if err.is::<LengthLimitError>() => {
+            let message = "Request Entity Too Large";
+            let headers = [(header::CONNECTION, "close")];
+            Ok(Err((StatusCode::PAYLOAD_TOO_LARGE, headers, axum::Json(serde_json::json!({ "message": message })))
+                .into_response()))
+        }
+        Ok(Err(_)) | Err(_) => {
+            tracing::info!(path = parts.uri.path(), "request dropped: its body was too slow or broken");
+            Err(Dropped)
+        }
+    }
 }
 
 /// What `GET /config` tells the page: the local sign-in service, whose endpoints sit under its issuer.
@@ -58,12 +88,20 @@ pub async fn run(serve: ServeOptions, mut opts: StackOptions) -> anyhow::Result<
         let _ = tokio::signal::ctrl_c().await;
         let _ = stop_tx.send(());
     });
-    let limits = ListenerLimits { header_read_timeout: serve.header_read_timeout, ..ListenerLimits::default() };
+    let limits = ListenerLimits {
+        header_read_timeout: serve.header_read_timeout,
+        body_read_timeout: serve.body_read_timeout,
+        ..ListenerLimits::default()
+    };
     let handler = Arc::new(move |req: hyper::Request<Incoming>| {
         let app = app.clone();
         async move {
-            match app.oneshot(req.map(Body::new)).await {
-                Ok(response) => Ok::<_, Dropped>(response),
+            let req = match read_body(req, limits.body_read_timeout).await? {
+                Ok(req) => req,
+                Err(refusal) => return Ok(refusal),
+            };
+            match app.oneshot(req).await {
+                Ok(response) => Ok(response),
                 Err(never) => match never {},
             }
         }
