@@ -107,15 +107,29 @@ const MAX_PASSWORD_LINE: u64 = 4096;
 
 /// Reads one password line from stdin (without its line ending).
 pub fn read_password_line() -> anyhow::Result<String> {
-    use std::io::{BufRead, Read};
-    let mut line = String::new();
-    let stdin = std::io::stdin();
-    let read = stdin.lock().take(MAX_PASSWORD_LINE + 1).read_line(&mut line).context("reading the password")?;
-    if read as u64 > MAX_PASSWORD_LINE {
+    password_line(std::io::stdin().lock())
+}
+
+/// The first line of `input` without its line ending; refuses one over [`MAX_PASSWORD_LINE`]
+/// bytes (read no further) and one that is not UTF-8.
+fn password_line(input: impl std::io::BufRead) -> anyhow::Result<String> {
+    use std::io::{BufRead as _, Read as _};
+    let mut line = Vec::new();
+    input.take(MAX_PASSWORD_LINE + 1).read_until(b'\n', &mut line).context("reading the password")?;
+    if line.len() as u64 > MAX_PASSWORD_LINE {
         anyhow::bail!("the password line is longer than {MAX_PASSWORD_LINE} bytes");
     }
+    let line = String::from_utf8(line).map_err(|_| anyhow::anyhow!("the password is not UTF-8 text"))?;
     let line = line.strip_suffix('\n').unwrap_or(&line);
     Ok(line.strip_suffix('\r').unwrap_or(line).to_string())
+}
+
+/// The password of an existing user: asked without echo on a terminal, else one line of stdin.
+pub fn read_password() -> anyhow::Result<String> {
+    if std::io::stdin().is_terminal() {
+        return rpassword::prompt_password("Password: ").context("reading the password");
+    }
+    read_password_line()
 }
 
 /// A new password: asked twice without echo on a terminal, else one line of stdin.
@@ -129,4 +143,21 @@ pub fn read_new_password(from_stdin: bool) -> anyhow::Result<String> {
         anyhow::bail!("the passwords differ");
     }
     Ok(first)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_password_line_is_bounded_and_loses_only_its_line_ending() {
+        assert_eq!(password_line(&b"secret words\nnext"[..]).unwrap(), "secret words");
+        assert_eq!(password_line(&b"crlf\r\n"[..]).unwrap(), "crlf");
+        assert_eq!(password_line(&b"no newline"[..]).unwrap(), "no newline");
+        assert_eq!(password_line(&b"  spaces kept  \n"[..]).unwrap(), "  spaces kept  ");
+        assert_eq!(password_line(&b""[..]).unwrap(), "");
+        assert!(password_line(&b"\xff\xfe\n"[..]).is_err());
+        let endless = std::io::repeat(b'a');
+        assert!(password_line(std::io::BufReader::new(endless)).is_err(), "an endless line is refused, not read");
+    }
 }

@@ -38,7 +38,7 @@ pub async fn run(command: UsersCommand, data_dir: &Path) -> anyhow::Result<ExitC
             );
         }
         UsersCommand::Token { name } => {
-            let password = accounts::read_password_line()?;
+            let password = accounts::read_password()?;
             let checker = service.clone();
             let checked = blocking(move || checker.users().verify_password(&name, &password)).await;
             let user = match checked {
