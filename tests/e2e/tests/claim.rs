@@ -4,7 +4,7 @@
 
 use imgpipe_core::model::ObjectCreatedDetail;
 use imgpipe_core::StepFunction;
-use imgpipe_e2e::endpoints::{execution_arn, validate_input, Endpoints, OUTPUT_BUCKET, TEST_OWNER};
+use imgpipe_e2e::endpoints::{execution_arn, validate_input, Endpoints, INPUT_BUCKET, OUTPUT_BUCKET, TEST_OWNER};
 use imgpipe_e2e::images;
 use serde_json::{json, Value};
 
@@ -94,7 +94,8 @@ async fn a_delete_during_processing_leaves_nothing_behind() {
     delete_record(&ep, &id).await;
 
     let execution = execution_arn(&detail);
-    let out = pipeline.run(StepFunction::Persist, persist_done(&detail, &execution, &image, &thumbnails)).await.unwrap();
+    let out =
+        pipeline.run(StepFunction::Persist, persist_done(&detail, &execution, &image, &thumbnails)).await.unwrap();
     assert_eq!(out["written"], false, "{out}");
     assert!(ep.image_item(&id).await.is_none(), "the record was resurrected");
     for key in written.iter().chain([&format!("results/{id}.json")]) {
@@ -109,4 +110,42 @@ async fn a_delete_during_processing_leaves_nothing_behind() {
     });
     pipeline.run(StepFunction::Persist, failed).await.unwrap();
     assert!(ep.image_item(&id).await.is_none());
+}
+
+#[tokio::test]
+async fn bytes_written_after_the_claim_are_never_read_or_served() {
+    let mut ep = Endpoints::start().await;
+    let pipeline = ep.pipeline();
+    let (id, detail) = ep.upload(images::jpeg(640, 480), "jpg", "image/jpeg").await;
+    assert!(detail.object.version_id.is_some(), "the input bucket keeps versions: {detail:?}");
+    let image = pipeline.run(StepFunction::Validate, validate_input(&detail)).await.unwrap();
+    assert_eq!(image["versionId"], detail.object.version_id.as_deref().unwrap());
+
+    // The signed form is posted again with other bytes while the first run is under way.
+    ep.clients
+        .s3
+        .put_object()
+        .bucket(INPUT_BUCKET)
+        .key(&detail.object.key)
+        .content_type("image/jpeg")
+        .body(images::png(300, 200).into())
+        .send()
+        .await
+        .expect("overwriting the upload");
+    let replay = ep.next_event(std::time::Duration::from_secs(5)).await.expect("an event for the overwrite");
+    assert_ne!(replay.version_id, detail.object.version_id);
+
+    // The first run reads the version it claimed, not the new bytes.
+    let thumbnails = pipeline.run(StepFunction::Thumbnail, json!({ "image": image })).await.unwrap();
+    let large = thumbnails.as_array().unwrap().iter().find(|t| t["size"] == 1024).expect("the 1024 thumbnail");
+    assert_eq!((large["width"].as_u64(), large["height"].as_u64()), (Some(640), Some(480)), "{large}");
+
+    // The replay's own run ends at Validate.
+    let mut replayed = detail.clone();
+    replayed.object.version_id = replay.version_id.clone();
+    replayed.object.etag = replay.etag.clone();
+    let replay_run = json!({"detail": replayed, "executionId": format!("{}-replay", execution_arn(&detail))});
+    let err = pipeline.run(StepFunction::Validate, replay_run).await.unwrap_err();
+    assert_eq!(err.error_type(), "DuplicateUpload");
+    assert_eq!(ep.image_item(&id).await.unwrap()["versionId"], detail.object.version_id.as_deref().unwrap());
 }
