@@ -113,7 +113,7 @@ pub fn read_password_line() -> anyhow::Result<String> {
 /// The first line of `input` without its line ending; refuses one over [`MAX_PASSWORD_LINE`]
 /// bytes (read no further) and one that is not UTF-8.
 fn password_line(input: impl std::io::BufRead) -> anyhow::Result<String> {
-    use std::io::{BufRead as _, Read as _};
+    use std::io::BufRead as _;
     let mut line = Vec::new();
     input.take(MAX_PASSWORD_LINE + 1).read_until(b'\n', &mut line).context("reading the password")?;
     if line.len() as u64 > MAX_PASSWORD_LINE {
