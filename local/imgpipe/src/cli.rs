@@ -37,6 +37,10 @@ pub struct StackArgs {
     /// The model file (default: IMGPIPE_MODEL, then ~/.cache/imgpipe/models/ssd_mobilenet_v2_coco.pb).
     #[arg(long)]
     pub model: Option<PathBuf>,
+    /// Pipeline steps that run at once (decoding a large photo takes hundreds of MB); the rest
+    /// queue. Default: the number of CPU cores.
+    #[arg(long, env = "IMGPIPE_MAX_TASKS", value_parser = clap::value_parser!(u16).range(1..))]
+    pub max_tasks: Option<u16>,
 }
 
 #[derive(Subcommand)]
@@ -62,6 +66,9 @@ pub enum Command {
         /// Seconds a request may take to send its body before its connection is dropped.
         #[arg(long, default_value_t = 30.0, value_parser = parse_seconds)]
         body_read_timeout: f64,
+        /// On SIGTERM or Ctrl-C, seconds to let running steps finish (the rest continue at the next start).
+        #[arg(long, default_value_t = 30.0, value_parser = parse_seconds)]
+        drain_timeout: f64,
     },
     /// Run the pipeline over local files and directories as a user; a row per image.
     Process {

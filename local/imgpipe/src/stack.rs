@@ -46,6 +46,8 @@ pub struct StackOptions {
     pub faults: FaultPlan,
     /// Origins the S3 endpoint answers CORS for.
     pub allowed_origins: Vec<String>,
+    /// Pipeline steps that run at once; the rest queue (at least 1).
+    pub max_running_tasks: usize,
 }
 
 /// A running local stack.
@@ -81,6 +83,20 @@ impl Stack {
             _ => None,
         };
         Ok(Stack { config, storage, invoker, engine })
+    }
+
+    /// For a graceful stop: lets running steps finish within `timeout` and starts no new one;
+    /// unfinished executions continue at the next start.
+    pub async fn drain(&self, timeout: std::time::Duration) {
+        if let Some(engine) = &self.engine {
+            let report = engine.drain(timeout).await;
+            if report.still_running > 0 {
+                tracing::warn!(
+                    still_running = report.still_running,
+                    "steps still running at stop; they run again at the next start"
+                );
+            }
+        }
     }
 
     /// The API handlers' state, with execution histories from the engine.
@@ -123,7 +139,12 @@ async fn start_engine(
     let engine = asl::Engine::open(
         opts.data_dir.join("executions"),
         invoker,
-        asl::EngineOptions { time_scale: opts.time_scale, timeout_scale: Some(1.0), ..Default::default() },
+        asl::EngineOptions {
+            time_scale: opts.time_scale,
+            timeout_scale: Some(1.0),
+            max_running_tasks: Some(opts.max_running_tasks.max(1)),
+            ..Default::default()
+        },
     )
     .context("opening the execution store")?;
     let text = opts.definition.as_deref().unwrap_or(PIPELINE_DEFINITION);

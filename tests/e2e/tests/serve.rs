@@ -292,6 +292,42 @@ async fn the_same_event_delivered_twice_leaves_one_record() {
 }
 
 #[tokio::test]
+async fn sigterm_lets_running_steps_finish_and_the_queued_ones_run_after_a_restart() {
+    let photos = ["chelsea.png", "coffee.png", "astronaut.png"].map(test_photo);
+    let dir = TempDir::new("sigterm");
+    let data = dir.join("data");
+    // One step at a time: while one runs, the others queue.
+    let mut server = Server::signed_in(&data, &FAST, &["--max-tasks", "1"]).await;
+    let mut ids = Vec::new();
+    for photo in &photos {
+        ids.push(server.upload_file(photo, "image/png").await);
+    }
+    let mut pending = 0;
+    for id in &ids {
+        pending += usize::from(server.image(id).await["status"] == "PENDING");
+    }
+    assert!(pending > 0, "precondition: work is under way when the stop comes");
+    let status = server.terminate(Duration::from_secs(60)).expect("the server stops within its drain time");
+    assert!(status.success(), "a SIGTERM stop is clean: {status:?}\n{}", server.log_tail(20));
+    let log = server.log_tail(40);
+    let drained = log.lines().find(|l| l.contains("engine drained")).unwrap_or_else(|| panic!("no drain:\n{log}"));
+    assert!(drained.contains("still_running=0"), "the running step was cut off: {drained}");
+    drop(server);
+
+    let server = Server::signed_in(&data, &FAST, &[]).await;
+    for id in &ids {
+        let record = server.wait_final(id, FINAL).await;
+        assert_eq!(record["status"], "DONE", "{record}");
+        let timeline = server.wait_timeline(id, "Persist", TIMELINE).await;
+        assert_complete(&timeline);
+        for state in ["Validate", "DetectLabels", "Thumbnail", "Persist"] {
+            let row = timeline_state(&timeline, state).unwrap_or_else(|| panic!("no {state}: {timeline}"));
+            assert_eq!(row["errors"].as_array().map(Vec::len), Some(0), "a graceful stop broke {state}: {row}");
+        }
+    }
+}
+
+#[tokio::test]
 async fn executions_killed_mid_flight_finish_after_a_restart() {
     let (chelsea, coffee) = (test_photo("chelsea.png"), test_photo("coffee.png"));
     let dir = TempDir::new("restart");

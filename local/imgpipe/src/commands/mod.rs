@@ -46,7 +46,16 @@ pub fn init_logging(cli: &Cli) {
 /// Runs a command; the exit code is the command's verdict.
 pub async fn run(command: Command) -> anyhow::Result<ExitCode> {
     match command {
-        Command::Serve { port, stack, definition, frontend, time_scale, header_read_timeout, body_read_timeout } => {
+        Command::Serve {
+            port,
+            stack,
+            definition,
+            frontend,
+            time_scale,
+            header_read_timeout,
+            body_read_timeout,
+            drain_timeout,
+        } => {
             let mut opts = stack_options(&stack, Runner::Engine)?;
             opts.time_scale = time_scale;
             if let Some(path) = definition {
@@ -55,7 +64,9 @@ pub async fn run(command: Command) -> anyhow::Result<ExitCode> {
             }
             let header_read_timeout = Duration::from_secs_f64(header_read_timeout);
             let body_read_timeout = Duration::from_secs_f64(body_read_timeout);
-            serve::run(serve::ServeOptions { port, frontend, header_read_timeout, body_read_timeout }, opts).await
+            let drain_timeout = Duration::from_secs_f64(drain_timeout);
+            let serve = serve::ServeOptions { port, frontend, header_read_timeout, body_read_timeout, drain_timeout };
+            serve::run(serve, opts).await
         }
         Command::Process { paths, json, user, stack } => {
             let opts = stack_options(&stack, Runner::Engine)?;
@@ -101,7 +112,13 @@ fn stack_options(args: &StackArgs, runner: Runner) -> anyhow::Result<StackOption
         time_scale: 1.0,
         faults: FaultPlan::parse(&std::env::var("IMGPIPE_FAULTS").unwrap_or_default())?,
         allowed_origins: Vec::new(),
+        max_running_tasks: args.max_tasks.map(usize::from).unwrap_or_else(default_max_tasks),
     })
+}
+
+/// One running step per CPU core: the steps are CPU-bound, so more only costs memory.
+fn default_max_tasks() -> usize {
+    std::thread::available_parallelism().map_or(2, std::num::NonZeroUsize::get)
 }
 
 /// Calls the API router in-process as the user of `claims` (the same handlers the HTTP server

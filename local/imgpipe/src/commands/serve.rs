@@ -29,6 +29,8 @@ pub struct ServeOptions {
     pub header_read_timeout: Duration,
     /// A request whose body has not arrived within this time is dropped with its connection.
     pub body_read_timeout: Duration,
+    /// At a stop, how long running steps may take to finish.
+    pub drain_timeout: Duration,
 }
 
 /// Largest request body the server reads: the API's JSON and the sign-in forms are a few hundred
@@ -62,7 +64,29 @@ fn page_auth(auth: &auth::AuthService) -> anyhow::Result<AuthSettings> {
         .map_err(|err| anyhow::anyhow!("the page's sign-in settings: {err}"))
 }
 
-/// Runs the server until Ctrl-C (SIGINT).
+/// Resolves at Ctrl-C (SIGINT) or SIGTERM.
+async fn stop_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{signal, SignalKind};
+        match signal(SignalKind::terminate()) {
+            Ok(mut term) => {
+                tokio::select! {
+                    _ = tokio::signal::ctrl_c() => {}
+                    _ = term.recv() => {}
+                }
+            }
+            Err(err) => {
+                tracing::warn!(error = %err, "cannot listen for SIGTERM; stopping on Ctrl-C only");
+                let _ = tokio::signal::ctrl_c().await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = tokio::signal::ctrl_c().await;
+}
+
+/// Runs the server until Ctrl-C or SIGTERM, then stops taking requests and lets running steps finish.
 pub async fn run(serve: ServeOptions, mut opts: StackOptions) -> anyhow::Result<ExitCode> {
     let listener = tokio::net::TcpListener::bind(("127.0.0.1", serve.port))
         .await
@@ -85,7 +109,8 @@ pub async fn run(serve: ServeOptions, mut opts: StackOptions) -> anyhow::Result<
 
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(());
     tokio::spawn(async move {
-        let _ = tokio::signal::ctrl_c().await;
+        stop_signal().await;
+        tracing::info!("stopping: no new requests; letting running steps finish");
         let _ = stop_tx.send(());
     });
     let limits = ListenerLimits {
@@ -107,6 +132,7 @@ pub async fn run(serve: ServeOptions, mut opts: StackOptions) -> anyhow::Result<
         }
     });
     loopback_listener::serve("API", listener, limits, handler, stop_rx).await;
+    stack.drain(serve.drain_timeout).await;
     drop(stack);
     Ok(ExitCode::SUCCESS)
 }
