@@ -327,6 +327,59 @@ async fn sigterm_lets_running_steps_finish_and_the_queued_ones_run_after_a_resta
     }
 }
 
+/// The engine's stored executions (their records: description and history).
+fn stored_executions(data: &std::path::Path) -> Vec<Value> {
+    let dir = data.join("executions").join("executions");
+    let files = std::fs::read_dir(&dir).unwrap_or_else(|e| panic!("{}: {e}", dir.display()));
+    files
+        .flatten()
+        .filter(|f| f.path().extension().is_some_and(|e| e == "json"))
+        .map(|f| serde_json::from_slice(&std::fs::read(f.path()).unwrap()).unwrap())
+        .collect()
+}
+
+#[tokio::test]
+async fn one_signed_form_posted_three_times_runs_the_pipeline_once() {
+    let chelsea = std::fs::read(test_photo("chelsea.png")).unwrap();
+    let dir = TempDir::new("replay");
+    let data = dir.join("data");
+    let server = Server::signed_in(&data, &FAST, &[]).await;
+    let presigned = server.presign("chelsea.png", "image/png", chelsea.len()).await;
+    for post in 1..=3 {
+        let (status, body) = server.signed_post(&presigned, &chelsea, "chelsea.png", "image/png", &[]).await;
+        assert!((200..300).contains(&status), "post #{post} of the signed form: {status} {body}");
+    }
+    let id = presigned["imageId"].as_str().unwrap();
+    let record = server.wait_final(id, FINAL).await;
+    assert_eq!(record["status"], "DONE", "{record}");
+
+    // Three events, three executions; one claims the upload, two end at Validate.
+    let mut executions = Vec::new();
+    for _ in 0..200 {
+        executions = stored_executions(&data);
+        let finished = executions.iter().filter(|e| e["description"]["status"] != "RUNNING").count();
+        if executions.len() == 3 && finished == 3 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(executions.len(), 3, "one execution per posted form");
+    let scheduled = |e: &Value, resource: &str| {
+        e["history"].as_array().into_iter().flatten().any(|ev| {
+            ev["type"] == "TaskScheduled"
+                && ev["taskScheduledEventDetails"]["resource"].as_str().is_some_and(|r| r.contains(resource))
+        })
+    };
+    let working: Vec<&Value> = executions.iter().filter(|e| scheduled(e, "detect-labels")).collect();
+    assert_eq!(working.len(), 1, "DetectLabels ran in more than one execution");
+    assert_eq!(executions.iter().filter(|e| scheduled(e, "thumbnail")).count(), 1, "thumbnails were made twice");
+    for e in executions.iter().filter(|e| !scheduled(e, "detect-labels")) {
+        assert_eq!(e["description"]["status"], "SUCCEEDED", "a duplicate run ends quietly: {}", e["description"]);
+        let output: Value = serde_json::from_str(e["description"]["output"].as_str().unwrap_or("null")).unwrap();
+        assert_eq!(output["error"]["Error"], "DuplicateUpload", "{output}");
+    }
+}
+
 #[tokio::test]
 async fn executions_killed_mid_flight_finish_after_a_restart() {
     let (chelsea, coffee) = (test_photo("chelsea.png"), test_photo("coffee.png"));
