@@ -28,6 +28,9 @@ pub struct Config {
     pub pending_ttl_seconds: u64,
     /// `RESULT_URL_TTL_SECONDS`: lifetime of presigned GETs handed out by the query API.
     pub result_url_ttl_seconds: u64,
+    /// `RECONCILE_AFTER_SECONDS`: the reconciler leaves a PENDING record alone until it has been
+    /// untouched this long (its event may still be on its way).
+    pub reconcile_after_seconds: u64,
     /// `STATE_MACHINE_ARN`: for execution timelines (query function); empty when unknown.
     pub state_machine_arn: String,
     /// `CURSOR_SECRET`: signs page cursors. When unset, a random secret for this process (cursors
@@ -148,6 +151,7 @@ impl Default for Config {
             upload_ttl_seconds: 300,
             pending_ttl_seconds: 86_400,
             result_url_ttl_seconds: 900,
+            reconcile_after_seconds: 300,
             state_machine_arn: String::new(),
             cursor_secret: random_secret(),
             auth: None,
@@ -203,6 +207,7 @@ impl Config {
             upload_ttl_seconds: num("UPLOAD_URL_TTL_SECONDS", d.upload_ttl_seconds)?,
             pending_ttl_seconds: num("PENDING_TTL_SECONDS", d.pending_ttl_seconds)?,
             result_url_ttl_seconds: num("RESULT_URL_TTL_SECONDS", d.result_url_ttl_seconds)?,
+            reconcile_after_seconds: num("RECONCILE_AFTER_SECONDS", d.reconcile_after_seconds)?,
             state_machine_arn: text("STATE_MACHINE_ARN", d.state_machine_arn),
             cursor_secret: text("CURSOR_SECRET", d.cursor_secret),
             auth: auth_from(&lookup)?,

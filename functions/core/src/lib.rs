@@ -10,6 +10,7 @@ pub mod http;
 pub mod lambda;
 pub mod model;
 pub mod post_policy;
+pub mod reconcile;
 pub mod steps;
 pub mod table;
 

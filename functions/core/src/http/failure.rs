@@ -41,6 +41,12 @@ impl ClientFailure {
                     .map(|r| ClientFailure { code: r.code.clone(), message: r.message.clone() })
                     .unwrap_or_else(|| ClientFailure::new(REJECTED, "The file was not accepted as an image.")),
             ),
+            Status::Failed if reason.is_some_and(|r| r.code == crate::reconcile::NOT_UPLOADED) => {
+                Some(ClientFailure::new(
+                    crate::reconcile::NOT_UPLOADED,
+                    "Nothing was uploaded before the upload form expired.",
+                ))
+            }
             Status::Failed => Some(ClientFailure::new(
                 PROCESSING_FAILED,
                 "Processing failed on our side; upload the image again later.",
@@ -109,6 +115,15 @@ mod tests {
         }
         assert_eq!(ClientFailure::of_record(Status::Done, None), None);
         assert_eq!(ClientFailure::of_record(Status::Pending, Some(&reason("x", "y", "z"))), None);
+    }
+
+    #[test]
+    fn an_upload_that_never_came_says_so_with_a_fixed_sentence() {
+        let shown = ClientFailure::of_record(Status::Failed, Some(&reason("Reconciler", "NOT_UPLOADED", SDK_CAUSE)));
+        assert_eq!(
+            shown,
+            Some(ClientFailure::new("NOT_UPLOADED", "Nothing was uploaded before the upload form expired."))
+        );
     }
 
     #[test]

@@ -79,6 +79,53 @@ impl Table {
     }
 }
 
+/// The reconciler hands a stuck upload to a new execution: the record must still be PENDING,
+/// unchanged since it was read, and claimed by `from` (or by nobody), so a claim or outcome
+/// written meanwhile, or another reconciler's hand-over, wins.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Handover<'a> {
+    pub image_id: &'a str,
+    /// The claimer as read (an execution no longer running), `None` when unclaimed.
+    pub from: Option<&'a str>,
+    /// `updatedAt` as read.
+    pub seen_updated_at: &'a str,
+    /// The execution that will be started; its first state finds the record claimed by itself.
+    pub to: &'a str,
+    pub now: &'a str,
+}
+
+impl Table {
+    /// Releases a dead claim (or an unclaimed record) to `handover.to` in one conditional
+    /// update. `Ok(false)`: the record changed since it was read; leave it.
+    pub async fn hand_over(&self, handover: &Handover<'_>) -> Result<bool, StepError> {
+        let claimer = match handover.from {
+            Some(_) => "executionId = :from",
+            None => "attribute_not_exists(executionId)",
+        };
+        let mut request = self
+            .client
+            .update_item()
+            .table_name(&self.name)
+            .key(PK, AttributeValue::S(image_pk(handover.image_id)))
+            .key(SK, AttributeValue::S(IMAGE_SK.into()))
+            .update_expression("SET executionId = :to, updatedAt = :now")
+            .condition_expression(format!("#status = :pending AND updatedAt = :seen AND {claimer}"))
+            .expression_attribute_names("#status", "status")
+            .expression_attribute_values(":to", AttributeValue::S(handover.to.into()))
+            .expression_attribute_values(":now", AttributeValue::S(handover.now.into()))
+            .expression_attribute_values(":seen", AttributeValue::S(handover.seen_updated_at.into()))
+            .expression_attribute_values(":pending", AttributeValue::S("PENDING".into()));
+        if let Some(from) = handover.from {
+            request = request.expression_attribute_values(":from", AttributeValue::S(from.into()));
+        }
+        match request.send().await {
+            Ok(_) => Ok(true),
+            Err(e) if e.as_service_error().is_some_and(|se| se.is_conditional_check_failed_exception()) => Ok(false),
+            Err(e) => Err(classify_sdk_error("handing the upload to a new execution", &e)),
+        }
+    }
+}
+
 /// Orders two S3 event sequencers of the same key as S3 documents: left-pad the shorter with
 /// zeros, then compare as strings (hex digits, so case is ignored).
 pub fn compare_sequencers(a: &str, b: &str) -> Ordering {

@@ -10,6 +10,15 @@ pub const GSI1: &str = "GSI1";
 pub const GSI1PK: &str = "GSI1PK";
 /// GSI1's sort key attribute.
 pub const GSI1SK: &str = "GSI1SK";
+/// The "PENDING uploads by creation time" index (sparse: only PENDING image items carry its keys),
+/// read by the reconciler.
+pub const GSI2: &str = "GSI2";
+/// GSI2's partition key attribute.
+pub const GSI2PK: &str = "GSI2PK";
+/// GSI2's sort key attribute.
+pub const GSI2SK: &str = "GSI2SK";
+/// The one GSI2 partition: every PENDING upload.
+pub const PENDING_PARTITION: &str = "PENDING";
 /// The TTL attribute (epoch seconds): set on PENDING records only.
 pub const TTL_ATTRIBUTE: &str = "expiresAt";
 

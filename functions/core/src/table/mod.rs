@@ -10,6 +10,8 @@
 //! | store an outcome | TransactWriteItems: the image item (conditional on what was read) + label items |
 //! | images with a label at >= N% | Query `PK = OWNER#<o>#LABEL#<label>, SK >= C#<N>`, descending |
 //! | an owner's recent images | Query GSI1 `GSI1PK = OWNER#<o>`, descending |
+//! | PENDING uploads created before T (reconciler) | Query GSI2 `GSI2PK = PENDING, GSI2SK < T`, oldest first |
+//! | hand a stuck upload to a new execution (reconciler) | UpdateItem, condition: PENDING, unchanged since read, same claimer |
 
 pub mod attr;
 mod claim;
@@ -22,8 +24,8 @@ use std::collections::BTreeMap;
 use aws_sdk_dynamodb::types::{AttributeValue, Delete, Put, TransactWriteItem};
 
 use crate::error::{classify_sdk_error, StepError};
-pub use claim::{compare_sequencers, Claim, ClaimOutcome};
-use keys::{image_pk, label_pk, label_sk_floor, owner_pk, GSI1, GSI1PK, IMAGE_SK, PK, SK};
+pub use claim::{compare_sequencers, Claim, ClaimOutcome, Handover};
+use keys::{image_pk, label_pk, label_sk_floor, owner_pk, GSI1, GSI1PK, GSI2, IMAGE_SK, PENDING_PARTITION, PK, SK};
 pub use record::{FailureReason, ImageRecord, ItemKey, LabelHit};
 use schema::build_error;
 
@@ -239,6 +241,37 @@ impl Table {
             .await
             .map_err(|e| classify_sdk_error("listing recent images", &e))?;
         let items = out.items().iter().map(ImageRecord::from_item).collect::<Result<_, _>>()?;
+        Ok(Page { items, next: out.last_evaluated_key().map(page_key) })
+    }
+}
+
+impl Table {
+    /// Ids of PENDING uploads created before `created_before` (RFC 3339, as records store it),
+    /// oldest first, from the sparse pending index.
+    pub async fn query_pending(
+        &self,
+        created_before: &str,
+        limit: i32,
+        start: Option<PageKey>,
+    ) -> Result<Page<String>, StepError> {
+        let out = self
+            .client
+            .query()
+            .table_name(&self.name)
+            .index_name(GSI2)
+            .key_condition_expression("GSI2PK = :pk AND GSI2SK < :before")
+            .expression_attribute_values(":pk", AttributeValue::S(PENDING_PARTITION.into()))
+            .expression_attribute_values(":before", AttributeValue::S(created_before.into()))
+            .limit(limit)
+            .set_exclusive_start_key(start.map(to_start_key))
+            .send()
+            .await
+            .map_err(|e| classify_sdk_error("listing pending uploads", &e))?;
+        let items = out
+            .items()
+            .iter()
+            .filter_map(|item| attr::get_s(item, PK)?.strip_prefix("IMAGE#").map(str::to_string))
+            .collect();
         Ok(Page { items, next: out.last_evaluated_key().map(page_key) })
     }
 }

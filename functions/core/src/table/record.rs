@@ -4,7 +4,10 @@
 use serde::{Deserialize, Serialize};
 
 use super::attr::{from_item, get_s, to_item, Item};
-use super::keys::{image_pk, label_pk, label_sk, owner_pk, recent_sk, GSI1PK, GSI1SK, IMAGE_SK, PK, SK};
+use super::keys::{
+    image_pk, label_pk, label_sk, owner_pk, recent_sk, GSI1PK, GSI1SK, GSI2PK, GSI2SK, IMAGE_SK, PENDING_PARTITION, PK,
+    SK,
+};
 use crate::error::StepError;
 use crate::model::{ImageMeta, LabelSet, Status, ThumbnailRef};
 
@@ -121,7 +124,8 @@ impl ImageRecord {
         ItemKey { pk: image_pk(id), sk: IMAGE_SK.into() }
     }
 
-    /// The record as a DynamoDB item, with its table and GSI1 keys.
+    /// The record as a DynamoDB item, with its table and GSI1 keys, and GSI2 keys while it is
+    /// PENDING (a final record leaves the pending index).
     pub fn to_item(&self) -> Result<Item, StepError> {
         let mut item = to_item(self).map_err(|e| encode_error("an image record", e))?;
         let key = Self::key_of(&self.image_id);
@@ -129,6 +133,10 @@ impl ImageRecord {
         put_s(&mut item, SK, key.sk);
         put_s(&mut item, GSI1PK, owner_pk(&self.owner));
         put_s(&mut item, GSI1SK, recent_sk(&self.created_at, &self.image_id));
+        if self.status == Status::Pending {
+            put_s(&mut item, GSI2PK, PENDING_PARTITION.into());
+            put_s(&mut item, GSI2SK, recent_sk(&self.created_at, &self.image_id));
+        }
         Ok(item)
     }
 
@@ -227,7 +235,16 @@ mod tests {
         assert_eq!(get_s(&item, GSI1PK), Some("OWNER#o1"));
         assert_eq!(get_s(&item, GSI1SK), Some("2026-01-01T00:00:00.000Z#abc"));
         assert_eq!(get_s(&item, "status"), Some("FAILED"));
+        assert_eq!((get_s(&item, GSI2PK), get_s(&item, GSI2SK)), (None, None), "final records leave the pending index");
         assert_eq!(ImageRecord::from_item(&item).unwrap(), rec);
+    }
+
+    #[test]
+    fn pending_records_are_in_the_pending_index_by_creation_time() {
+        let item = pending("abc").to_item().unwrap();
+        assert_eq!(get_s(&item, GSI2PK), Some("PENDING"));
+        assert_eq!(get_s(&item, GSI2SK), Some("2026-01-01T00:00:00.000Z#abc"));
+        assert_eq!(ImageRecord::from_item(&item).unwrap(), pending("abc"));
     }
 
     #[test]

@@ -1,4 +1,4 @@
-//! The table's schema: keys, the recent-by-owner index and TTL, as `template.yaml` declares them
+//! The table's schema: keys, the recent-by-owner and pending-uploads indexes and TTL, as `template.yaml` declares them
 //! (an infra test ties the two). The local stack and the tests create the table from here.
 
 use aws_sdk_dynamodb::types::{
@@ -6,10 +6,11 @@ use aws_sdk_dynamodb::types::{
     ScalarAttributeType, TimeToLiveSpecification,
 };
 
-use super::keys::{GSI1, GSI1PK, GSI1SK, PK, SK, TTL_ATTRIBUTE};
+use super::keys::{GSI1, GSI1PK, GSI1SK, GSI2, GSI2PK, GSI2SK, PK, SK, TTL_ATTRIBUTE};
 use crate::error::{classify_sdk_error, StepError};
 
-/// Creates the single table (PK/SK, GSI1 for recent-by-owner, TTL on `expiresAt`) unless it exists.
+/// Creates the single table (PK/SK, GSI1 for recent-by-owner, GSI2 for PENDING uploads by
+/// creation time, keys only, TTL on `expiresAt`) unless it exists.
 pub async fn ensure_table(client: &aws_sdk_dynamodb::Client, table: &str) -> Result<(), StepError> {
     let tables = client.list_tables().send().await.map_err(|e| classify_sdk_error("listing tables", &e))?;
     if tables.table_names().iter().any(|t| t == table) {
@@ -20,7 +21,7 @@ pub async fn ensure_table(client: &aws_sdk_dynamodb::Client, table: &str) -> Res
         .table_name(table)
         .billing_mode(BillingMode::PayPerRequest)
         .set_attribute_definitions(Some(
-            [PK, SK, GSI1PK, GSI1SK].into_iter().map(string_attribute).collect::<Result<_, _>>()?,
+            [PK, SK, GSI1PK, GSI1SK, GSI2PK, GSI2SK].into_iter().map(string_attribute).collect::<Result<_, _>>()?,
         ))
         .set_key_schema(Some(vec![key(PK, KeyType::Hash)?, key(SK, KeyType::Range)?]))
         .global_secondary_indexes(
@@ -29,6 +30,15 @@ pub async fn ensure_table(client: &aws_sdk_dynamodb::Client, table: &str) -> Res
                 .key_schema(key(GSI1PK, KeyType::Hash)?)
                 .key_schema(key(GSI1SK, KeyType::Range)?)
                 .projection(Projection::builder().projection_type(ProjectionType::All).build())
+                .build()
+                .map_err(build_error)?,
+        )
+        .global_secondary_indexes(
+            GlobalSecondaryIndex::builder()
+                .index_name(GSI2)
+                .key_schema(key(GSI2PK, KeyType::Hash)?)
+                .key_schema(key(GSI2SK, KeyType::Range)?)
+                .projection(Projection::builder().projection_type(ProjectionType::KeysOnly).build())
                 .build()
                 .map_err(build_error)?,
         )
