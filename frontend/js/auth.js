@@ -166,27 +166,14 @@ export function createAuth(
   async function accessToken() {
     if (!session) return null;
     if (session.expiresAt - Date.now() > REFRESH_MARGIN_MS) return session.accessToken;
-    if (!session.refreshToken) {
-      save(null);
-      return null;
-    }
-    refreshing ??= refresh().finally(() => {
-      refreshing = null;
-    });
-    try {
-      await refreshing;
-    } catch (err) {
-      if (err.code === "network") throw err;
-      return null;
-    }
-    return session ? session.accessToken : null;
+    return (await refreshOnce()) ? session.accessToken : null;
   }
 
   /**
-   * A new access token now, whatever the clock says (the API refused the one we have). Resolves
-   * true when there is one, false when the user has to sign in again.
+   * Refreshes the tokens, sharing one request between concurrent callers. Resolves true when a
+   * session remains, false when the user has to sign in again; a network failure is thrown.
    */
-  async function forceRefresh() {
+  async function refreshOnce() {
     if (!session?.refreshToken) {
       save(null);
       return false;
@@ -201,6 +188,14 @@ export function createAuth(
       return false;
     }
     return Boolean(session);
+  }
+
+  /**
+   * A new access token now, whatever the clock says (the API refused the one we have). Resolves
+   * true when there is one, false when the user has to sign in again.
+   */
+  async function forceRefresh() {
+    return refreshOnce();
   }
 
   /** Who is signed in: {username, email, sub}, read from the tokens for display, or null. */

@@ -43,7 +43,9 @@ pub struct Config {
 }
 
 /// The sign-in service the page uses: OAuth 2.0 authorization code with PKCE, public client.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// `GET /config` hands it to the page as it is (camelCase).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
 pub struct AuthSettings {
     /// The tokens' `iss`.
     pub issuer: String,

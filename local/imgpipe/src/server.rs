@@ -68,17 +68,9 @@ fn resolve(root: &Path, url_path: &str) -> Option<PathBuf> {
     full.is_file().then_some(full)
 }
 
+/// The type the embedded page would be served with; files of other types are not the page's.
 fn content_type(path: &Path) -> &'static str {
-    match path.extension().and_then(|e| e.to_str()).unwrap_or_default() {
-        "html" => "text/html; charset=utf-8",
-        "js" | "mjs" => "text/javascript; charset=utf-8",
-        "css" => "text/css; charset=utf-8",
-        "json" => "application/json",
-        "svg" => "image/svg+xml",
-        "png" => "image/png",
-        "ico" => "image/x-icon",
-        _ => "application/octet-stream",
-    }
+    path.to_str().and_then(imgpipe_core::http::frontend::content_type).unwrap_or("application/octet-stream")
 }
 
 #[cfg(test)]

@@ -123,7 +123,7 @@ impl Page {
 }
 
 /// The content type of a page file by its extension; `None` for types the page never serves.
-fn content_type(path: &str) -> Option<&'static str> {
+pub fn content_type(path: &str) -> Option<&'static str> {
     let extension = path.rsplit_once('.')?.1;
     Some(match extension {
         "html" => "text/html; charset=utf-8",

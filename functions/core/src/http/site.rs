@@ -9,6 +9,7 @@ use axum::Json;
 use serde::Serialize;
 
 use super::presign::ACCEPTED_FORMATS;
+use crate::config::AuthSettings;
 use super::ApiState;
 
 /// `GET /config`.
@@ -16,20 +17,7 @@ use super::ApiState;
 pub struct PageConfig {
     pub limits: UploadLimits,
     /// How to sign in; `null` when the API has no sign-in configured.
-    pub auth: Option<PageAuth>,
-}
-
-/// The sign-in service the page uses (authorization code with PKCE, public client).
-#[derive(Debug, Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct PageAuth {
-    pub issuer: String,
-    pub client_id: String,
-    pub authorize_url: String,
-    pub token_url: String,
-    pub revoke_url: String,
-    pub logout_url: String,
-    pub scopes: Vec<String>,
+    pub auth: Option<AuthSettings>,
 }
 
 /// What an upload may be: the server checks all of it again.
@@ -59,15 +47,7 @@ async fn page_config(State(state): State<Arc<ApiState>>) -> Json<PageConfig> {
             max_side: limits.max_side,
             content_types: ACCEPTED_FORMATS.iter().map(|f| f.content_type()).collect(),
         },
-        auth: state.config.auth.as_ref().map(|a| PageAuth {
-            issuer: a.issuer.clone(),
-            client_id: a.client_id.clone(),
-            authorize_url: a.authorize_url.clone(),
-            token_url: a.token_url.clone(),
-            revoke_url: a.revoke_url.clone(),
-            logout_url: a.logout_url.clone(),
-            scopes: a.scopes.clone(),
-        }),
+        auth: state.config.auth.clone(),
     })
 }
 
