@@ -198,11 +198,7 @@ async fn original_url(state: &ApiState, rec: &ImageRecord) -> Option<String> {
         .key(&rec.key)
         .set_version_id(image.version_id.clone())
         .response_content_type(image.format.content_type())
-        .response_content_disposition(format!(
-            "attachment; filename=\"{}.{}\"",
-            rec.image_id,
-            image.format.extension()
-        ))
+        .response_content_disposition(format!("attachment; filename=\"{}.{}\"", rec.image_id, image.format.extension()))
         .presigned(ttl)
         .await;
     match presigned {
