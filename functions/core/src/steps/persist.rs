@@ -227,8 +227,14 @@ pub fn stale_label_keys(existing: Option<&ImageRecord>, current: &[ItemKey]) -> 
     existing.map(|e| e.label_keys.iter().filter(|k| !current.contains(k)).cloned().collect()).unwrap_or_default()
 }
 
+/// The result document the owner can download: the record without the table's bookkeeping or
+/// the execution that made it (an ARN names the account; the history stays in Step Functions).
+pub fn result_document(record: &ImageRecord) -> ImageRecord {
+    ImageRecord { label_keys: Vec::new(), execution_id: None, expires_at: None, ..record.clone() }
+}
+
 async fn write_result(p: &Pipeline, key: &str, record: &ImageRecord) -> Result<(), StepError> {
-    let document = ImageRecord { label_keys: Vec::new(), ..record.clone() };
+    let document = result_document(record);
     let body =
         serde_json::to_vec_pretty(&document).map_err(|e| StepError::Internal(format!("encoding the result: {e}")))?;
     p.clients
@@ -338,6 +344,15 @@ mod tests {
         assert_eq!(decide(Some(&done), me, Some("01")), Decision::Leave, "a retry after the write");
         let failed = ImageRecord { status: Status::Failed, ..presigned() };
         assert_eq!(decide(Some(&failed), me, Some("01")), Decision::Leave, "a final record is never replaced");
+    }
+
+    #[test]
+    fn the_result_document_names_no_execution() {
+        let mut rec = outcome_record(&input(Status::Done, &[("Dog", 90.0)]), ID, "e1", &presigned(), "now");
+        rec.label_keys = label_hits(&rec).iter().map(LabelHit::key).collect();
+        let doc = serde_json::to_string(&result_document(&rec)).unwrap();
+        assert!(!doc.contains("arn:") && !doc.contains("executionId") && !doc.contains("labelKeys"), "{doc}");
+        assert!(doc.contains("\"Dog\""), "{doc}");
     }
 
     #[test]
