@@ -71,7 +71,8 @@ async fn check_done_photo(server: &Server, id: &str, record: &Value, photo_size:
     let resp = server.http().get(result_url).send().await.expect("GET result");
     assert_eq!(resp.status().as_u16(), 200, "GET {result_url}");
     let result: Value = resp.json().await.expect("result JSON");
-    assert!(result["executionId"].as_str().is_some_and(|e| !e.is_empty()), "result document: {result}");
+    assert_eq!(result["imageId"], id, "result document: {result}");
+    assert!(result.get("executionId").is_none(), "the result document names no execution: {result}");
     let result_labels = if result["labels"].is_array() { &result["labels"] } else { &result["labels"]["labels"] };
     assert_eq!(label_names(result_labels), label_names(&record["labels"]), "result labels vs record: {result}");
 
