@@ -8,6 +8,7 @@ pub mod cli;
 pub mod commands;
 pub mod gate;
 pub mod invoker;
+pub mod reconciler;
 pub mod server;
 pub mod stack;
 pub mod storage;

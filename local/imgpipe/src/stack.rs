@@ -127,8 +127,8 @@ fn local_invoker(config: &Config, clients: &Clients, opts: &StackOptions) -> any
     Ok(LocalInvoker::new(Arc::new(pipeline), opts.faults.clone()))
 }
 
-/// Opens the execution store, registers the pipeline, resumes unfinished executions, and routes
-/// the input bucket's uploads to new executions.
+/// Opens the execution store, registers the pipeline, resumes unfinished executions, starts the
+/// reconciler, and routes the input bucket's uploads to new executions.
 async fn start_engine(
     opts: &StackOptions,
     config: &Config,
@@ -155,6 +155,8 @@ async fn start_engine(
     if resumed > 0 {
         tracing::info!(resumed, "resumed unfinished executions");
     }
+    // Uploads whose event a crash lost get their execution now, and every minute from then on.
+    crate::reconciler::spawn(engine.clone(), state_machine_arn.clone(), config.clone(), clients.clone());
     tokio::spawn(route_events(
         events,
         engine.clone(),
