@@ -1,6 +1,10 @@
 //! The embedded storage: the S3 endpoint and DynamoDB on loopback, the SDK clients that reach
 //! them, the table created from core's schema, and the input bucket's "Object Created"
 //! notifications. The stack and the end-to-end tests start storage through here.
+//!
+//! For tests and the reliability bench, `IMGPIPE_S3_FAULTS` and `IMGPIPE_DYNAMODB_FAULTS` make the
+//! endpoints answer a share of requests with the errors AWS returns under stress (see
+//! [`DependencyFaults`]).
 
 use std::io::Write;
 use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
@@ -17,6 +21,45 @@ use tokio::sync::mpsc;
 pub const SIGNING_REGION: &str = "us-east-1";
 /// The data directory's file with the access key pair; readable by its owner only.
 const CREDENTIALS_FILE: &str = "credentials.json";
+/// Fault plan of the embedded S3 endpoint, e.g. `rate=0.05,kinds=slowdown+internal+drop,seed=7`.
+pub const S3_FAULTS_ENV: &str = "IMGPIPE_S3_FAULTS";
+/// Fault plan of the embedded DynamoDB endpoint, e.g. `rate=0.05,kinds=throughput+throttling,seed=7`.
+pub const DYNAMODB_FAULTS_ENV: &str = "IMGPIPE_DYNAMODB_FAULTS";
+
+/// Faults injected by the embedded endpoints (none by default): a share of requests answered
+/// with 503 SlowDown, 500 InternalError, ProvisionedThroughputExceededException,
+/// ThrottlingException, or a dropped connection. For tests and the reliability bench only.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct DependencyFaults {
+    pub s3: s3_endpoint::FaultPlan,
+    pub dynamodb: dynamodb_endpoint::FaultPlan,
+}
+
+impl DependencyFaults {
+    /// The plans in [`S3_FAULTS_ENV`] and [`DYNAMODB_FAULTS_ENV`] (unset or empty: none).
+    /// A plan that does not parse is an error naming the variable.
+    pub fn from_env() -> anyhow::Result<Self> {
+        let var = |name: &str| match std::env::var(name) {
+            Ok(value) => Ok(value),
+            Err(std::env::VarError::NotPresent) => Ok(String::new()),
+            Err(std::env::VarError::NotUnicode(_)) => Err(anyhow::anyhow!("{name} is not UTF-8")),
+        };
+        Self::parse(&var(S3_FAULTS_ENV)?, &var(DYNAMODB_FAULTS_ENV)?)
+    }
+
+    /// Parses both plans (`rate=R[,kinds=A+B][,seed=N]`; empty or `off`: none).
+    pub fn parse(s3: &str, dynamodb: &str) -> anyhow::Result<Self> {
+        Ok(DependencyFaults {
+            s3: s3.parse().with_context(|| format!("{S3_FAULTS_ENV} is not a fault plan"))?,
+            dynamodb: dynamodb.parse().with_context(|| format!("{DYNAMODB_FAULTS_ENV} is not a fault plan"))?,
+        })
+    }
+
+    /// Whether either endpoint injects any fault.
+    pub fn is_active(&self) -> bool {
+        self.s3.is_active() || self.dynamodb.is_active()
+    }
+}
 
 /// The access key pair the embedded endpoints accept.
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
@@ -49,8 +92,18 @@ pub struct Storage {
 }
 
 impl Storage {
-    /// Starts both endpoints on `127.0.0.1:0` and creates the buckets and the table if missing.
+    /// Starts both endpoints on `127.0.0.1:0` and creates the buckets and the table if missing,
+    /// with the faults the environment asks for ([`DependencyFaults::from_env`]).
     pub async fn start(opts: StorageOptions) -> anyhow::Result<Storage> {
+        let faults = DependencyFaults::from_env()?;
+        Self::start_with_faults(opts, faults).await
+    }
+
+    /// [`Storage::start`] with explicit faults (the environment is not read).
+    pub async fn start_with_faults(opts: StorageOptions, faults: DependencyFaults) -> anyhow::Result<Storage> {
+        if faults.is_active() {
+            tracing::warn!(s3 = ?faults.s3, dynamodb = ?faults.dynamodb, "injecting dependency faults (tests only)");
+        }
         create_private_dir(&opts.data_dir)?;
         let credentials = match opts.credentials {
             Some(c) => c,
@@ -59,7 +112,8 @@ impl Storage {
         let config = &opts.config;
         let (events_tx, events_rx) = mpsc::unbounded_channel();
         let s3_listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.context("binding the S3 endpoint")?;
-        let s3 = s3_endpoint::start(
+        let s3_options = s3_endpoint::Options { faults: faults.s3, ..s3_endpoint::Options::default() };
+        let s3 = s3_endpoint::start_with_options(
             s3_endpoint::Config {
                 data_dir: opts.data_dir.join("s3"),
                 access_key: credentials.access_key.clone(),
@@ -71,12 +125,13 @@ impl Storage {
                 max_upload_bytes: config.limits.max_bytes,
                 allowed_origins: opts.allowed_origins.clone(),
             },
+            s3_options,
             s3_listener,
             events_tx,
         )
         .await
         .context("starting the embedded S3 endpoint")?;
-        let dynamodb = start_dynamodb(&opts.data_dir, &credentials).await?;
+        let dynamodb = start_dynamodb(&opts.data_dir, &credentials, faults.dynamodb).await?;
         let clients = Clients::local(&LocalEndpoints {
             s3_url: s3.url.clone(),
             dynamodb_url: dynamodb.url.clone(),
@@ -90,19 +145,31 @@ impl Storage {
     }
 }
 
+impl Drop for Storage {
+    /// Logs how many faults were injected, so a test or bench run shows that they happened.
+    fn drop(&mut self) {
+        let (s3, dynamodb) = (self.s3.faults_injected(), self.dynamodb.faults_injected());
+        if s3.total() + dynamodb.total() > 0 {
+            tracing::info!(s3 = ?s3, dynamodb = ?dynamodb, "dependency faults injected");
+        }
+    }
+}
+
 /// The embedded DynamoDB over `<data_dir>/dynamodb.sqlite`: every request's SigV4 checked with
 /// the stack's key, no CORS, slow clients cut off, expired PENDING records swept as TTL does.
 async fn start_dynamodb(
     data_dir: &Path,
     credentials: &Credentials,
+    faults: dynamodb_endpoint::FaultPlan,
 ) -> anyhow::Result<dynamodb_endpoint::DynamoEndpoint> {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.context("binding the DynamoDB endpoint")?;
-    let config = dynamodb_endpoint::Config::new(
+    let mut config = dynamodb_endpoint::Config::new(
         Some(data_dir.join("dynamodb.sqlite")),
         &credentials.access_key,
         &credentials.secret_key,
         SIGNING_REGION,
     );
+    config.faults = faults;
     dynamodb_endpoint::start(config, listener).await.context("starting the embedded DynamoDB endpoint")
 }
 
@@ -158,6 +225,56 @@ mod tests {
 
     fn mode(path: &Path) -> u32 {
         std::fs::metadata(path).unwrap().permissions().mode() & 0o777
+    }
+
+    #[test]
+    fn fault_plans_parse_per_endpoint_and_bad_ones_name_the_variable() {
+        assert!(!DependencyFaults::parse("", "off").unwrap().is_active());
+        let faults = DependencyFaults::parse("rate=0.05,kinds=slowdown+drop,seed=3", "rate=0.2").unwrap();
+        assert!(faults.is_active());
+        assert_eq!(faults.s3.kinds, [s3_endpoint::FaultKind::SlowDown, s3_endpoint::FaultKind::DroppedConnection]);
+        assert_eq!((faults.s3.rate, faults.s3.seed, faults.dynamodb.rate), (0.05, 3, 0.2));
+        for (s3, dynamodb, variable) in [
+            ("rate=2", "", S3_FAULTS_ENV),
+            ("rate=0.1,kinds=throttling", "", S3_FAULTS_ENV),
+            ("", "rate=0.1,kinds=slowdown", DYNAMODB_FAULTS_ENV),
+            ("", "0.05", DYNAMODB_FAULTS_ENV),
+            ("", &"rate=0.1,".repeat(100_000), DYNAMODB_FAULTS_ENV),
+        ] {
+            let err = format!("{:#}", DependencyFaults::parse(s3, dynamodb).unwrap_err());
+            assert!(err.starts_with(variable) && err.contains("invalid fault plan"), "{err:.300}");
+            assert!(err.len() < 600, "the error stays short: {} bytes", err.len());
+        }
+    }
+
+    #[tokio::test]
+    async fn the_endpoints_answer_with_the_injected_faults() {
+        let dir = std::env::temp_dir().join(format!("imgpipe-storage-{}", uuid::Uuid::new_v4()));
+        let opts = || StorageOptions {
+            data_dir: dir.join("data"),
+            config: Config::default(),
+            credentials: None,
+            allowed_origins: Vec::new(),
+        };
+        // Every S3 request is a 503 SlowDown, even after the SDK's retries; DynamoDB works.
+        let faults = DependencyFaults::parse("rate=1,kinds=slowdown", "").unwrap();
+        let storage = Storage::start_with_faults(opts(), faults).await.unwrap();
+        let put = storage.clients.s3.put_object().bucket(&storage_bucket()).key("k").body(vec![1u8].into()).send();
+        let err = put.await.expect_err("every S3 request fails");
+        assert_eq!(err.into_service_error().meta().code(), Some("SlowDown"));
+        let injected = storage.s3.faults_injected();
+        assert!(injected.slow_down >= 1 && injected.total() == injected.slow_down, "{injected:?}");
+        assert_eq!(storage.dynamodb.faults_injected().total(), 0);
+        drop(storage);
+        // Every DynamoDB request is throttled: the table cannot be made, and the start says so.
+        let faults = DependencyFaults::parse("", "rate=1,kinds=throttling").unwrap();
+        let err = Storage::start_with_faults(opts(), faults).await.err().expect("no DynamoDB request succeeds");
+        assert!(format!("{err:#}").contains("creating the table"), "{err:#}");
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    fn storage_bucket() -> String {
+        Config::default().input_bucket
     }
 
     #[test]
