@@ -27,6 +27,7 @@ FUNCTIONS = {
     "detect-labels": "DetectLabelsFunction",
     "thumbnail": "ThumbnailFunction",
     "persist": "PersistFunction",
+    "reconcile": "ReconcileFunction",
 }
 
 #: Contract: pipeline state -> DefinitionSubstitutions key -> function logical id.

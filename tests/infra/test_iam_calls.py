@@ -40,6 +40,11 @@ RUNS: dict[str, list[str]] = {
     "DetectLabelsFunction": ["core/src/steps/detect.rs"],
     "ThumbnailFunction": ["core/src/steps/thumbnail.rs", "core/src/steps/validate.rs::read_upload"],
     "PersistFunction": ["core/src/steps/persist.rs", "core/src/table/mod.rs::get_image,write_outcome"],
+    "ReconcileFunction": [
+        "core/src/reconcile.rs",
+        "core/src/table/mod.rs::query_pending,get_image,write_outcome",
+        "core/src/table/claim.rs::hand_over",
+    ],
 }
 
 #: Code with SDK calls that no Lambda runs, and why.
@@ -56,6 +61,7 @@ SIGNS_FOR_OTHERS = {
 #: Granted although the code never calls them, and why.
 GRANTED_BEYOND_CALLS = {
     ("ValidateFunction", "s3:ListBucket"): "lets S3 answer 404, not 403, for an upload that is gone",
+    ("ReconcileFunction", "s3:ListBucket"): "lets S3 answer 404, not 403, for an upload that never came",
 }
 
 #: Granted ahead of the Rust code that will call them. Remove an entry once the code calls it (the

@@ -120,3 +120,32 @@ def test_heavy_steps_have_reserved_concurrency_from_a_parameter(function, templa
 def test_only_the_heavy_steps_reserve_concurrency(resources):
     reserving = {k for k in FUNCTIONS.values() if "ReservedConcurrentExecutions" in resources[k]["Properties"]}
     assert reserving == set(RESERVED)
+
+
+def test_the_reconciler_runs_on_a_schedule_and_its_findings_alarm(resources, translated):
+    """Issue 12: PENDING records nothing processes are found every 5 minutes (a Query of the sparse
+    pending index, never a Scan), and what the reconciler finds raises an alarm."""
+    props = resources["ReconcileFunction"]["Properties"]
+    (event,) = props["Events"].values()
+    assert event == {"Type": "Schedule", "Properties": {"Schedule": "rate(5 minutes)"}}
+    env = props["Environment"]["Variables"]
+    assert env["STATE_MACHINE_ARN"] == {"Ref": "PipelineStateMachine"}
+    assert int(env["RECONCILE_AFTER_SECONDS"]) >= 60
+    role = next(r for k, r in translated["Resources"].items() if k == "ReconcileFunctionRole")
+    actions = {
+        a
+        for p in role["Properties"]["Policies"]
+        for s in p["PolicyDocument"]["Statement"]
+        for a in (s["Action"] if isinstance(s["Action"], list) else [s["Action"]])
+    }
+    assert "dynamodb:Query" in actions and "dynamodb:Scan" not in actions
+    (findings,) = alarms_on(resources, "imgpipe", "Findings", "Component", "Reconciler")
+    assert findings["Threshold"] == 1 and findings["Statistic"] == "Sum"
+
+
+def test_the_findings_metric_is_the_one_the_code_emits():
+    from infra_support import REPO
+
+    code = (REPO / "functions" / "core" / "src" / "reconcile.rs").read_text()
+    assert '"Namespace": "imgpipe"' in code and '"Dimensions": [["Component"]]' in code
+    assert '"Component": "Reconciler"' in code and 'metric("Findings")' in code

@@ -77,7 +77,7 @@ def test_cfn_lint_catches_a_broken_copy(tmp_path):
 # ------------------------------------------------------------------ functions
 
 
-def test_the_six_functions_are_rust_on_arm64(template, resources):
+def test_the_seven_functions_are_rust_on_arm64(template, resources):
     functions = {k: v for k, v in resources.items() if v["Type"] == "AWS::Serverless::Function"}
     assert set(functions) == set(FUNCTIONS.values())
     globals_ = template["Globals"]["Function"]
@@ -182,8 +182,11 @@ def test_table_keys_index_ttl_and_protection(resources):
         ("SK", "S"),
         ("GSI1PK", "S"),
         ("GSI1SK", "S"),
+        ("GSI2PK", "S"),
+        ("GSI2SK", "S"),
     }
-    (gsi,) = props["GlobalSecondaryIndexes"]
+    (gsi, pending) = props["GlobalSecondaryIndexes"]
+    assert (pending["IndexName"], pending["Projection"]) == ("GSI2", {"ProjectionType": "KEYS_ONLY"})
     assert gsi["IndexName"] == "GSI1"
     assert gsi["KeySchema"] == [
         {"AttributeName": "GSI1PK", "KeyType": "HASH"},

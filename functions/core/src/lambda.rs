@@ -11,8 +11,10 @@ use crate::config::Config;
 use crate::error::StepError;
 use crate::http::timeline::SfnExecutions;
 use crate::http::ApiState;
+use crate::reconcile::{metric_line, Reconciler, SfnStarter};
 use crate::steps::detect::RekognitionDetector;
 use crate::steps::{LabelDetector, Pipeline, StepFunction};
+use crate::table::Table;
 
 /// Boxed error for `main`.
 pub type Error = lambda_runtime::Error;
@@ -66,4 +68,50 @@ pub async fn run_http(build: fn(Arc<ApiState>) -> axum::Router) -> Result<(), Er
     });
     let state = Arc::new(ApiState { config, clients, executions });
     lambda_http::run(build(state)).await
+}
+
+/// Records one scheduled run examines at most; the rest wait for the next run.
+const RECONCILE_MAX_RECORDS: usize = 500;
+
+/// Runs the reconciler on each scheduled invocation (the event's content is not used): the
+/// Lambda `main` of reconcile. Logs the report and prints its Embedded Metric Format line.
+pub async fn run_reconcile() -> Result<(), Error> {
+    init_tracing();
+    let config = Config::from_env()?;
+    if config.state_machine_arn.is_empty() {
+        return Err("STATE_MACHINE_ARN is not set: the reconciler has no pipeline to start".into());
+    }
+    let clients = Clients::from_env().await;
+    let starter = SfnStarter::new(aws_sdk_sfn::Client::new(&clients.sdk), config.state_machine_arn.clone());
+    let table = Table::new(clients.dynamo.clone(), config.table_name.clone());
+    let shared = Arc::new((config, clients, starter, table));
+    lambda_runtime::run(service_fn(move |_event: LambdaEvent<Value>| {
+        let shared = shared.clone();
+        async move {
+            let (config, clients, starter, table) = &*shared;
+            let reconciler = Reconciler {
+                table,
+                s3: &clients.s3,
+                starter,
+                input_bucket: &config.input_bucket,
+                quiet_for: std::time::Duration::from_secs(config.reconcile_after_seconds),
+                upload_ttl: std::time::Duration::from_secs(config.upload_ttl_seconds),
+                max_records: RECONCILE_MAX_RECORDS,
+            };
+            let now = chrono::Utc::now();
+            let report = reconciler.run(now).await?;
+            println!("{}", metric_line(&report, now));
+            tracing::info!(
+                started = ?report.started,
+                expired = ?report.expired,
+                gave_up = ?report.gave_up,
+                running = report.running.len(),
+                waiting = report.waiting.len(),
+                errors = ?report.errors,
+                "reconciled pending uploads"
+            );
+            Ok::<_, StepError>(report)
+        }
+    }))
+    .await
 }

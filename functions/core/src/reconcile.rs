@@ -244,7 +244,9 @@ impl Reconciler<'_> {
 
     /// The upload's current object version, if it exists.
     async fn head(&self, record: &ImageRecord) -> Result<Option<ObjectRef>, StepError> {
-        match self.s3.head_object().bucket(&record.bucket).key(&record.key).send().await {
+        // The current version: HeadObject without a version id.
+        let result = self.s3.head_object().bucket(&record.bucket).key(&record.key).send().await;
+        match result {
             Ok(out) => Ok(Some(ObjectRef {
                 key: record.key.clone(),
                 size: out.content_length().and_then(|n| u64::try_from(n).ok()).unwrap_or(0),

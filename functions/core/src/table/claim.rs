@@ -102,7 +102,16 @@ impl Table {
             Some(_) => "executionId = :from",
             None => "attribute_not_exists(executionId)",
         };
-        let mut request = self
+        let mut values = std::collections::HashMap::from([
+            (":to".to_string(), AttributeValue::S(handover.to.into())),
+            (":now".to_string(), AttributeValue::S(handover.now.into())),
+            (":seen".to_string(), AttributeValue::S(handover.seen_updated_at.into())),
+            (":pending".to_string(), AttributeValue::S("PENDING".into())),
+        ]);
+        if let Some(from) = handover.from {
+            values.insert(":from".into(), AttributeValue::S(from.into()));
+        }
+        let result = self
             .client
             .update_item()
             .table_name(&self.name)
@@ -111,14 +120,10 @@ impl Table {
             .update_expression("SET executionId = :to, updatedAt = :now")
             .condition_expression(format!("#status = :pending AND updatedAt = :seen AND {claimer}"))
             .expression_attribute_names("#status", "status")
-            .expression_attribute_values(":to", AttributeValue::S(handover.to.into()))
-            .expression_attribute_values(":now", AttributeValue::S(handover.now.into()))
-            .expression_attribute_values(":seen", AttributeValue::S(handover.seen_updated_at.into()))
-            .expression_attribute_values(":pending", AttributeValue::S("PENDING".into()));
-        if let Some(from) = handover.from {
-            request = request.expression_attribute_values(":from", AttributeValue::S(from.into()));
-        }
-        match request.send().await {
+            .set_expression_attribute_values(Some(values))
+            .send()
+            .await;
+        match result {
             Ok(_) => Ok(true),
             Err(e) if e.as_service_error().is_some_and(|se| se.is_conditional_check_failed_exception()) => Ok(false),
             Err(e) => Err(classify_sdk_error("handing the upload to a new execution", &e)),
