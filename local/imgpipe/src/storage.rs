@@ -259,7 +259,14 @@ mod tests {
         // Every S3 request is a 503 SlowDown, even after the SDK's retries; DynamoDB works.
         let faults = DependencyFaults::parse("rate=1,kinds=slowdown", "").unwrap();
         let storage = Storage::start_with_faults(opts(), faults).await.unwrap();
-        let put = storage.clients.s3.put_object().bucket(&storage_bucket()).key("k").body(vec![1u8].into()).send();
+        let put = storage
+            .clients
+            .s3
+            .put_object()
+            .bucket(Config::default().input_bucket)
+            .key("k")
+            .body(vec![1u8].into())
+            .send();
         let err = put.await.expect_err("every S3 request fails");
         assert_eq!(err.into_service_error().meta().code(), Some("SlowDown"));
         let injected = storage.s3.faults_injected();
@@ -271,10 +278,6 @@ mod tests {
         let err = Storage::start_with_faults(opts(), faults).await.err().expect("no DynamoDB request succeeds");
         assert!(format!("{err:#}").contains("creating the table"), "{err:#}");
         let _ = std::fs::remove_dir_all(&dir);
-    }
-
-    fn storage_bucket() -> String {
-        Config::default().input_bucket
     }
 
     #[test]
