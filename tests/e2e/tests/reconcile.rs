@@ -19,7 +19,9 @@ use imgpipe_core::table::{Claim, ImageRecord};
 use imgpipe_core::Pipeline;
 use imgpipe_e2e::endpoints::{Endpoints, INPUT_BUCKET, TEST_OWNER};
 use imgpipe_e2e::images;
+use imgpipe_e2e::runtime_api::LambdaFunction;
 use imgpipe_e2e::serve::{model_path, Server, TempDir};
+use serde_json::{json, Value};
 
 /// The signed-upload lifetime the tests reconcile with.
 const UPLOAD_TTL: Duration = Duration::from_secs(300);
@@ -237,6 +239,41 @@ async fn a_table_from_before_the_pending_index_gets_it() {
     older.put_pending(&record).await.unwrap();
     let page = older.query_pending("9", 10, None).await.expect("the pending index");
     assert_eq!(page.items, vec![record.image_id]);
+}
+
+/// The `reconcile` binary as Lambda runs it (`cargo build --workspace --bins`), on a scheduled
+/// event: it needs the state machine, expires a form nobody used, and prints the metric line.
+#[tokio::test]
+async fn the_reconcile_lambda_expires_a_form_nobody_used_and_reports_it_as_a_metric() {
+    let h = Harness::start().await;
+    let unused = h.pending_without_object(Duration::from_secs(3600)).await;
+    let mut env = h.ep.function_env();
+    let failed = LambdaFunction::try_start("reconcile", &env).await.err().expect("no state machine: the init fails");
+    assert!(failed.log.contains("STATE_MACHINE_ARN"), "{}", failed.log);
+
+    env.push((
+        "STATE_MACHINE_ARN".into(),
+        "arn:aws:states:us-east-1:123456789012:stateMachine:imgpipe-pipeline".into(),
+    ));
+    env.push(("RECONCILE_AFTER_SECONDS".into(), "60".into()));
+    let mut f = LambdaFunction::start("reconcile", &env).await;
+    let scheduled = json!({
+        "version": "0", "id": uuid::Uuid::new_v4().to_string(), "detail-type": "Scheduled Event",
+        "source": "aws.events", "account": "123456789012", "time": "2026-01-01T00:00:00Z", "region": "us-east-1",
+        "resources": ["arn:aws:events:us-east-1:123456789012:rule/imgpipe-Every5Minutes"], "detail": {},
+    });
+    let out = f.invoke(scheduled).await;
+    assert_eq!(out.response()["expired"], json!([unused]), "{out:?}");
+    assert_eq!(h.record(&unused).await.error.map(|e| e.code).as_deref(), Some(NOT_UPLOADED));
+
+    let log = f.log();
+    let line = log
+        .lines()
+        .find(|l| l.starts_with('{') && l.contains("\"_aws\":"))
+        .unwrap_or_else(|| panic!("no metric line:\n{log}"));
+    let metrics: Value = serde_json::from_str(line).expect("the metric line is JSON");
+    assert_eq!((metrics["Expired"].as_u64(), metrics["Findings"].as_u64()), (Some(1), Some(0)), "{metrics}");
+    assert_eq!(metrics["_aws"]["CloudWatchMetrics"][0]["Namespace"], "imgpipe");
 }
 
 /// `imgpipe serve` is killed with SIGKILL after an upload was signed; the object lands while it
