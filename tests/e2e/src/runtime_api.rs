@@ -374,7 +374,21 @@ pub fn http_event(method: &str, path: &str, query: &str, body: Option<&Value>) -
             "routeKey": format!("{method} {route}"),
             "stage": "$default",
             "time": "01/Jan/2025:00:00:00 +0000",
-            "timeEpoch": now.as_millis() as u64
+            "timeEpoch": now.as_millis() as u64,
+            // What the JWT authorizer hands the function for a Cognito access token.
+            "authorizer": {
+                "jwt": {
+                    "claims": {
+                        "sub": crate::endpoints::TEST_OWNER,
+                        "token_use": "access",
+                        "client_id": "e2eclient",
+                        "username": "e2e",
+                        "scope": "openid imgpipe/images",
+                        "iss": "https://cognito-idp.us-east-1.amazonaws.com/us-east-1_e2e",
+                    },
+                    "scopes": ["openid", "imgpipe/images"]
+                }
+            }
         },
         "isBase64Encoded": false
     });
@@ -383,6 +397,14 @@ pub fn http_event(method: &str, path: &str, query: &str, body: Option<&Value>) -
     }
     if let Some(b) = body {
         event["body"] = Value::String(b.to_string());
+    }
+    event
+}
+
+/// The same event as if no authorizer had run (a route left open by mistake).
+pub fn without_authorizer(mut event: Value) -> Value {
+    if let Some(context) = event["requestContext"].as_object_mut() {
+        context.remove("authorizer");
     }
     event
 }

@@ -9,7 +9,7 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::IntoResponse;
 use imgpipe_e2e::endpoints::{self, execution_arn, validate_input, Endpoints, INPUT_BUCKET, OUTPUT_BUCKET};
 use imgpipe_e2e::images;
-use imgpipe_e2e::runtime_api::{function_binary, http_event, http_response, LambdaFunction};
+use imgpipe_e2e::runtime_api::{function_binary, http_event, http_response, without_authorizer, LambdaFunction};
 use serde_json::{json, Value};
 
 async fn start(name: &str, ep: &Endpoints, extra: &[(&str, &str)]) -> LambdaFunction {
@@ -184,7 +184,9 @@ async fn presign_answers_api_gateway_events() {
     assert_eq!(doc["key"], format!("uploads/{id}.jpg").as_str());
     assert_eq!(doc["upload"]["url"], format!("{}/{INPUT_BUCKET}", ep.s3_url).as_str());
     assert!(doc["upload"]["fields"]["x-amz-signature"].is_string(), "{doc}");
-    assert_eq!(ep.image_item(id).await.expect("a PENDING record")["status"], "PENDING");
+    let pending = ep.image_item(id).await.expect("a PENDING record");
+    assert_eq!(pending["status"], "PENDING");
+    assert_eq!(pending["owner"], imgpipe_e2e::endpoints::TEST_OWNER, "the owner is the authorizer's sub");
 
     // The signature made inside the Lambda (from its environment credentials) is accepted by S3.
     let mut form = reqwest::multipart::Form::new();
@@ -211,6 +213,14 @@ async fn query_answers_api_gateway_events() {
     let ep = Endpoints::start().await;
     let mut f = start("query", &ep, &[]).await;
 
+    // The owner comes from the authorizer's claims; without them the function refuses.
+    let out = f.invoke(without_authorizer(http_event("GET", "/images", "", None))).await;
+    let (status, doc) = http_response(out.response());
+    assert_eq!((status, doc["error"]["code"].as_str()), (401, Some("UNAUTHORIZED")), "{doc}");
+    let out = f.invoke(http_event("GET", "/images", "", None)).await;
+    let (status, doc) = http_response(out.response());
+    assert_eq!((status, doc["items"].as_array().map(Vec::len)), (200, Some(0)), "{doc}");
+
     let unknown = uuid::Uuid::new_v4();
     let out = f.invoke(http_event("GET", &format!("/images/{unknown}"), "", None)).await;
     let (status, doc) = http_response(out.response());
@@ -231,6 +241,7 @@ async fn query_answers_api_gateway_events() {
             "object": {"key": format!("uploads/{id}.jpg"), "size": 1, "etag": "abc"}, "reason": "PostObject"});
         (id, detail)
     };
+    ep.pending(&id, &format!("uploads/{id}.jpg")).await;
     let cause = json!({"errorType": "ImageRejected", "errorMessage": "CORRUPT: The image is damaged."}).to_string();
     ep.pipeline()
         .run(
