@@ -156,7 +156,7 @@ enum Action {
 impl Reconciler<'_> {
     /// One pass over PENDING records created before `now - quiet_for`.
     pub async fn run(&self, now: DateTime<Utc>) -> Result<ReconcileReport, StepError> {
-        let cutoff = timestamp(now - chrono::Duration::from_std(self.quiet_for).unwrap_or(chrono::Duration::MAX));
+        let cutoff = timestamp(minus(now, self.quiet_for));
         let mut report = ReconcileReport::default();
         let mut start = None;
         let mut examined = 0;
@@ -238,8 +238,7 @@ impl Reconciler<'_> {
     fn upload_deadline(&self, record: &ImageRecord) -> Result<DateTime<Utc>, StepError> {
         let created = DateTime::parse_from_rfc3339(&record.created_at)
             .map_err(|e| StepError::Internal(format!("record {} has a bad createdAt: {e}", record.image_id)))?;
-        let window = chrono::Duration::from_std(self.upload_ttl + self.quiet_for).unwrap_or(chrono::Duration::MAX);
-        Ok(created.with_timezone(&Utc).checked_add_signed(window).unwrap_or(DateTime::<Utc>::MAX_UTC))
+        Ok(plus(created.with_timezone(&Utc), self.upload_ttl.saturating_add(self.quiet_for)))
     }
 
     /// The upload's current object version, if it exists.
@@ -373,6 +372,16 @@ fn account_and_region(arn: &str) -> (&str, &str) {
     (parts.next().unwrap_or_default(), region)
 }
 
+/// `t - d`, or the earliest time when that is out of range (a huge setting never panics).
+fn minus(t: DateTime<Utc>, d: Duration) -> DateTime<Utc> {
+    chrono::Duration::from_std(d).ok().and_then(|d| t.checked_sub_signed(d)).unwrap_or(DateTime::<Utc>::MIN_UTC)
+}
+
+/// `t + d`, or the latest time when that is out of range.
+fn plus(t: DateTime<Utc>, d: Duration) -> DateTime<Utc> {
+    chrono::Duration::from_std(d).ok().and_then(|d| t.checked_add_signed(d)).unwrap_or(DateTime::<Utc>::MAX_UTC)
+}
+
 /// Times as records store them (RFC 3339, milliseconds, `Z`), so they compare as strings.
 fn timestamp(t: DateTime<Utc>) -> String {
     t.to_rfc3339_opts(SecondsFormat::Millis, true)
@@ -444,6 +453,16 @@ mod tests {
         assert_eq!(attempt_of(&format!("{ARN}:{ID}-r99999999999999999999"), ID), 0);
         assert_eq!(attempt_of("", ID), 0);
         assert!(execution_name(ID, 3).len() <= 80, "Step Functions names are at most 80 characters");
+    }
+
+    #[test]
+    fn huge_settings_saturate_instead_of_panicking() {
+        let now = at("2026-01-01T00:00:00Z");
+        assert_eq!(minus(now, Duration::MAX), DateTime::<Utc>::MIN_UTC);
+        assert_eq!(plus(now, Duration::MAX), DateTime::<Utc>::MAX_UTC);
+        assert_eq!(minus(now, Duration::from_secs(300)), at("2025-12-31T23:55:00Z"));
+        assert_eq!(plus(now, Duration::from_secs(60)), at("2026-01-01T00:01:00Z"));
+        assert!(timestamp(DateTime::<Utc>::MIN_UTC) < timestamp(now), "the earliest cutoff selects nothing");
     }
 
     #[test]
