@@ -9,8 +9,8 @@ use axum::Json;
 use serde::Serialize;
 
 use super::presign::ACCEPTED_FORMATS;
-use crate::config::AuthSettings;
 use super::ApiState;
+use crate::config::AuthSettings;
 
 /// `GET /config`.
 #[derive(Debug, Serialize)]
