@@ -16,6 +16,8 @@ use serde_json::{json, Value};
 const FINAL: Duration = Duration::from_secs(240);
 /// Fast retries: the state machine's IntervalSeconds 2 becomes 20 ms.
 const FAST: (&str, &str) = ("IMGPIPE_TIME_SCALE", "0.01");
+/// The reconciler leaves PENDING records alone for an hour: only the engine can finish them.
+const NO_RECONCILER: (&str, &str) = ("RECONCILE_AFTER_SECONDS", "3600");
 /// How often a client call is tried when the API or S3 answers 5xx or drops the connection.
 const ATTEMPTS: u32 = 10;
 
@@ -150,14 +152,16 @@ async fn assert_one_record_each(server: &Server, records: &BTreeMap<String, Valu
 
 /// Can fail: if executions did not survive the kill (they live only in memory, or their
 /// history is not written before a step's effects), the uploads in flight at the kill stay
-/// PENDING and `wait_final` times out; if a resumed execution re-ran Persist non-idempotently
-/// (a new item, or label items added on top of the old ones), the read-back finds duplicates.
+/// PENDING and `wait_final` times out (the reconciler, which would start them anew, is held off
+/// for an hour here, so this checks the engine's own durability); if a resumed execution re-ran
+/// Persist non-idempotently (a new item, or label items added on top of the old ones), the
+/// read-back finds duplicates.
 #[tokio::test]
 async fn uploads_in_flight_at_a_kill_9_all_end_final_with_one_record_each() {
     let dir = TempDir::new("reliability-kill");
     let data = dir.join("data");
     // One step at a time, so most uploads are still queued or running at the kill.
-    let mut server = Server::signed_in(&data, &[FAST], &["--max-tasks", "1"]).await;
+    let mut server = Server::signed_in(&data, &[FAST, NO_RECONCILER], &["--max-tasks", "1"]).await;
     let mut ids = Vec::new();
     for (name, bytes) in photos() {
         ids.push(upload(&server, &name, &bytes).await);
@@ -184,7 +188,7 @@ async fn uploads_in_flight_at_a_kill_9_all_end_final_with_one_record_each() {
     assert!(pending >= 2, "precondition: uploads still in flight at the kill ({pending}); first: {first_final:?}");
     drop(server);
 
-    let server = Server::signed_in(&data, &[FAST], &[]).await;
+    let server = Server::signed_in(&data, &[FAST, NO_RECONCILER], &[]).await;
     let mut records = BTreeMap::new();
     for id in &ids {
         let record = wait_final(&server, id).await;
@@ -196,10 +200,13 @@ async fn uploads_in_flight_at_a_kill_9_all_end_final_with_one_record_each() {
 
 /// Can fail: every call to S3 or DynamoDB (the steps', the API's, the signed upload's) has a
 /// 15% chance of a 503 SlowDown, 500 InternalError, ProvisionedThroughputExceededException,
-/// ThrottlingException or a dropped connection. Without the SDK's retries a step of a dozen calls
-/// would fail most of the time, and without the state machine's Retry the rarer step that still
-/// fails would end the upload FAILED; a retry that wrote twice (a second image item, label items
-/// added again) fails the read-back. The test also checks that faults were really injected.
+/// ThrottlingException or a dropped connection. Without the SDK's retries the server cannot even
+/// create its table (tried by hand with `RetryConfig::disabled()`: the start fails every time),
+/// and a step of several calls would fail most of the time. With them about 0.3% of calls still
+/// fail after three attempts, which the state machine's Retry absorbs (its own test:
+/// `serve.rs::retryable_faults_are_retried_until_done`). A retry that wrote twice (a second
+/// image item, label items added again) fails the read-back. The test also checks that faults
+/// were really injected into both endpoints.
 #[tokio::test]
 async fn uploads_through_s3_and_dynamodb_faults_all_end_done_without_duplicates() {
     let dir = TempDir::new("reliability-faults");
