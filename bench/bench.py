@@ -25,6 +25,8 @@ import time
 import numpy as np
 from PIL import Image, ImageOps
 
+import load  # bench/load.py: its section of the report is kept when this one is rewritten
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 MIB = 1024 * 1024
 
@@ -702,6 +704,18 @@ def megapixels(path):
 # ---------------------------------------------------------------- main
 
 
+def load_section_of(path):
+    """bench/load.py's section of the report (between its markers), if there is one."""
+    begin, end = load.BEGIN, load.END
+    try:
+        doc = open(path).read()
+    except FileNotFoundError:
+        return None
+    if begin not in doc or end not in doc:
+        return None
+    return begin + doc.split(begin, 1)[1].split(end, 1)[0] + end
+
+
 def main():
     p = argparse.ArgumentParser(description=__doc__)
     p.add_argument("--photos", required=True, help="the unpacked mate-backgrounds folder")
@@ -717,6 +731,7 @@ def main():
     p.add_argument("--note", help="a line quoted under Machine")
     p.add_argument("--notes-file", default=os.path.join(HERE, "notes.md"), help="appended to the report")
     args = p.parse_args()
+    load_section = load_section_of(args.out)
     args.function = dict(item.split("=", 1) for item in args.function)
     args.function_env = {}
     only = set(args.only.split(",")) if args.only else {"thumbnails", "validate", "cold_start", "e2e", "model"}
@@ -753,6 +768,9 @@ def main():
     text = report(results, info, args)
     with open(args.out, "w") as f:
         f.write(text + "\n")
+    if load_section:
+        # bench/load.py's section is its own: put it back where load.py would.
+        load.write_section(args.out, load_section)
     if args.json:
         with open(args.json, "w") as f:
             json.dump(results, f, indent=1, default=str)
