@@ -9,6 +9,7 @@ use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue};
 use super::keys::{image_pk, IMAGE_SK, PK, SK};
 use super::{ImageRecord, Table};
 use crate::error::{classify_sdk_error, StepError};
+use crate::model::Status;
 
 /// What an execution claims: the upload's record, for itself, at one object version.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -59,7 +60,7 @@ impl Table {
             .expression_attribute_values(":etag", AttributeValue::S(claim.etag.into()))
             .expression_attribute_values(":seq", optional(claim.sequencer))
             .expression_attribute_values(":now", AttributeValue::S(claim.now.into()))
-            .expression_attribute_values(":pending", AttributeValue::S("PENDING".into()))
+            .expression_attribute_values(":pending", AttributeValue::S(Status::Pending.as_str().into()))
             .return_values(ReturnValue::AllNew)
             .send()
             .await;
@@ -106,7 +107,7 @@ impl Table {
             (":to".to_string(), AttributeValue::S(handover.to.into())),
             (":now".to_string(), AttributeValue::S(handover.now.into())),
             (":seen".to_string(), AttributeValue::S(handover.seen_updated_at.into())),
-            (":pending".to_string(), AttributeValue::S("PENDING".into())),
+            (":pending".to_string(), AttributeValue::S(Status::Pending.as_str().into())),
         ]);
         if let Some(from) = handover.from {
             values.insert(":from".into(), AttributeValue::S(from.into()));
