@@ -101,15 +101,7 @@ pub async fn run_reconcile() -> Result<(), Error> {
             let now = chrono::Utc::now();
             let report = reconciler.run(now).await?;
             println!("{}", metric_line(&report, now));
-            tracing::info!(
-                started = ?report.started,
-                expired = ?report.expired,
-                gave_up = ?report.gave_up,
-                running = report.running.len(),
-                waiting = report.waiting.len(),
-                errors = ?report.errors,
-                "reconciled pending uploads"
-            );
+            report.log();
             Ok::<_, StepError>(report)
         }
     }))

@@ -137,6 +137,19 @@ pub struct ReconcileReport {
 }
 
 impl ReconcileReport {
+    /// Logs what the run did (one line, the lists by image id).
+    pub fn log(&self) {
+        tracing::info!(
+            started = ?self.started,
+            expired = ?self.expired,
+            gave_up = ?self.gave_up,
+            running = self.running.len(),
+            waiting = self.waiting.len(),
+            errors = ?self.errors,
+            "reconciled pending uploads"
+        );
+    }
+
     /// Findings that mean work was lost or stuck (what the alarm counts).
     pub fn findings(&self) -> usize {
         self.started.len() + self.gave_up.len() + self.errors.len()

@@ -85,15 +85,7 @@ pub fn spawn(engine: Arc<asl::Engine>, state_machine_arn: String, config: Config
         loop {
             match reconcile_once(&starter, &table, &clients, &config, quiet_for).await {
                 Ok(report) if report == ReconcileReport::default() => {}
-                Ok(report) => tracing::info!(
-                    started = ?report.started,
-                    expired = ?report.expired,
-                    gave_up = ?report.gave_up,
-                    running = report.running.len(),
-                    waiting = report.waiting.len(),
-                    errors = ?report.errors,
-                    "reconciled pending uploads"
-                ),
+                Ok(report) => report.log(),
                 Err(e) => tracing::warn!(error = %e, "the reconciler could not run"),
             }
             quiet_for = Duration::from_secs(config.reconcile_after_seconds);
