@@ -15,7 +15,7 @@ use tokio::sync::mpsc;
 
 use crate::adapters::{EngineExecutions, LocalDetector};
 use crate::invoker::{substitutions, FaultPlan, LocalInvoker, LOCAL_ACCOUNT};
-use crate::storage::{Storage, StorageOptions};
+use crate::storage::{DependencyFaults, Storage, StorageOptions};
 
 /// The pipeline definition shipped with this build (the repo's `statemachine/pipeline.asl.json`).
 pub const PIPELINE_DEFINITION: &str = include_str!("../../../statemachine/pipeline.asl.json");
@@ -48,6 +48,9 @@ pub struct StackOptions {
     pub allowed_origins: Vec<String>,
     /// Pipeline steps that run at once; the rest queue (at least 1).
     pub max_running_tasks: usize,
+    /// Errors the embedded S3 and DynamoDB answer a share of requests with (`IMGPIPE_S3_FAULTS`,
+    /// `IMGPIPE_DYNAMODB_FAULTS`).
+    pub dependency_faults: DependencyFaults,
 }
 
 /// A running local stack.
@@ -63,13 +66,13 @@ impl Stack {
     /// Starts everything and, with the engine, resumes executions a previous run left unfinished.
     pub async fn start(opts: StackOptions) -> anyhow::Result<Stack> {
         let config = Config::from_env()?;
-        let mut storage = Storage::start(StorageOptions {
+        let storage_options = StorageOptions {
             data_dir: opts.data_dir.clone(),
             config: config.clone(),
             credentials: None,
             allowed_origins: opts.allowed_origins.clone(),
-        })
-        .await?;
+        };
+        let mut storage = Storage::start_with_faults(storage_options, opts.dependency_faults.clone()).await?;
         let clients = storage.clients.clone();
         let invoker = match opts.runner {
             Runner::None => None,

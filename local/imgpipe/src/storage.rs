@@ -92,14 +92,12 @@ pub struct Storage {
 }
 
 impl Storage {
-    /// Starts both endpoints on `127.0.0.1:0` and creates the buckets and the table if missing,
-    /// with the faults the environment asks for ([`DependencyFaults::from_env`]).
+    /// Starts both endpoints on `127.0.0.1:0` and creates the buckets and the table if missing.
     pub async fn start(opts: StorageOptions) -> anyhow::Result<Storage> {
-        let faults = DependencyFaults::from_env()?;
-        Self::start_with_faults(opts, faults).await
+        Self::start_with_faults(opts, DependencyFaults::default()).await
     }
 
-    /// [`Storage::start`] with explicit faults (the environment is not read).
+    /// [`Storage::start`] with injected dependency faults (tests and `bench/load.sh`).
     pub async fn start_with_faults(opts: StorageOptions, faults: DependencyFaults) -> anyhow::Result<Storage> {
         if faults.is_active() {
             tracing::warn!(s3 = ?faults.s3, dynamodb = ?faults.dynamodb, "injecting dependency faults (tests only)");

@@ -17,6 +17,7 @@ use crate::accounts;
 use crate::cli::{default_data_dir, Cli, Command, LogFormat, SfnCommand, StackArgs};
 use crate::invoker::FaultPlan;
 use crate::stack::{Runner, Stack, StackOptions};
+use crate::storage::DependencyFaults;
 
 /// Quiet by default for the one-shot commands (their output is the progress bar and the table),
 /// and for the libraries everywhere.
@@ -111,6 +112,7 @@ fn stack_options(args: &StackArgs, runner: Runner) -> anyhow::Result<StackOption
         definition: None,
         time_scale: 1.0,
         faults: FaultPlan::parse(&std::env::var("IMGPIPE_FAULTS").unwrap_or_default())?,
+        dependency_faults: DependencyFaults::from_env()?,
         allowed_origins: Vec::new(),
         max_running_tasks: args.max_tasks.map(usize::from).unwrap_or_else(default_max_tasks),
     })
