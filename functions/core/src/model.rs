@@ -110,6 +110,10 @@ pub struct LabelSet {
     /// `rekognition` or `local:<model>`.
     pub source: String,
     pub model_version: String,
+    /// Every model that labelled the image, as `name@version` (e.g. `rekognition@3.0`,
+    /// `efficientnet_lite3@4a93537fcd99`), so records labelled by an older model can be found.
+    #[serde(default)]
+    pub models: Vec<String>,
     pub labels: Vec<Label>,
 }
 
@@ -127,6 +131,10 @@ pub struct Label {
     pub categories: Vec<String>,
     #[serde(default)]
     pub instances: Vec<Instance>,
+    /// Which kind of model gave the label: `rekognition`, `custom-labels` (AWS), `detector`,
+    /// `classifier`, `custom` (local); several when models agree.
+    #[serde(default)]
+    pub sources: Vec<String>,
 }
 
 /// One located instance of a label.

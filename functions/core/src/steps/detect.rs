@@ -15,6 +15,9 @@ use imgpipe_imaging::RejectCode;
 /// A boxed future, for object-safe async ports.
 pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 
+/// The `source` of Rekognition's labels (and the model name in [`LabelSet::models`]).
+pub const REKOGNITION_SOURCE: &str = "rekognition";
+
 /// Finds labels in an image stored in S3.
 pub trait LabelDetector: Send + Sync {
     /// Labels for `image`, at most `max_labels`, each at least `min_confidence` (0-100).
@@ -104,11 +107,14 @@ impl LabelDetector for RekognitionDetector {
                             })
                         })
                         .collect(),
+                    sources: vec![REKOGNITION_SOURCE.into()],
                 })
                 .collect();
+            let model_version = out.label_model_version().unwrap_or("unknown").to_string();
             Ok(LabelSet {
-                source: "rekognition".into(),
-                model_version: out.label_model_version().unwrap_or("unknown").to_string(),
+                source: REKOGNITION_SOURCE.into(),
+                models: vec![format!("{REKOGNITION_SOURCE}@{model_version}")],
+                model_version,
                 labels,
             })
         })

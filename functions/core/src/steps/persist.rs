@@ -279,6 +279,7 @@ mod tests {
             labels: Some(LabelSet {
                 source: "test".into(),
                 model_version: "1".into(),
+                models: vec!["test@1".into()],
                 labels: labels
                     .iter()
                     .map(|(name, confidence)| Label {

@@ -82,13 +82,15 @@ pub fn label_set(labels: vision::Labels) -> LabelSet {
     LabelSet {
         source: labels.source,
         model_version: labels.model_version,
+        models: labels.models.iter().map(ToString::to_string).collect(),
         labels: labels.labels.into_iter().map(label).collect(),
     }
 }
 
 fn label(l: vision::Label) -> Label {
-    let vision::Label { name, confidence, parents, aliases, categories, instances, sources: _ } = l;
-    Label { name, confidence, parents, aliases, categories, instances: instances.into_iter().map(instance).collect() }
+    let vision::Label { name, confidence, parents, aliases, categories, instances, sources } = l;
+    let instances = instances.into_iter().map(instance).collect();
+    Label { name, confidence, parents, aliases, categories, instances, sources }
 }
 
 fn instance(i: vision::Instance) -> Instance {
