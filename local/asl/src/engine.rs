@@ -12,7 +12,7 @@ use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex};
-use tokio::task::AbortHandle;
+use tokio::task::JoinHandle;
 
 const ARN_PREFIX: &str = "arn:aws:states:local:000000000000";
 
@@ -38,14 +38,17 @@ pub struct Engine {
     options: EngineOptions,
     machines: Mutex<HashMap<String, Definition>>,
     executions: Mutex<HashMap<String, Arc<Execution>>>,
-    tasks: Mutex<Vec<AbortHandle>>,
+    /// The task driving each execution in this process, by ARN.
+    tasks: Mutex<HashMap<String, JoinHandle<()>>>,
+    /// Serializes [`Engine::stop_execution`], so one stop's runner is gone before another looks.
+    stopping: tokio::sync::Mutex<()>,
     slots: Arc<TaskSlots>,
     load_problems: Vec<String>,
 }
 
 impl Drop for Engine {
     fn drop(&mut self) {
-        for t in lock(&self.tasks).drain(..) {
+        for (_, t) in lock(&self.tasks).drain() {
             t.abort();
         }
     }
@@ -111,7 +114,8 @@ impl Engine {
             options,
             machines: Mutex::new(HashMap::new()),
             executions: Mutex::new(executions),
-            tasks: Mutex::new(Vec::new()),
+            tasks: Mutex::new(HashMap::new()),
+            stopping: tokio::sync::Mutex::new(()),
             slots: Arc::new(TaskSlots::new(max_running_tasks)),
             load_problems: problems,
         })
@@ -127,7 +131,8 @@ impl Engine {
             options,
             machines: Mutex::new(HashMap::new()),
             executions: Mutex::new(HashMap::new()),
-            tasks: Mutex::new(Vec::new()),
+            tasks: Mutex::new(HashMap::new()),
+            stopping: tokio::sync::Mutex::new(()),
             slots: Arc::new(TaskSlots::new(max_running_tasks)),
             load_problems: Vec::new(),
         })
@@ -205,6 +210,7 @@ impl Engine {
 
     fn spawn(&self, exec: Arc<Execution>, resume: Option<crate::exec::Checkpoint>, fresh: bool) {
         exec.active.store(true, Ordering::SeqCst);
+        let arn = exec.arn.clone();
         let runner = Arc::new(Runner {
             exec,
             invoker: self.invoker.clone(),
@@ -213,8 +219,30 @@ impl Engine {
         });
         let handle = tokio::spawn(runner.run(resume, fresh));
         let mut tasks = lock(&self.tasks);
-        tasks.retain(|t| !t.is_finished());
-        tasks.push(handle.abort_handle());
+        tasks.retain(|_, t| !t.is_finished());
+        tasks.insert(arn, handle);
+    }
+
+    /// Stops a RUNNING execution (StopExecution): its runner is cancelled (a Task in flight is
+    /// abandoned, as a Lambda's result is after a stop), and it ends ABORTED with an
+    /// `ExecutionAborted` event carrying `error` and `cause`. An execution that already ended is
+    /// left as it is. Returns the description afterwards (its `stop_date`).
+    pub async fn stop_execution(
+        &self,
+        execution_arn: &str,
+        error: Option<String>,
+        cause: Option<String>,
+    ) -> Result<ExecutionDescription, EngineError> {
+        let exec = self.execution(execution_arn)?;
+        let _one_at_a_time = self.stopping.lock().await;
+        let runner = lock(&self.tasks).remove(execution_arn);
+        if let Some(runner) = runner {
+            runner.abort();
+            // Cancelled, or it finished first: either way nothing drives the execution after this.
+            let _ = runner.await;
+        }
+        exec.abort(error, cause);
+        Ok(exec.description())
     }
 
     /// Waits until the execution is no longer RUNNING and describes it.

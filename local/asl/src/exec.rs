@@ -148,6 +148,45 @@ impl Execution {
         self.done.send_replace(true);
     }
 
+    /// Ends a RUNNING execution ABORTED with an `ExecutionAborted` event (StopExecution); no-op
+    /// once it has ended. Nothing may drive the execution any more.
+    pub fn abort(&self, error: Option<String>, cause: Option<String>) {
+        {
+            let mut rec = self.lock();
+            if rec.description.status != ExecutionStatus::Running {
+                return;
+            }
+            let now = time::now_string();
+            let last = rec.history.last().map(|e| e.id).unwrap_or(0);
+            let mut details = serde_json::Map::new();
+            let fields = [("error", &error), ("cause", &cause)];
+            for (field, value) in fields {
+                if let Some(value) = value {
+                    details.insert(field.to_string(), Value::String(value.clone()));
+                }
+            }
+            let mut event_details = serde_json::Map::new();
+            if !details.is_empty() {
+                event_details.insert("executionAbortedEventDetails".to_string(), Value::Object(details));
+            }
+            rec.history.push(HistoryEvent {
+                timestamp: now.clone(),
+                event_type: "ExecutionAborted".to_string(),
+                id: last + 1,
+                previous_event_id: last,
+                details: event_details,
+            });
+            let d = &mut rec.description;
+            d.status = ExecutionStatus::Aborted;
+            d.stop_date = Some(now);
+            d.error = error;
+            d.cause = cause;
+            rec.checkpoint = None;
+            self.persist(&rec);
+        }
+        self.done.send_replace(true);
+    }
+
     fn persist(&self, rec: &Record) {
         let Some(file) = &self.file else { return };
         if let Err(e) = write_atomically(file, rec) {
