@@ -151,6 +151,13 @@ impl Engine {
         arn
     }
 
+    /// The registered state machines, `(ARN, definition)`, ordered by ARN (ListStateMachines).
+    pub fn state_machines(&self) -> Vec<(String, Definition)> {
+        let mut machines: Vec<_> = lock(&self.machines).iter().map(|(a, d)| (a.clone(), d.clone())).collect();
+        machines.sort_by(|a, b| a.0.cmp(&b.0));
+        machines
+    }
+
     /// Starts an execution (it runs in a tokio task) and returns its ARN
     /// `arn:aws:states:local:000000000000:execution:<machine>:<name>`. Without a name a UUID is
     /// used. Like Step Functions, reusing a name returns the same ARN while that execution is

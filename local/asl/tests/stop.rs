@@ -112,3 +112,15 @@ async fn stop_without_error_or_cause_and_on_finished_or_unknown_executions() {
     let missing = engine.stop_execution("arn:aws:states:local:000000000000:execution:m:nope", None, None).await;
     assert!(matches!(missing, Err(EngineError::ExecutionDoesNotExist(_))), "{missing:?}");
 }
+
+#[test]
+fn state_machines_are_listed_by_arn_with_their_definitions() {
+    let engine = Engine::in_memory(Arc::new(Blocking::default()), fast()).unwrap();
+    assert!(engine.state_machines().is_empty());
+    let b = engine.register_state_machine("b", machine());
+    let a = engine.register_state_machine("a", machine());
+    let listed = engine.state_machines();
+    let arns: Vec<&str> = listed.iter().map(|(arn, _)| arn.as_str()).collect();
+    assert_eq!(arns, [a.as_str(), b.as_str()]);
+    assert_eq!(listed[0].1.as_json(), machine().as_json());
+}
