@@ -5,6 +5,8 @@ use std::str::FromStr;
 
 use imgpipe_imaging::{Limits, ThumbnailSpec};
 
+use crate::steps::detect::CustomLabelsModel;
+
 /// Everything the functions read from their environment.
 #[derive(Debug, Clone)]
 pub struct Config {
@@ -20,6 +22,9 @@ pub struct Config {
     pub max_labels: usize,
     /// `MIN_CONFIDENCE` (0-100).
     pub min_confidence: f32,
+    /// `CUSTOM_LABELS_MODEL_ARN`: a Rekognition Custom Labels model version whose labels DetectLabels
+    /// merges with Rekognition's (AWS only). It must be in the functions' region (`AWS_REGION`).
+    pub custom_labels: Option<CustomLabelsModel>,
     /// `THUMBNAIL_SIZES` (comma separated, longest side) and `THUMBNAIL_QUALITY`.
     pub thumbnails: ThumbnailSpec,
     /// `UPLOAD_URL_TTL_SECONDS`: lifetime of a signed upload.
@@ -149,6 +154,7 @@ impl Default for Config {
             limits: Limits::default(),
             max_labels: 20,
             min_confidence: 55.0,
+            custom_labels: None,
             thumbnails: ThumbnailSpec::default(),
             upload_ttl_seconds: 300,
             pending_ttl_seconds: 86_400,
@@ -205,6 +211,7 @@ impl Config {
             limits,
             max_labels: parse_or(&lookup, "MAX_LABELS", d.max_labels)?,
             min_confidence,
+            custom_labels: custom_labels_from(&lookup)?,
             thumbnails: ThumbnailSpec { sizes, quality },
             upload_ttl_seconds: num("UPLOAD_URL_TTL_SECONDS", d.upload_ttl_seconds)?,
             pending_ttl_seconds: num("PENDING_TTL_SECONDS", d.pending_ttl_seconds)?,
@@ -214,6 +221,21 @@ impl Config {
             cursor_secret: text("CURSOR_SECRET", d.cursor_secret),
             auth: auth_from(&lookup)?,
         })
+    }
+}
+
+/// The Custom Labels model from `CUSTOM_LABELS_MODEL_ARN` (unset or empty: none), checked against
+/// `AWS_REGION` when that is set: DetectCustomLabels only reaches models in the caller's region.
+fn custom_labels_from(lookup: &impl Fn(&str) -> Option<String>) -> Result<Option<CustomLabelsModel>, ConfigError> {
+    const NAME: &str = "CUSTOM_LABELS_MODEL_ARN";
+    let Some(arn) = lookup(NAME).map(|v| v.trim().to_string()).filter(|v| !v.is_empty()) else { return Ok(None) };
+    let error = |reason: String| ConfigError { name: NAME, value: arn.clone(), reason };
+    let model = CustomLabelsModel::parse(&arn).map_err(error)?;
+    match lookup("AWS_REGION").filter(|r| !r.is_empty()) {
+        Some(region) if region != model.region() => {
+            Err(error(format!("the model is in {}, the functions in {region}", model.region())))
+        }
+        _ => Ok(Some(model)),
     }
 }
 
@@ -298,6 +320,53 @@ mod tests {
         assert!(e.to_string().contains("MAX_IMAGE_BYTES"), "{e}");
         assert!(Config::from_lookup(|n| (n == "THUMBNAIL_SIZES").then(|| "0".into())).is_err());
         assert!(Config::from_lookup(|n| (n == "THUMBNAIL_QUALITY").then(|| "101".into())).is_err());
+    }
+
+    const MODEL_ARN: &str =
+        "arn:aws:rekognition:eu-west-1:123456789012:project/widgets/version/widgets.2026-11-30T10.15.02/1764497702000";
+
+    #[test]
+    fn custom_labels_model_is_optional_and_read_from_its_arn() {
+        assert_eq!(Config::from_lookup(|_| None).unwrap().custom_labels, None);
+        assert_eq!(
+            Config::from_lookup(|n| (n == "CUSTOM_LABELS_MODEL_ARN").then(String::new)).unwrap().custom_labels,
+            None
+        );
+        let c = Config::from_lookup(|n| match n {
+            "CUSTOM_LABELS_MODEL_ARN" => Some(format!(" {MODEL_ARN}\n")),
+            "AWS_REGION" => Some("eu-west-1".into()),
+            _ => None,
+        })
+        .unwrap();
+        let model = c.custom_labels.expect("a model");
+        assert_eq!(model.arn(), MODEL_ARN);
+        assert_eq!(model.model_id(), "custom-labels:widgets@widgets.2026-11-30T10.15.02/1764497702000");
+    }
+
+    #[test]
+    fn a_malformed_or_foreign_model_arn_is_a_clear_error() {
+        for (arn, region) in [
+            ("arn:aws:rekognition:eu-west-1:123456789012:project/widgets/1764497702000", "eu-west-1"),
+            ("arn:aws:s3:::bucket/project/widgets/version/v1/1", "eu-west-1"),
+            ("widgets", "eu-west-1"),
+            (MODEL_ARN, "us-east-1"),
+        ] {
+            let err = Config::from_lookup(|n| match n {
+                "CUSTOM_LABELS_MODEL_ARN" => Some(arn.to_string()),
+                "AWS_REGION" => Some(region.to_string()),
+                _ => None,
+            })
+            .unwrap_err()
+            .to_string();
+            assert!(err.contains("CUSTOM_LABELS_MODEL_ARN"), "{arn} in {region}: {err}");
+        }
+        let err = Config::from_lookup(|n| match n {
+            "CUSTOM_LABELS_MODEL_ARN" => Some(MODEL_ARN.to_string()),
+            "AWS_REGION" => Some("us-east-1".to_string()),
+            _ => None,
+        })
+        .unwrap_err();
+        assert!(err.to_string().contains("the model is in eu-west-1, the functions in us-east-1"), "{err}");
     }
 
     fn cognito_env(name: &str) -> Option<String> {

@@ -16,6 +16,10 @@ pub const DUPLICATE_UPLOAD: &str = "DuplicateUpload";
 /// The object has no record to claim: it was not uploaded through a presigned form (or its record
 /// was deleted). There is no owner to attribute it to, so nothing is written.
 pub const UNKNOWN_UPLOAD: &str = "UnknownUpload";
+/// The configured Rekognition Custom Labels model is not running (stopped, starting, or failed to
+/// start). Not retried: a model takes minutes to start and a stopped one never starts by itself, so
+/// the upload ends FAILED with this name and can be processed again once the model runs.
+pub const CUSTOM_MODEL_NOT_RUNNING: &str = "CustomModelNotRunning";
 
 /// Why a step failed, classified for the state machine's Retry and Catch.
 #[derive(Debug, thiserror::Error)]
@@ -35,6 +39,9 @@ pub enum StepError {
     /// See [`UNKNOWN_UPLOAD`].
     #[error("{0}")]
     UnknownUpload(String),
+    /// See [`CUSTOM_MODEL_NOT_RUNNING`].
+    #[error("{0}")]
+    CustomModelNotRunning(String),
 }
 
 impl StepError {
@@ -51,6 +58,7 @@ impl StepError {
             StepError::Internal(_) => INTERNAL_ERROR,
             StepError::Duplicate(_) => DUPLICATE_UPLOAD,
             StepError::UnknownUpload(_) => UNKNOWN_UPLOAD,
+            StepError::CustomModelNotRunning(_) => CUSTOM_MODEL_NOT_RUNNING,
         }
     }
 

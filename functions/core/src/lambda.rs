@@ -42,7 +42,8 @@ pub async fn run_step(function: StepFunction) -> Result<(), Error> {
     let config = Config::from_env()?;
     let clients = Clients::from_env().await;
     let detector = (function == StepFunction::DetectLabels).then(|| {
-        Arc::new(RekognitionDetector::new(aws_sdk_rekognition::Client::new(&clients.sdk))) as Arc<dyn LabelDetector>
+        let client = aws_sdk_rekognition::Client::new(&clients.sdk);
+        Arc::new(RekognitionDetector::new(client, config.custom_labels.clone())) as Arc<dyn LabelDetector>
     });
     let pipeline = Arc::new(Pipeline { config, clients, detector });
     lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| {
