@@ -50,7 +50,8 @@ enum Layout {
     Nchw,
 }
 
-/// A loaded custom model.
+/// A loaded custom model. Cloning is cheap (the optimised graph is shared).
+#[derive(Clone)]
 pub struct CustomLabeller {
     plan: Arc<TypedRunnableModel>,
     labels: Vec<String>,
@@ -72,9 +73,9 @@ fn unfit(path: &Path, message: impl Into<String>) -> VisionError {
 }
 
 fn read_limited(path: &Path, limit: u64) -> Result<Vec<u8>, VisionError> {
-    let meta = std::fs::metadata(path).map_err(|_| VisionError::ModelNotFound { path: path.to_path_buf() })?;
+    let meta = std::fs::metadata(path).map_err(|e| unfit(path, format!("cannot read it: {e}")))?;
     if !meta.is_file() {
-        return Err(VisionError::ModelNotFound { path: path.to_path_buf() });
+        return Err(unfit(path, "is not a file"));
     }
     if meta.len() > limit {
         return Err(unfit(path, format!("file is {} bytes, more than the {limit} allowed", meta.len())));

@@ -3,6 +3,7 @@
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
 
 use image::RgbImage;
 
@@ -41,6 +42,42 @@ impl ModelPaths {
             custom: None,
         }
     }
+
+    /// Checks that every file is there, in the order the models load, before anything loads:
+    /// a missing classifier file is named with the directory it must be in and how to fetch it.
+    pub fn check_present(&self) -> Result<(), VisionError> {
+        if !self.detector.is_file() {
+            return Err(VisionError::ModelNotFound { path: self.detector.clone() });
+        }
+        for path in [&self.classifier, &self.classifier_labels] {
+            if !path.is_file() {
+                return Err(VisionError::ClassifierNotFound { path: path.clone() });
+            }
+        }
+        if let Some(custom) = &self.custom {
+            for path in [&custom.model, &custom.labels] {
+                if !path.is_file() {
+                    return Err(VisionError::CustomModel {
+                        path: path.clone(),
+                        message: "no such file".to_string(),
+                    });
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Where the time of one [`Labeller::label_timed`] went, model by model (each on its own
+/// thread: the detector on the caller's, the others side by side on a second one).
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
+pub struct Timings {
+    /// The detector: pre-processing, network, box decoding.
+    pub detector: Duration,
+    /// The classifier: pre-processing, network, label mapping.
+    pub classifier: Duration,
+    /// The custom model, when there is one.
+    pub custom: Option<Duration>,
 }
 
 /// The loaded models. `Send + Sync`: load once, share.
@@ -54,6 +91,7 @@ pub struct Labeller {
 impl Labeller {
     /// Load (and check) every model, side by side on threads of their own.
     pub fn load(paths: &ModelPaths) -> Result<Labeller, VisionError> {
+        paths.check_present()?;
         std::thread::scope(|s| {
             let classifier = s.spawn(|| Classifier::load(&paths.classifier, &paths.classifier_labels));
             let custom = s.spawn(|| paths.custom.as_ref().map(CustomLabeller::load).transpose());
@@ -64,6 +102,12 @@ impl Labeller {
             let custom = custom.join().map_err(|_| joined("custom model"))??;
             Ok(Labeller { detector, classifier, custom })
         })
+    }
+
+    /// This labeller with `custom` in the place of its custom model (e.g. one loaded and
+    /// checked earlier, at start-up, while the large models load in the background).
+    pub fn with_custom(self, custom: Option<CustomLabeller>) -> Labeller {
+        Labeller { custom, ..self }
     }
 
     /// The models that label each image, in the order of [`Labels::models`].
@@ -78,31 +122,53 @@ impl Labeller {
     /// labels are merged ([`merge`]). Keeps labels at or above `min_confidence` (0-100), at
     /// most `max_labels`, highest confidence first.
     pub fn label(&self, image: &RgbImage, min_confidence: f32, max_labels: usize) -> Result<Labels, VisionError> {
+        self.label_timed(image, min_confidence, max_labels).map(|(labels, _)| labels)
+    }
+
+    /// [`Labeller::label`], and how long each model took.
+    pub fn label_timed(
+        &self,
+        image: &RgbImage,
+        min_confidence: f32,
+        max_labels: usize,
+    ) -> Result<(Labels, Timings), VisionError> {
         check_image(image)?;
         check_min_confidence(min_confidence)?;
         let (objects, others) = std::thread::scope(|s| {
             let others = s.spawn(|| self.classify(image, min_confidence));
+            let started = Instant::now();
             let objects = self.detector.labels(image, usize::MAX, min_confidence);
-            (objects, others.join())
+            (objects.map(|o| (o, started.elapsed())), others.join())
         });
-        let others = others.map_err(|_| VisionError::Inference("classifier thread panicked".into()))??;
-        let mut all = objects?;
+        let (others, classifier, custom) =
+            others.map_err(|_| VisionError::Inference("classifier thread panicked".into()))??;
+        let (mut all, detector) = objects?;
         all.extend(others);
-        Ok(Labels {
+        let labels = Labels {
             source: LOCAL_SOURCE.to_string(),
             model_version: self.models().iter().map(ModelId::to_string).collect::<Vec<_>>().join("+"),
             models: self.models(),
             labels: merge(all, min_confidence, max_labels),
-        })
+        };
+        Ok((labels, Timings { detector, classifier, custom }))
     }
 
-    /// The classifier's (and the custom model's) labels.
-    fn classify(&self, image: &RgbImage, min_confidence: f32) -> Result<Vec<Label>, VisionError> {
+    /// The classifier's (and the custom model's) labels, and the time each took.
+    fn classify(
+        &self,
+        image: &RgbImage,
+        min_confidence: f32,
+    ) -> Result<(Vec<Label>, Duration, Option<Duration>), VisionError> {
+        let started = Instant::now();
         let mut labels = classifier_labels(&self.classifier.probabilities(image)?, min_confidence);
+        let classifier = started.elapsed();
+        let mut custom_time = None;
         if let Some(custom) = &self.custom {
+            let started = Instant::now();
             labels.extend(custom.label(image, min_confidence)?);
+            custom_time = Some(started.elapsed());
         }
-        Ok(labels)
+        Ok((labels, classifier, custom_time))
     }
 }
 

@@ -24,7 +24,7 @@ pub use classifier::{
     CLASSIFIER_SHA256, CLASSIFIER_SIDE,
 };
 pub use custom::{parse_labels, CustomKind, CustomLabeller, CustomModel, CUSTOM_SOURCE};
-pub use labeller::{merge, Labeller, ModelPaths, CLASSIFIER_SOURCE, LOCAL_SOURCE};
+pub use labeller::{merge, Labeller, ModelPaths, Timings, CLASSIFIER_SOURCE, LOCAL_SOURCE};
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -85,10 +85,10 @@ impl<'de> serde::Deserialize<'de> for ModelId {
     }
 }
 
-/// Read a model file and check its sha256 against the pinned one.
+/// Read one of the classifier's files and check its sha256 against the pinned one.
 pub(crate) fn read_checked(path: &Path, sha256: &str, what: &str) -> Result<Vec<u8>, VisionError> {
     if !path.is_file() {
-        return Err(VisionError::ModelNotFound { path: path.to_path_buf() });
+        return Err(VisionError::ClassifierNotFound { path: path.to_path_buf() });
     }
     let bytes = std::fs::read(path).map_err(|source| VisionError::ModelRead { path: path.to_path_buf(), source })?;
     let actual = hex::encode(Sha256::digest(&bytes));
@@ -139,6 +139,11 @@ pub enum VisionError {
         path.display()
     )]
     ModelChecksum { path: PathBuf, actual: String },
+    #[error(
+        "classifier file not found at {}: it belongs beside the detector; run scripts/fetch-model.sh to fetch it",
+        path.display()
+    )]
+    ClassifierNotFound { path: PathBuf },
     #[error("{} is not the expected {what} (sha256 {actual}); {FETCH_HINT}", path.display())]
     FileChecksum { path: PathBuf, what: String, actual: String },
     #[error("custom model {}: {message}", path.display())]

@@ -75,5 +75,6 @@ fn classifier_files_are_checked() {
     let err = Classifier::load(&paths.classifier_labels, &paths.classifier_labels).unwrap_err();
     assert!(err.to_string().contains("efficientnet_lite3.onnx") && err.to_string().contains("fetch-model.sh"), "{err}");
     let err = Classifier::load(Path::new("/nonexistent/x.onnx"), &paths.classifier_labels).unwrap_err();
-    assert!(matches!(err, vision::VisionError::ModelNotFound { .. }), "{err:?}");
+    assert!(matches!(err, vision::VisionError::ClassifierNotFound { .. }), "{err:?}");
+    assert!(err.to_string().contains("/nonexistent/x.onnx") && err.to_string().contains("fetch-model.sh"), "{err}");
 }

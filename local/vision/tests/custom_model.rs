@@ -81,5 +81,7 @@ fn labels_files_are_checked() {
     let many = "x\n".repeat(10_001);
     assert!(vision::parse_labels(path, many.as_bytes()).is_err());
     let missing = CustomModel { model: "/nonexistent/m.onnx".into(), labels: "/nonexistent/l.txt".into() };
-    assert!(matches!(CustomLabeller::load(&missing), Err(VisionError::ModelNotFound { .. })));
+    let err = CustomLabeller::load(&missing).unwrap_err();
+    assert!(matches!(err, VisionError::CustomModel { .. }), "{err:?}");
+    assert!(err.to_string().contains("/nonexistent/l.txt"), "{err}");
 }

@@ -66,3 +66,28 @@ fn locate_prefers_flag_then_env_then_home() {
     assert!(matches!(Detector::locate(Some(&missing)), Err(VisionError::ModelNotFound { .. })));
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+#[test]
+fn a_missing_classifier_file_is_named_before_anything_loads() {
+    let dir = temp_dir("no-classifier");
+    // Only the detector's file is there (its content does not matter: nothing is read).
+    let detector = dir.join("ssd_mobilenet_v2_coco.pb");
+    std::fs::write(&detector, b"x").unwrap();
+    let mut paths = vision::ModelPaths::beside(&detector);
+    let err = vision::Labeller::load(&paths).unwrap_err();
+    assert!(matches!(&err, VisionError::ClassifierNotFound { path } if path.ends_with("efficientnet_lite3.onnx")), "{err:?}");
+    let message = err.to_string();
+    assert!(message.contains(&dir.display().to_string()) && message.contains("scripts/fetch-model.sh"), "{message}");
+
+    std::fs::write(&paths.classifier, b"x").unwrap();
+    let err = paths.check_present().unwrap_err();
+    assert!(err.to_string().contains("efficientnet_labels.txt"), "{err}");
+    std::fs::write(&paths.classifier_labels, b"x").unwrap();
+    assert!(paths.check_present().is_ok());
+
+    // A custom model's missing file is named too.
+    paths.custom = Some(vision::CustomModel { model: dir.join("mine.onnx"), labels: dir.join("mine.txt") });
+    let err = paths.check_present().unwrap_err();
+    assert!(matches!(err, VisionError::CustomModel { .. }) && err.to_string().contains("mine.onnx"), "{err}");
+    std::fs::remove_dir_all(&dir).unwrap();
+}
