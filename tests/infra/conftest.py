@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from infra_support import load_asl_text, load_template, translate
+from infra_support import conditional_statements_flattened, load_asl_text, load_template, translate
 
 
 @pytest.fixture(scope="session")
@@ -21,7 +21,8 @@ def resources(template) -> dict:
 
 @pytest.fixture(scope="session")
 def translated(template) -> dict:
-    return translate(template)
+    """The CloudFormation translation, with conditional policy statements as in the widest deployment."""
+    return conditional_statements_flattened(translate(template))
 
 
 @pytest.fixture(scope="session")

@@ -77,3 +77,26 @@ def translate(template: dict) -> dict:
     os.environ.setdefault("AWS_DEFAULT_REGION", "us-east-1")
     translator = Translator(managed_policy_map=None, sam_parser=Parser())
     return translator.translate(sam, parameter_values={}, get_managed_policy_map=lambda: {})
+
+
+def conditional_statements_flattened(translated: dict) -> dict:
+    """The translated template with each `Fn::If` in a role's policy statements replaced by the
+    statements of both its branches (`AWS::NoValue` dropped): the most the role is granted in any
+    deployment, which is what the least-privilege checks must see."""
+    out = copy.deepcopy(translated)
+
+    def flatten(statement) -> list:
+        if isinstance(statement, dict) and set(statement) == {"Fn::If"}:
+            _, when_true, when_false = statement["Fn::If"]
+            return flatten(when_true) + flatten(when_false)
+        if statement == {"Ref": "AWS::NoValue"}:
+            return []
+        return [statement]
+
+    for resource in out["Resources"].values():
+        if resource["Type"] != "AWS::IAM::Role":
+            continue
+        for policy in resource["Properties"].get("Policies", []):
+            document = policy["PolicyDocument"]
+            document["Statement"] = [s for st in document["Statement"] for s in flatten(st)]
+    return out

@@ -260,3 +260,46 @@ def test_scanner_refuses_to_guess_between_services():
         find_calls("a.rs", text, ["dynamodb", "rekognition"])
     (call,) = find_calls("a.rs", text.replace("c.", "dynamo."), ["dynamodb", "rekognition"])
     assert call.actions == {"dynamodb:TagResource"}
+
+
+# ------------------------------------------------------------------ Custom Labels (issue 13)
+
+
+def test_detect_labels_calls_detect_custom_labels_on_the_claimed_version(calls):
+    custom = [c for c in calls_of("DetectLabelsFunction", calls) if c.operation == "detect_custom_labels"]
+    assert custom, "the scanner finds no DetectCustomLabels call in what detect-labels runs"
+    assert all(c.actions == {"rekognition:DetectCustomLabels", "s3:GetObjectVersion"} for c in custom), custom
+    others = [c for c in calls if c.operation == "detect_custom_labels" and c not in custom]
+    assert not others, f"DetectCustomLabels called outside detect-labels: {others}"
+
+
+def raw_role_statements(function: str) -> list:
+    """The role's statements as SAM translates them, conditional statements unresolved."""
+    from infra_support import load_template, translate
+
+    raw = translate(load_template())
+    role_id = raw["Resources"][function]["Properties"]["Role"]["Fn::GetAtt"][0]
+    return [s for p in raw["Resources"][role_id]["Properties"]["Policies"] for s in p["PolicyDocument"]["Statement"]]
+
+
+def test_custom_labels_grant_names_exactly_the_model_and_exists_only_when_it_is_set(template):
+    conditional = [s for s in raw_role_statements("DetectLabelsFunction") if set(s) == {"Fn::If"}]
+    assert len(conditional) == 1, conditional
+    condition, when_set, when_unset = conditional[0]["Fn::If"]
+    assert condition == "HasCustomLabelsModel"
+    assert template["Conditions"][condition] == {"Fn::Not": [{"Fn::Equals": [{"Ref": "CustomLabelsModelArn"}, ""]}]}
+    assert when_unset == {"Ref": "AWS::NoValue"}
+    assert when_set["Effect"] == "Allow"
+    assert as_list(when_set["Action"]) == ["rekognition:DetectCustomLabels"]
+    # The project version ARN, not "*" nor a pattern: no other model may be used with this role.
+    assert as_list(when_set["Resource"]) == [{"Ref": "CustomLabelsModelArn"}]
+    assert "Condition" not in when_set
+
+
+def test_no_other_statement_or_role_grants_detect_custom_labels(translated):
+    for function in FUNCTIONS.values():
+        for s in role_statements(translated, function):
+            if "rekognition:DetectCustomLabels" in as_list(s["Action"]):
+                assert function == "DetectLabelsFunction", function
+                assert as_list(s["Action"]) == ["rekognition:DetectCustomLabels"]
+                assert as_list(s["Resource"]) == [{"Ref": "CustomLabelsModelArn"}], s

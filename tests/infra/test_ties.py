@@ -186,3 +186,50 @@ def test_functions_are_told_the_names_of_what_they_touch(resources):
             var = RESOURCE_ENV[resource]
             assert var in env, f"{logical_id} may use {resource} but does not set {var}"
             assert references(env[var]) == {resource}, f"{logical_id}: {var} does not point at {resource}"
+
+
+# ------------------------------------------------------------------ Custom Labels model (issue 13)
+
+#: Names of Custom Labels model versions as Rekognition forms them, and near misses.
+MODEL_ARNS_GOOD = [
+    "arn:aws:rekognition:us-east-1:123456789012:project/my-project/version/my-project.2020-01-21T09.10.15/1579626615000",
+    "arn:aws-cn:rekognition:cn-north-1:123456789012:project/p_1/version/V-2/1",
+]
+MODEL_ARNS_BAD = [
+    "arn:aws:rekognition:us-east-1:123456789012:project/my-project/1579626615000",
+    "arn:aws:rekognition:us-east-1:123456789012:project/p/version/v/1/extra",
+    "arn:aws:rekognition:us-east-1:12345678901:project/p/version/v/1",
+    "arn:aws:s3:::bucket/project/p/version/v/1",
+    "arn:aws:rekognition:us-east-1:123456789012:project/p q/version/v/1",
+    "arn:aws:rekognition:us-east-1:123456789012:project/p/version/v/1x",
+    "*",
+]
+
+
+def test_the_custom_labels_model_reaches_config_under_the_name_it_reads(resources):
+    env = resources["DetectLabelsFunction"]["Properties"]["Environment"]["Variables"]
+    assert env["CUSTOM_LABELS_MODEL_ARN"] == {
+        "Fn::If": ["HasCustomLabelsModel", {"Ref": "CustomLabelsModelArn"}, {"Ref": "AWS::NoValue"}]
+    }
+    assert '"CUSTOM_LABELS_MODEL_ARN"' in read_required(CONFIG_RS)
+    # Only the function that calls DetectCustomLabels is told the model.
+    others = [k for k, fn in functions(resources).items() if k != "DetectLabelsFunction"
+              and "CUSTOM_LABELS_MODEL_ARN" in fn["Properties"].get("Environment", {}).get("Variables", {})]
+    assert not others, others
+
+
+def test_the_model_arn_parameter_accepts_what_rekognition_accepts(template):
+    """AllowedPattern agrees with the ProjectVersionArn pattern of Rekognition's API model (botocore)."""
+    import botocore.session
+
+    shape = botocore.session.get_session().get_service_model("rekognition").shape_for("ProjectVersionArn")
+    aws = re.compile(shape.metadata["pattern"])
+    parameter = template["Parameters"]["CustomLabelsModelArn"]
+    ours = re.compile(parameter["AllowedPattern"])
+    assert parameter["Default"] == "" and ours.fullmatch("")
+    for arn in MODEL_ARNS_GOOD:
+        assert aws.search(arn) and ours.fullmatch(arn), arn
+    for arn in MODEL_ARNS_BAD:
+        assert not aws.search(arn), f"botocore accepts {arn}; fix the sample"
+        assert not ours.fullmatch(arn), arn
+
