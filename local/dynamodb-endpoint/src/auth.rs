@@ -1,82 +1,14 @@
-//! SigV4 refusals in DynamoDB's words: the `__type` and message real DynamoDB answers with
-//! (all status 400, `com.amazon.coral.service#...`).
+//! SigV4 refusals in DynamoDB's words (all status 400, `com.amazon.coral.service#...`), as
+//! [`sigv4::coral`] words them for every Coral JSON service.
 
-use chrono::{DateTime, Duration, Utc};
 use sigv4::Error;
 
 use crate::dispatch::Answer;
 
-const SIGNATURE_MISMATCH: &str = "The request signature we calculated does not match the signature you provided. \
-     Check your AWS Secret Access Key and signing method. Consult the service documentation for details.";
-
-fn amz(time: DateTime<Utc>) -> String {
-    time.format("%Y%m%dT%H%M%SZ").to_string()
-}
-
-fn coral(error_type: &str, message: &str) -> Answer {
-    Answer::error(400, &format!("com.amazon.coral.service#{error_type}"), message)
-}
-
 /// The DynamoDB answer for a request whose signature did not verify.
 pub(crate) fn refusal(err: &Error, service: &str) -> Answer {
-    match err {
-        Error::MissingAuthentication => {
-            coral("MissingAuthenticationTokenException", "Request is missing Authentication Token")
-        }
-        Error::AmbiguousAuthentication => coral(
-            "InvalidSignatureException",
-            "Found both 'X-Amz-Algorithm' as a query-string param and 'Authorization' as HTTP header.",
-        ),
-        Error::Malformed(what) => coral("IncompleteSignatureException", &format!("Malformed authorization: {what}")),
-        Error::UnsupportedAlgorithm(algorithm) => {
-            coral("IncompleteSignatureException", &format!("Unsupported AWS 'algorithm': '{algorithm}'."))
-        }
-        Error::UnknownAccessKey(_) => {
-            coral("UnrecognizedClientException", "The security token included in the request is invalid.")
-        }
-        Error::WrongRegion { .. } => {
-            coral("InvalidSignatureException", "Credential should be scoped to a valid region. ")
-        }
-        Error::WrongService { .. } => coral(
-            "InvalidSignatureException",
-            &format!("Credential should be scoped to correct service: '{service}'. "),
-        ),
-        Error::ScopeDateMismatch { scope, date } => coral(
-            "InvalidSignatureException",
-            &format!(
-                "Date in Credential scope does not match YYYYMMDD from ISO-8601 version of date from HTTP: \
-                 '{scope}' != '{}', from '{date}'.",
-                date.get(..8).unwrap_or(date)
-            ),
-        ),
-        Error::TimeSkewed { request, server } if request > server => coral(
-            "InvalidSignatureException",
-            &format!(
-                "Signature not yet current: {} is still later than {} ({} + 15 min.)",
-                amz(*request),
-                amz(*server + Duration::minutes(15)),
-                amz(*server)
-            ),
-        ),
-        Error::TimeSkewed { request, server } => coral(
-            "InvalidSignatureException",
-            &format!(
-                "Signature expired: {} is now earlier than {} ({} - 15 min.)",
-                amz(*request),
-                amz(*server - Duration::minutes(15)),
-                amz(*server)
-            ),
-        ),
-        Error::Expired(at) => coral("InvalidSignatureException", &format!("Signature expired: {}", amz(*at))),
-        Error::UnsignedHeader(header) => coral(
-            "InvalidSignatureException",
-            &format!("'{header}' must be a 'SignedHeader' in the AWS Authorization."),
-        ),
-        Error::MissingSignedHeader(_)
-        | Error::UnsignedPayload
-        | Error::PayloadHashMismatch
-        | Error::SignatureMismatch => coral("InvalidSignatureException", SIGNATURE_MISMATCH),
-    }
+    let refusal = sigv4::coral::refusal(err, service);
+    Answer::error(400, &refusal.error_type(), &refusal.message)
 }
 
 #[cfg(test)]
@@ -92,12 +24,5 @@ mod tests {
             "{\"__type\":\"com.amazon.coral.service#UnrecognizedClientException\",\
              \"message\":\"The security token included in the request is invalid.\"}"
         );
-        let skew = Error::TimeSkewed {
-            request: DateTime::parse_from_rfc3339("2015-08-30T12:36:00Z").unwrap().to_utc(),
-            server: DateTime::parse_from_rfc3339("2015-08-30T13:00:00Z").unwrap().to_utc(),
-        };
-        assert!(refusal(&skew, "dynamodb").body.contains(
-            "Signature expired: 20150830T123600Z is now earlier than 20150830T124500Z (20150830T130000Z - 15 min.)"
-        ));
     }
 }

@@ -10,6 +10,7 @@
 //! ```
 
 mod canonical;
+pub mod coral;
 mod credential;
 
 use chrono::{DateTime, Duration, NaiveDateTime, Utc};
