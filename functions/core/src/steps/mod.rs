@@ -1,8 +1,10 @@
-//! The four pipeline steps as plain async functions over the SDK clients and ports. A Lambda
-//! `main` and the local engine call the same [`Pipeline::run`] with the same JSON.
+//! The four pipeline steps, and the re-process batch's Reclaim, as plain async functions over the
+//! SDK clients and ports. A Lambda `main` and the local engine call the same [`Pipeline::run`]
+//! with the same JSON.
 
 pub mod detect;
 pub mod persist;
+pub mod reclaim;
 pub mod thumbnail;
 pub mod validate;
 
@@ -24,12 +26,19 @@ pub enum StepFunction {
     DetectLabels,
     Thumbnail,
     Persist,
+    /// The first state of a re-process batch (`statemachine/reprocess.asl.json`).
+    Reclaim,
 }
 
 impl StepFunction {
-    /// All step functions, in pipeline order.
-    pub const ALL: [StepFunction; 4] =
-        [StepFunction::Validate, StepFunction::DetectLabels, StepFunction::Thumbnail, StepFunction::Persist];
+    /// All step functions: the pipeline's in order, then Reclaim.
+    pub const ALL: [StepFunction; 5] = [
+        StepFunction::Validate,
+        StepFunction::DetectLabels,
+        StepFunction::Thumbnail,
+        StepFunction::Persist,
+        StepFunction::Reclaim,
+    ];
 
     /// The function's name: its crate, binary and Lambda name.
     pub fn name(self) -> &'static str {
@@ -38,6 +47,7 @@ impl StepFunction {
             StepFunction::DetectLabels => "detect-labels",
             StepFunction::Thumbnail => "thumbnail",
             StepFunction::Persist => "persist",
+            StepFunction::Reclaim => "reclaim",
         }
     }
 
@@ -48,6 +58,7 @@ impl StepFunction {
             StepFunction::DetectLabels => "DetectLabelsFunctionArn",
             StepFunction::Thumbnail => "ThumbnailFunctionArn",
             StepFunction::Persist => "PersistFunctionArn",
+            StepFunction::Reclaim => "ReclaimFunctionArn",
         }
     }
 
@@ -79,6 +90,7 @@ impl Pipeline {
             StepFunction::DetectLabels => to_json(detect::run(self, parse_input(input)?).await?)?,
             StepFunction::Thumbnail => to_json(thumbnail::run(self, parse_input(input)?).await?)?,
             StepFunction::Persist => to_json(persist::run(self, parse_input(input)?).await?)?,
+            StepFunction::Reclaim => to_json(reclaim::run(self, parse_input(input)?).await?)?,
         };
         Ok(output)
     }

@@ -74,15 +74,29 @@ pub enum Decision {
     Leave,
     /// The record is gone (the owner deleted the image): remove what this execution wrote.
     CleanUp,
+    /// A re-process failed over an outcome the image earned (DONE or REJECTED): keep that outcome
+    /// and only give up the re-claim, so an outage during a re-process loses no result.
+    Release,
 }
 
 /// Decides whether an outcome may be stored. Only the claiming execution writes, and only over
 /// a PENDING record; an unclaimed PENDING record (Validate failed before its claim) may take a
 /// FAILED or REJECTED outcome; a record from a later S3 event (greater sequencer) is never replaced.
-pub fn decide(existing: Option<&ImageRecord>, execution_id: Option<&str>, sequencer: Option<&str>) -> Decision {
+/// A final record is replaced only by the re-process execution that re-claimed it.
+pub fn decide(
+    existing: Option<&ImageRecord>,
+    execution_id: Option<&str>,
+    sequencer: Option<&str>,
+    outcome: Status,
+) -> Decision {
     let Some(rec) = existing else { return Decision::CleanUp };
     if rec.status != Status::Pending {
-        return Decision::Leave;
+        let reclaimed_by_us = execution_id.is_some() && rec.reclaimed_by.as_deref() == execution_id;
+        return match (reclaimed_by_us, outcome, rec.status) {
+            (false, _, _) => Decision::Leave,
+            (true, Status::Failed, Status::Done | Status::Rejected) => Decision::Release,
+            (true, _, _) => Decision::Write,
+        };
     }
     let newer_event = match (rec.sequencer.as_deref(), sequencer) {
         (Some(stored), Some(ours)) => compare_sequencers(stored, ours) == Ordering::Greater,
@@ -115,19 +129,28 @@ pub async fn run(p: &Pipeline, input: PersistInput) -> Result<RecordRef, StepErr
             remove_outputs(p, &id).await?;
             return Ok(record_ref(&id, input.status, false));
         };
-        if decide(Some(existing), input.execution_id.as_deref(), input.detail.object.sequencer.as_deref())
-            == Decision::Leave
-        {
-            return Ok(record_ref(&id, input.status, false));
-        }
+        let decision = decide(
+            Some(existing),
+            input.execution_id.as_deref(),
+            input.detail.object.sequencer.as_deref(),
+            input.status,
+        );
         let now = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
-        let mut record = outcome_record(&input, &id, &etag, existing, &now);
-        let labels = label_hits(&record);
-        record.label_keys = labels.iter().map(LabelHit::key).collect();
-        let stale = stale_label_keys(Some(existing), &record.label_keys);
-        if let Some(rk) = &record.result_key {
-            write_result(p, rk, &record).await?;
-        }
+        let (record, labels, stale) = match decision {
+            Decision::Leave | Decision::CleanUp => return Ok(record_ref(&id, input.status, false)),
+            // The image item alone: its label items stay as they are.
+            Decision::Release => (released(existing, &now), Vec::new(), Vec::new()),
+            Decision::Write => {
+                let mut record = outcome_record(&input, &id, &etag, existing, &now);
+                let labels = label_hits(&record);
+                record.label_keys = labels.iter().map(LabelHit::key).collect();
+                let stale = stale_label_keys(Some(existing), &record.label_keys);
+                if let Some(rk) = &record.result_key {
+                    write_result(p, rk, &record).await?;
+                }
+                (record, labels, stale)
+            }
+        };
         let write = OutcomeWrite {
             record: &record,
             seen_updated_at: Some(existing.updated_at.as_str()),
@@ -135,7 +158,7 @@ pub async fn run(p: &Pipeline, input: PersistInput) -> Result<RecordRef, StepErr
             stale: &stale,
         };
         match table.write_outcome(write).await {
-            Ok(()) => return Ok(record_ref(&id, input.status, true)),
+            Ok(()) => return Ok(record_ref(&id, input.status, decision == Decision::Write)),
             Err(WriteError::Conflict) => continue,
             Err(WriteError::Failed(e)) => return Err(e),
         }
@@ -161,6 +184,11 @@ async fn remove_outputs(p: &Pipeline, id: &str) -> Result<(), StepError> {
     Ok(())
 }
 
+/// The record as it was, without the re-claim of a re-process that failed over it.
+pub fn released(existing: &ImageRecord, now: &str) -> ImageRecord {
+    ImageRecord { reclaimed_by: None, updated_at: now.to_string(), ..existing.clone() }
+}
+
 fn record_ref(id: &str, status: Status, written: bool) -> RecordRef {
     let key = ImageRecord::key_of(id);
     let result_key = (status == Status::Done).then(|| result_key(id));
@@ -168,7 +196,8 @@ fn record_ref(id: &str, status: Status, written: bool) -> RecordRef {
 }
 
 /// The record an outcome produces: what presign stored (owner, filename, creation time) is kept,
-/// the rest comes from this execution. The owner only ever comes from the stored record.
+/// the rest comes from this execution (a re-claim is cleared). The owner only ever comes from the
+/// stored record.
 pub fn outcome_record(input: &PersistInput, id: &str, etag: &str, existing: &ImageRecord, now: &str) -> ImageRecord {
     let done = input.status == Status::Done;
     ImageRecord {
@@ -187,6 +216,7 @@ pub fn outcome_record(input: &PersistInput, id: &str, etag: &str, existing: &Ima
         sequencer: input.detail.object.sequencer.clone(),
         version_id: input.detail.object.version_id.clone(),
         execution_id: input.execution_id.clone(),
+        reclaimed_by: None,
         started_at: input.started_at.clone(),
         completed_at: Some(now.to_string()),
         image: input.image.clone(),
@@ -230,7 +260,7 @@ pub fn stale_label_keys(existing: Option<&ImageRecord>, current: &[ItemKey]) -> 
 /// The result document the owner can download: the record without the table's bookkeeping or
 /// the execution that made it (an ARN names the account; the history stays in Step Functions).
 pub fn result_document(record: &ImageRecord) -> ImageRecord {
-    ImageRecord { label_keys: Vec::new(), execution_id: None, expires_at: None, ..record.clone() }
+    ImageRecord { label_keys: Vec::new(), execution_id: None, reclaimed_by: None, expires_at: None, ..record.clone() }
 }
 
 async fn write_result(p: &Pipeline, key: &str, record: &ImageRecord) -> Result<(), StepError> {
@@ -328,23 +358,82 @@ mod tests {
     #[test]
     fn only_the_claiming_execution_writes_over_pending() {
         let me = Some("arn:exec");
-        assert_eq!(decide(None, me, Some("01")), Decision::CleanUp, "a deleted record is not resurrected");
         assert_eq!(
-            decide(Some(&presigned()), me, Some("01")),
+            decide(None, me, Some("01"), Status::Done),
+            Decision::CleanUp,
+            "a deleted record is not resurrected"
+        );
+        assert_eq!(
+            decide(Some(&presigned()), me, Some("01"), Status::Done),
             Decision::Write,
             "unclaimed: a failure before the claim"
         );
-        assert_eq!(decide(Some(&claimed_by("arn:exec", "01")), me, Some("01")), Decision::Write);
-        assert_eq!(decide(Some(&claimed_by("arn:other", "01")), me, Some("01")), Decision::Leave, "a duplicate run");
+        assert_eq!(decide(Some(&claimed_by("arn:exec", "01")), me, Some("01"), Status::Done), Decision::Write);
         assert_eq!(
-            decide(Some(&claimed_by("arn:exec", "0A")), me, Some("09")),
+            decide(Some(&claimed_by("arn:other", "01")), me, Some("01"), Status::Done),
+            Decision::Leave,
+            "a duplicate run"
+        );
+        assert_eq!(
+            decide(Some(&claimed_by("arn:exec", "0A")), me, Some("09"), Status::Done),
             Decision::Leave,
             "a later event's record"
         );
         let done = ImageRecord { status: Status::Done, ..claimed_by("arn:exec", "01") };
-        assert_eq!(decide(Some(&done), me, Some("01")), Decision::Leave, "a retry after the write");
+        assert_eq!(decide(Some(&done), me, Some("01"), Status::Done), Decision::Leave, "a retry after the write");
         let failed = ImageRecord { status: Status::Failed, ..presigned() };
-        assert_eq!(decide(Some(&failed), me, Some("01")), Decision::Leave, "a final record is never replaced");
+        assert_eq!(
+            decide(Some(&failed), me, Some("01"), Status::Done),
+            Decision::Leave,
+            "a final record is never replaced"
+        );
+    }
+
+    #[test]
+    fn only_the_reprocess_that_reclaimed_a_final_record_replaces_it() {
+        let me = Some("arn:reprocess");
+        let reclaimed = |status| ImageRecord {
+            status,
+            reclaimed_by: Some("arn:reprocess".into()),
+            ..claimed_by("arn:original", "01")
+        };
+        for status in [Status::Done, Status::Rejected, Status::Failed] {
+            assert_eq!(decide(Some(&reclaimed(status)), me, None, Status::Done), Decision::Write, "{status:?}");
+            assert_eq!(decide(Some(&reclaimed(status)), me, None, Status::Rejected), Decision::Write, "{status:?}");
+            let late_original = decide(Some(&reclaimed(status)), Some("arn:original"), Some("01"), Status::Done);
+            assert_eq!(late_original, Decision::Leave, "a late original execution never overwrites a re-claim");
+            assert_eq!(decide(Some(&reclaimed(status)), None, None, Status::Failed), Decision::Leave);
+        }
+        assert_eq!(decide(Some(&reclaimed(Status::Done)), me, None, Status::Failed), Decision::Release);
+        assert_eq!(decide(Some(&reclaimed(Status::Rejected)), me, None, Status::Failed), Decision::Release);
+        assert_eq!(
+            decide(Some(&reclaimed(Status::Failed)), me, None, Status::Failed),
+            Decision::Write,
+            "a new failure replaces an old one"
+        );
+        let superseded = ImageRecord { reclaimed_by: Some("arn:newer-reprocess".into()), ..reclaimed(Status::Done) };
+        assert_eq!(decide(Some(&superseded), me, None, Status::Done), Decision::Leave, "a newer re-claim wins");
+        let released = released(&reclaimed(Status::Done), "later");
+        assert_eq!(
+            (released.reclaimed_by, released.status, released.updated_at.as_str()),
+            (None, Status::Done, "later")
+        );
+    }
+
+    #[test]
+    fn an_outcome_clears_the_reclaim_and_replaces_every_label_item() {
+        let mut old =
+            outcome_record(&input(Status::Done, &[("Cat", 80.0), ("Pet", 70.0)]), ID, "e1", &presigned(), "t1");
+        old.label_keys = label_hits(&old).iter().map(LabelHit::key).collect();
+        old.reclaimed_by = Some("arn:reprocess".into());
+        let new = outcome_record(&input(Status::Done, &[("Dog", 90.0), ("Pet", 75.0)]), ID, "e1", &old, "t2");
+        assert_eq!(new.reclaimed_by, None);
+        assert_eq!((new.owner.as_str(), new.created_at.as_str()), ("presign-owner", old.created_at.as_str()));
+        let keys: Vec<ItemKey> = label_hits(&new).iter().map(LabelHit::key).collect();
+        let stale = stale_label_keys(Some(&old), &keys);
+        // Cat goes; Pet at a new confidence is a new key, so its old item goes too.
+        assert_eq!(stale.len(), 2, "{stale:?}");
+        assert!(stale.iter().all(|k| !keys.contains(k)));
     }
 
     #[test]

@@ -83,7 +83,8 @@ pub async fn run(p: &Pipeline, input: ValidateInput) -> Result<ImageMeta, StepEr
     })
 }
 
-/// Takes the upload's record for this execution. A duplicate or replay raises `DuplicateUpload`
+/// Takes the upload's record for this execution (or finds it re-claimed for this re-process
+/// execution, see [`crate::table::Reclaim`]). A duplicate or replay raises `DuplicateUpload`
 /// and an object without a record `UnknownUpload`: the state machine ends without running a step.
 async fn claim(
     p: &Pipeline,
@@ -96,7 +97,7 @@ async fn claim(
     let now = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
     let claim = Claim { image_id: id, execution_id, version_id, etag, sequencer, now: &now };
     match p.table().claim(&claim).await? {
-        ClaimOutcome::Claimed(_) => Ok(()),
+        ClaimOutcome::Claimed(_) | ClaimOutcome::Reclaimed(_) => Ok(()),
         ClaimOutcome::Taken(record) => Err(StepError::Duplicate(format!(
             "image {id} is {} and claimed by another execution; this run ends here",
             record.status.as_str()

@@ -31,6 +31,9 @@ pub struct Claim<'a> {
 pub enum ClaimOutcome {
     /// The record is this execution's (claimed now, or by this execution before a retry).
     Claimed(ImageRecord),
+    /// A final record a re-process re-claimed for this execution (see [`super::Reclaim`]): it
+    /// runs again over the version the record names, and only its outcome may replace the record.
+    Reclaimed(ImageRecord),
     /// Another execution holds the record, or it already has its outcome.
     Taken(ImageRecord),
     /// There is no record: the object was not uploaded through a presigned form, or was deleted.
@@ -39,7 +42,8 @@ pub enum ClaimOutcome {
 
 impl Table {
     /// Claims a PENDING record for `claim.execution_id`, atomically: it succeeds only if the
-    /// record is PENDING and unclaimed or already claimed by the same execution (a retry).
+    /// record is PENDING and unclaimed or already claimed by the same execution (a retry). A final
+    /// record re-claimed for this execution is answered [`ClaimOutcome::Reclaimed`], unchanged.
     pub async fn claim(&self, claim: &Claim<'_>) -> Result<ClaimOutcome, StepError> {
         let optional = |v: Option<&str>| v.map_or(AttributeValue::Null(true), |s| AttributeValue::S(s.into()));
         let result = self
@@ -71,6 +75,9 @@ impl Table {
             },
             Err(e) if e.as_service_error().is_some_and(|se| se.is_conditional_check_failed_exception()) => {
                 match self.get_image(claim.image_id, true).await? {
+                    Some(record) if record.is_final() && record.reclaimed_by.as_deref() == Some(claim.execution_id) => {
+                        Ok(ClaimOutcome::Reclaimed(record))
+                    }
                     Some(record) => Ok(ClaimOutcome::Taken(record)),
                     None => Ok(ClaimOutcome::Missing),
                 }

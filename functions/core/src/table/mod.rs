@@ -12,10 +12,12 @@
 //! | an owner's recent images | Query GSI1 `GSI1PK = OWNER#<o>`, descending |
 //! | PENDING uploads created before T (reconciler) | Query GSI2 `GSI2PK = PENDING, GSI2SK < T`, oldest first |
 //! | hand a stuck upload to a new execution (reconciler) | UpdateItem, condition: PENDING, unchanged since read, same claimer |
+//! | re-claim a final record for a re-process execution | UpdateItem, condition: final and unchanged since read |
 
 pub mod attr;
 mod claim;
 pub mod keys;
+mod reclaim;
 pub mod record;
 pub mod schema;
 
@@ -26,6 +28,7 @@ use aws_sdk_dynamodb::types::{AttributeValue, Delete, Put, TransactWriteItem};
 use crate::error::{classify_sdk_error, StepError};
 pub use claim::{compare_sequencers, Claim, ClaimOutcome, Handover};
 use keys::{image_pk, label_pk, label_sk_floor, owner_pk, GSI1, GSI1PK, GSI2, IMAGE_SK, PENDING_PARTITION, PK, SK};
+pub use reclaim::Reclaim;
 pub use record::{FailureReason, ImageRecord, ItemKey, LabelHit};
 use schema::build_error;
 

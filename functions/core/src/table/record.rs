@@ -46,6 +46,10 @@ pub struct ImageRecord {
     /// The one execution that claimed the upload; only it may store the outcome.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub execution_id: Option<String>,
+    /// A re-process execution that re-claimed this final record (see [`super::Reclaim`]); only it
+    /// may replace the outcome, and storing its outcome clears it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reclaimed_by: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub started_at: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -107,6 +111,7 @@ impl ImageRecord {
             sequencer: None,
             version_id: None,
             execution_id: None,
+            reclaimed_by: None,
             started_at: None,
             completed_at: None,
             image: None,
