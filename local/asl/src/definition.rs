@@ -1,6 +1,7 @@
 //! Parsing and validating a state machine definition into typed states.
 
 use crate::choice::Rule;
+use crate::distributed::{self, Distributed};
 use crate::error::{names, DefinitionError, Problem};
 use crate::path::Path;
 use crate::template::{Dynamic, Template};
@@ -69,6 +70,11 @@ impl Definition {
         Ok(out)
     }
 
+    /// A definition made of one machine (a Distributed Map's item processor, run as a child).
+    pub(crate) fn of_machine(machine: Arc<Machine>) -> Definition {
+        Definition { text: String::new(), machine }
+    }
+
     /// The definition as compact JSON.
     pub fn as_json(&self) -> &str {
         &self.text
@@ -115,14 +121,34 @@ pub(crate) struct State {
 
 #[derive(Debug)]
 pub(crate) enum Kind {
-    Pass { result: Option<Value> },
-    Task { resource: String, timeout: Option<Seconds> },
-    Choice { choices: Vec<(Rule, String)>, default: Option<String> },
+    Pass {
+        result: Option<Value>,
+    },
+    Task {
+        resource: String,
+        timeout: Option<Seconds>,
+    },
+    Choice {
+        choices: Vec<(Rule, String)>,
+        default: Option<String>,
+    },
     Wait(WaitFor),
     Succeed,
-    Fail { error: Option<Source>, cause: Option<Source> },
-    Parallel { branches: Vec<Arc<Machine>> },
-    Map { processor: Arc<Machine>, items_path: Path, item_selector: Option<Template>, max_concurrency: Seconds },
+    Fail {
+        error: Option<Source>,
+        cause: Option<Source>,
+    },
+    Parallel {
+        branches: Vec<Arc<Machine>>,
+    },
+    Map {
+        processor: Arc<Machine>,
+        items_path: Path,
+        item_selector: Option<Template>,
+        max_concurrency: Seconds,
+        /// `Some` for ProcessorConfig Mode DISTRIBUTED.
+        distributed: Option<Box<Distributed>>,
+    },
 }
 
 impl Kind {
@@ -193,20 +219,7 @@ pub(crate) fn error_matches(errors: &[String], error: &str) -> bool {
 }
 
 const SUPPORTED_COMMON: &[&str] = &["Type", "Comment", "QueryLanguage"];
-const UNSUPPORTED: &[&str] = &[
-    "Assign",
-    "Arguments",
-    "Output",
-    "ItemReader",
-    "ItemBatcher",
-    "ResultWriter",
-    "ToleratedFailurePercentage",
-    "ToleratedFailurePercentagePath",
-    "ToleratedFailureCount",
-    "ToleratedFailureCountPath",
-    "Label",
-    "Credentials",
-];
+const UNSUPPORTED: &[&str] = &["Assign", "Arguments", "Output", "Credentials"];
 
 fn allowed_fields(kind: &str) -> Option<&'static [&'static str]> {
     Some(match kind {
@@ -462,6 +475,9 @@ fn check_fields(s: &Map<String, Value>) -> Result<&str, StateError> {
         if SUPPORTED_COMMON.contains(&key.as_str()) || allowed.contains(&key.as_str()) {
             continue;
         }
+        if kind_name == "Map" && distributed::FIELDS.contains(&key.as_str()) {
+            continue;
+        }
         if UNSUPPORTED.contains(&key.as_str()) {
             return Err(format!("field '{key}' is not supported by this engine").into());
         }
@@ -624,12 +640,19 @@ fn parse_map(s: &Map<String, Value>) -> Result<Kind, StateError> {
         (None, None) => return Err("a Map state needs 'ItemProcessor' (or the legacy 'Iterator')".into()),
     };
     let obj = proc_value.as_object().ok_or_else(|| in_field(key)("must be an object".into()))?;
-    if let Some(cfg) = obj.get("ProcessorConfig") {
-        let mode = cfg.get("Mode").and_then(|m| m.as_str()).unwrap_or("INLINE");
-        if mode != "INLINE" {
-            return Err(in_field(key)(format!("ProcessorConfig Mode '{mode}' is not supported (only INLINE)")));
+    let distributed_mode = processor_mode(obj).map_err(in_field(format!("{key}.ProcessorConfig")))?;
+    let distributed = if distributed_mode {
+        let parsed = distributed::parse(s).map_err(|(f, m)| in_field(f)(m))?;
+        if parsed.reader.is_some() && s.contains_key("ItemsPath") {
+            return Err("use only one of ItemReader and ItemsPath".into());
         }
-    }
+        Some(Box::new(parsed))
+    } else {
+        if let Some(f) = distributed::FIELDS.iter().find(|f| s.contains_key(**f)) {
+            return Err(in_field(*f)("is only valid in a Map state with ProcessorConfig Mode DISTRIBUTED".into()));
+        }
+        None
+    };
     let processor = Arc::new(nested_machine(obj, format!("the {key}"))?);
     let items_path = match s.get("ItemsPath") {
         None => Path::parse("$")?,
@@ -652,7 +675,29 @@ fn parse_map(s: &Map<String, Value>) -> Result<Kind, StateError> {
         }
         (None, None) => Seconds::Fixed(0),
     };
-    Ok(Kind::Map { processor, items_path, item_selector, max_concurrency })
+    Ok(Kind::Map { processor, items_path, item_selector, max_concurrency, distributed })
+}
+
+/// ProcessorConfig: `true` for Mode DISTRIBUTED (which needs ExecutionType STANDARD or EXPRESS).
+fn processor_mode(processor: &Map<String, Value>) -> Result<bool, String> {
+    let Some(cfg) = processor.get("ProcessorConfig") else { return Ok(false) };
+    let cfg = cfg.as_object().ok_or("must be an object")?;
+    if let Some(k) = cfg.keys().find(|k| !["Mode", "ExecutionType"].contains(&k.as_str())) {
+        return Err(format!("unknown field '{k}'"));
+    }
+    match cfg.get("Mode").map(|m| m.as_str()) {
+        None | Some(Some("INLINE")) => {
+            if cfg.contains_key("ExecutionType") {
+                return Err("ExecutionType is only for Mode DISTRIBUTED".into());
+            }
+            Ok(false)
+        }
+        Some(Some("DISTRIBUTED")) => match cfg.get("ExecutionType").and_then(Value::as_str) {
+            Some("STANDARD" | "EXPRESS") => Ok(true),
+            _ => Err("Mode DISTRIBUTED needs ExecutionType \"STANDARD\" or \"EXPRESS\"".into()),
+        },
+        _ => Err("Mode must be \"INLINE\" or \"DISTRIBUTED\"".into()),
+    }
 }
 
 fn error_list(v: Option<&Value>) -> Result<Vec<String>, String> {

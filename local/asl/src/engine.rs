@@ -29,7 +29,8 @@ pub fn state_machine_arn(name: &str) -> String {
 /// checkpoint (the state to re-enter, its raw input, its retry counters and any pending wait).
 /// After a crash, [`Engine::open`] loads them and [`Engine::resume_unfinished`] continues each
 /// RUNNING one from its checkpoint. Delivery is at-least-once: a Task interrupted mid-flight is
-/// invoked again (like a Lambda retry), and a Parallel or Map state restarts as a whole.
+/// invoked again (like a Lambda retry), a Parallel or inline Map state restarts as a whole, and a
+/// top-level Distributed Map continues its Map Run without running its finished children again.
 ///
 /// Dropping the Engine stops its executions (they stay RUNNING in the store).
 pub struct Engine {

@@ -87,6 +87,13 @@ pub mod names {
     pub const RESULT_PATH_MATCH_FAILURE: &str = "States.ResultPathMatchFailure";
     /// An intrinsic function failed on its arguments.
     pub const INTRINSIC_FAILURE: &str = "States.IntrinsicFailure";
+    /// A Distributed Map's ItemReader could not read its items (S3 error, malformed file, an item
+    /// over the limits).
+    pub const ITEM_READER_FAILED: &str = "States.ItemReaderFailed";
+    /// A Distributed Map's ResultWriter could not write its results.
+    pub const RESULT_WRITER_FAILED: &str = "States.ResultWriterFailed";
+    /// More items of a Distributed Map failed than ToleratedFailureCount/Percentage allow.
+    pub const EXCEED_TOLERATED_FAILURE_THRESHOLD: &str = "States.ExceedToleratedFailureThreshold";
 }
 
 /// The payload limit of Step Functions: 256 KiB for a state's input, result or output.

@@ -5,6 +5,7 @@ use crate::definition::{error_matches, Kind, Machine, Retrier, Seconds, Source, 
 use crate::error::{names, StatesError, PAYLOAD_LIMIT_BYTES};
 use crate::history::{ExecutionDescription, ExecutionStatus, HistoryEvent};
 use crate::invoke::{DelayReason, DelayRecord, EngineOptions, TaskContext, TaskInvoker};
+use crate::map_run::MapSpec;
 use crate::path::{kind, Path};
 use crate::slots::TaskSlots;
 use crate::template::Template;
@@ -125,6 +126,11 @@ impl Execution {
         self.persist(&rec);
     }
 
+    /// Where a top-level Map Run of this execution keeps its progress (`None` in memory).
+    pub fn map_run_dir(&self, key: &str) -> Option<PathBuf> {
+        self.file.as_ref().map(|f| f.with_extension("mapruns").join(key))
+    }
+
     /// Persists the record now (used after the start event).
     pub fn save(&self) {
         let rec = self.lock();
@@ -216,19 +222,19 @@ pub(crate) struct Runner {
 type Step = (Option<String>, Value);
 
 /// One visit of a state: what its steps, attempts and checkpoints share.
-struct Visit<'a> {
-    state: &'a State,
+pub(crate) struct Visit<'a> {
+    pub state: &'a State,
     /// The state's raw input.
-    raw: &'a Value,
+    pub raw: &'a Value,
     /// When the state was entered (`$$.State.EnteredTime`).
-    entered: String,
+    pub entered: String,
     /// A top-level state, checkpointed (states of branches and iterations are not).
-    top: bool,
+    pub top: bool,
 }
 
 impl Visit<'_> {
     /// Prefixes an engine-made error with this state.
-    fn at(&self, e: StatesError) -> StatesError {
+    pub fn at(&self, e: StatesError) -> StatesError {
         at(self.state, e)
     }
 
@@ -257,7 +263,7 @@ impl Visit<'_> {
 }
 
 /// The length of `value` as compact JSON, counted without building the text.
-fn json_size(value: &Value) -> usize {
+pub(crate) fn json_size(value: &Value) -> usize {
     struct Counter(usize);
     impl std::io::Write for Counter {
         fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
@@ -294,7 +300,7 @@ fn choose(visit: &Visit<'_>, choices: &[(Rule, String)], default: &Option<String
 }
 
 /// The array a Map state's ItemsPath selects.
-fn select_items(visit: &Visit<'_>, items_path: &Path, effective: &Value) -> Result<Vec<Value>, StatesError> {
+pub(crate) fn select_items(visit: &Visit<'_>, items_path: &Path, effective: &Value) -> Result<Vec<Value>, StatesError> {
     match items_path.select(effective) {
         Some(Value::Array(items)) => Ok(items),
         Some(other) => Err(visit.at(StatesError::runtime(format!(
@@ -416,7 +422,7 @@ impl Runner {
         })
     }
 
-    fn emit(&self, cur: &mut u64, event_type: &str, details: Option<(&str, Value)>) {
+    pub(crate) fn emit(&self, cur: &mut u64, event_type: &str, details: Option<(&str, Value)>) {
         *cur = self.exec.event(*cur, event_type, details);
     }
 
@@ -639,7 +645,11 @@ impl Runner {
                 visit.within_limit(result, "the task result")?
             }
             Kind::Parallel { branches } => self.parallel(branches, parameters()?, cur).await?,
-            Kind::Map { processor, items_path, item_selector, max_concurrency } => {
+            Kind::Map { processor, items_path, item_selector, max_concurrency, distributed: Some(dist) } => {
+                let spec = MapSpec { processor, items_path, item_selector, max_concurrency, dist };
+                self.distributed_map(visit, spec, &effective, &ctx, retry_count, cur).await?
+            }
+            Kind::Map { processor, items_path, item_selector, max_concurrency, distributed: None } => {
                 let items = select_items(visit, items_path, &effective)?;
                 let limit =
                     resolve_count(max_concurrency, &effective, "MaxConcurrencyPath").map_err(|e| visit.at(e))?;
@@ -868,7 +878,7 @@ fn apply_result_path(state: &State, path: &Option<Path>, raw: &Value, result: Va
 }
 
 /// A non-negative whole number from a definition field or a Reference Path.
-fn resolve_count(s: &Seconds, input: &Value, field: &str) -> Result<u64, StatesError> {
+pub(crate) fn resolve_count(s: &Seconds, input: &Value, field: &str) -> Result<u64, StatesError> {
     match s {
         Seconds::Fixed(n) => Ok(*n),
         Seconds::Path(p) => match p.select(input) {

@@ -35,22 +35,54 @@
 //! `States.TaskFailed` matches every other error but `States.Timeout`. A failed Parallel branch
 //! or Map iteration fails the state with the branch's own error (no `States.BranchFailed`).
 //!
+//! Distributed Map (ItemProcessor ProcessorConfig Mode `DISTRIBUTED`, ExecutionType `STANDARD`
+//! or `EXPRESS`): items from ItemsPath or an ItemReader (`arn:aws:states:::s3:listObjectsV2`
+//! with Parameters Bucket/Prefix, every page followed; `arn:aws:states:::s3:getObject` with
+//! ReaderConfig InputType `JSON` (an array), `JSONL` or `CSV` (CSVHeaderLocation `FIRST_ROW` or
+//! `GIVEN` with CSVHeaders); MaxItems(Path)); ItemSelector with `$$.Map.Item.Index`/`Value`;
+//! ItemBatcher (MaxItemsPerBatch(Path), MaxInputBytesPerBatch(Path), each child gets
+//! `{"BatchInput": ..., "Items": [...]}`); MaxConcurrency(Path) (0: up to 10,000);
+//! ToleratedFailurePercentage(Path) / ToleratedFailureCount(Path) (none: no failure tolerated;
+//! a failed batch counts all its items); Label; ResultWriter (`arn:aws:states:::s3:putObject`,
+//! Parameters Bucket/Prefix) writing `<Prefix>/<run id>/SUCCEEDED_n.json`, `FAILED_n.json`,
+//! `PENDING_n.json` (JSON arrays of the children's execution results, Transformation NONE) and
+//! `manifest.json`, the Map's result then being `{"MapRunArn", "ResultWriterDetails": {"Bucket",
+//! "Key"}}`. Each item or batch runs as a child execution of the item processor with its own
+//! history; the parent's history shows `MapStateStarted`, `MapRunStarted` (`mapRunArn`),
+//! `MapRunSucceeded` or `MapRunFailed`. The S3 actions go through the [`TaskInvoker`] with the
+//! AWS parameter names ([`resources`]); their failures are `States.ItemReaderFailed` and
+//! `States.ResultWriterFailed`, a malformed file or an item over the limits (256 KiB, or a
+//! batch's MaxInputBytesPerBatch) is `States.ItemReaderFailed`, and too many failed items
+//! `States.ExceedToleratedFailureThreshold` (after the results are written). A top-level Map
+//! Run of a durable engine keeps its child inputs and finished results beside the execution's
+//! store file: resumed after a crash, it runs only the children not finished (the ones running
+//! at the crash run again: at-least-once, like a redrive).
+//!
 //! Differences from AWS worth knowing: a Task without TimeoutSeconds has no timeout (AWS
 //! default); all Task events are
-//! `Task*` (no `LambdaFunction*` events); JSONata, variables (`Assign`), distributed Map and
-//! `ItemReader`/`ItemBatcher`/`ResultWriter` are rejected at load with a clear error;
-//! HeartbeatSeconds is accepted and ignored; a failed Map iteration fails the Map (no tolerated
-//! failures); `States.Hash` supports MD5, SHA-1, SHA-256, SHA-384 and SHA-512;
-//! `States.StringSplit` splits on any character of the delimiter string and drops empty parts.
+//! `Task*` (no `LambdaFunction*` events); JSONata and variables (`Assign`) are rejected at load
+//! with a clear error;
+//! HeartbeatSeconds is accepted and ignored; `States.Hash` supports MD5, SHA-1, SHA-256, SHA-384
+//! and SHA-512; `States.StringSplit` splits on any character of the delimiter string and drops
+//! empty parts. Distributed Map: ReaderConfig InputType `PARQUET`/`MANIFEST`, CSVDelimiter,
+//! ResultWriter WriterConfig, S3 inventory manifests and Map Run redrive/UpdateMapRun are not
+//! supported (rejected at load); a Map Run reads all its items before the first child starts and
+//! holds the child inputs in memory as JSON text, at most 1,000,000 items and 256 MiB (more is
+//! `States.ItemReaderFailed`); children are not listed by [`Engine::list_executions`] (their
+//! ARNs are in the result files); EXPRESS children run like STANDARD ones; a Distributed Map
+//! nested in a Parallel branch or a Map iteration is not durable (it restarts with its state).
 
 mod choice;
 mod definition;
+mod distributed;
 mod engine;
 mod error;
 mod exec;
 mod history;
 mod intrinsic;
 mod invoke;
+mod item_reader;
+mod map_run;
 mod mock;
 mod path;
 mod slots;
@@ -58,6 +90,7 @@ mod template;
 mod time;
 
 pub use definition::Definition;
+pub use distributed::resources;
 pub use engine::{run_once, state_machine_arn, Engine};
 pub use error::{names as error_names, DefinitionError, EngineError, Problem};
 pub use history::{ExecutionDescription, ExecutionStatus, HistoryEvent};
