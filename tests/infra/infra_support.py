@@ -18,6 +18,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[2]
 TEMPLATE_PATH = REPO / "template.yaml"
 ASL_PATH = REPO / "statemachine" / "pipeline.asl.json"
+REPROCESS_ASL_PATH = REPO / "statemachine" / "reprocess.asl.json"
 
 #: Contract: function crate binary -> SAM logical id (/tmp/contracts.md, "Functions").
 FUNCTIONS = {
@@ -28,6 +29,7 @@ FUNCTIONS = {
     "thumbnail": "ThumbnailFunction",
     "persist": "PersistFunction",
     "reconcile": "ReconcileFunction",
+    "reclaim": "ReclaimFunction",
 }
 
 #: Contract: pipeline state -> DefinitionSubstitutions key -> function logical id.

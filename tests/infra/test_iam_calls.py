@@ -45,6 +45,11 @@ RUNS: dict[str, list[str]] = {
         "core/src/table/mod.rs::query_pending,get_image,write_outcome",
         "core/src/table/claim.rs::hand_over",
     ],
+    "ReclaimFunction": [
+        "core/src/steps/reclaim.rs",
+        "core/src/table/reclaim.rs",
+        "core/src/table/mod.rs::get_image",
+    ],
 }
 
 #: Code with SDK calls that no Lambda runs, and why.

@@ -77,7 +77,7 @@ def test_cfn_lint_catches_a_broken_copy(tmp_path):
 # ------------------------------------------------------------------ functions
 
 
-def test_the_seven_functions_are_rust_on_arm64(template, resources):
+def test_every_function_is_rust_on_arm64(template, resources):
     functions = {k: v for k, v in resources.items() if v["Type"] == "AWS::Serverless::Function"}
     assert set(functions) == set(FUNCTIONS.values())
     globals_ = template["Globals"]["Function"]
@@ -260,7 +260,11 @@ def all_roles(translated: dict) -> dict:
 
 def test_translation_yields_a_role_per_function_and_the_state_machine(translated):
     roles = set(all_roles(translated))
-    expected = {f"{fn}Role" for fn in FUNCTIONS.values()} | {"PipelineStateMachineRole", "UploadCreatedRuleRole"}
+    expected = {f"{fn}Role" for fn in FUNCTIONS.values()} | {
+        "PipelineStateMachineRole",
+        "ReprocessStateMachineRole",
+        "UploadCreatedRuleRole",
+    }
     assert roles == expected
 
 
@@ -286,7 +290,7 @@ def test_no_wildcard_actions_or_resources_except_where_aws_allows_nothing_else(t
 
 def test_s3_access_is_scoped_to_prefixes(translated):
     """Every S3 grant names one of the layout's prefixes (or is a bucket listing limited to them)."""
-    allowed_suffixes = ("/uploads/*", "/thumbnails/*", "/results/*")
+    allowed_suffixes = ("/uploads/*", "/thumbnails/*", "/results/*", "/reprocess/*")
     allowed_prefixes = {"uploads/*", "thumbnails/*", "results/*"}
     for role_id, role in all_roles(translated).items():
         for p in role["Properties"].get("Policies", []):
@@ -333,8 +337,10 @@ def test_each_function_gets_only_what_it_needs(translated):
 def test_query_reads_only_this_pipelines_executions(translated):
     statements = role_statements(translated, function_role(translated, "QueryFunction"))
     (states,) = [s for s in statements if any(a.startswith("states:") for a in as_list(s["Action"]))]
-    resource = states["Resource"]["Fn::Sub"]
-    assert ":execution:${PipelineStateMachine.Name}:*" in resource
+    resources = [r["Fn::Sub"] for r in as_list(states["Resource"])]
+    assert any(":execution:${PipelineStateMachine.Name}:*" in r for r in resources)
+    # ...and the re-process batches (Distributed Map child executions) that re-processed an image.
+    assert all(r.endswith((":execution:${PipelineStateMachine.Name}:*", ":execution:${AWS::StackName}-reprocess/*")) for r in resources)
 
 
 def test_pipeline_steps_time_out_before_their_states(template, resources, states):
