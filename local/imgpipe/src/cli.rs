@@ -41,6 +41,40 @@ pub struct StackArgs {
     /// queue. Default: the number of CPU cores.
     #[arg(long, env = "IMGPIPE_MAX_TASKS", value_parser = clap::value_parser!(u16).range(1..))]
     pub max_tasks: Option<u16>,
+    #[command(flatten)]
+    pub custom: CustomModelArgs,
+}
+
+/// The user's own ONNX model, in the place of Rekognition Custom Labels (docs/labels.md gives
+/// its contract). Both or neither.
+#[derive(clap::Args, Clone, Default)]
+pub struct CustomModelArgs {
+    /// Your own ONNX image classifier or detector, run beside the local models.
+    #[arg(long, env = "IMGPIPE_CUSTOM_MODEL", value_name = "FILE.onnx")]
+    pub custom_model: Option<PathBuf>,
+    /// Its labels: one per line, in the model's class order.
+    #[arg(long, env = "IMGPIPE_CUSTOM_LABELS", value_name = "FILE.txt")]
+    pub custom_labels: Option<PathBuf>,
+}
+
+impl CustomModelArgs {
+    /// The custom model, if both files are given; one without the other is an error.
+    pub fn model(&self) -> Result<Option<vision::CustomModel>, String> {
+        match (&self.custom_model, &self.custom_labels) {
+            (Some(model), Some(labels)) => {
+                Ok(Some(vision::CustomModel { model: model.clone(), labels: labels.clone() }))
+            }
+            (None, None) => Ok(None),
+            (Some(_), None) => {
+                Err("--custom-model needs --custom-labels (or IMGPIPE_CUSTOM_LABELS): the model's labels, one per line"
+                    .into())
+            }
+            (None, Some(_)) => {
+                Err("--custom-labels needs --custom-model (or IMGPIPE_CUSTOM_MODEL): the ONNX model they belong to"
+                    .into())
+            }
+        }
+    }
 }
 
 #[derive(Subcommand)]
@@ -129,7 +163,10 @@ pub enum Command {
         /// The model file (default: IMGPIPE_MODEL, then ~/.cache/imgpipe/models/ssd_mobilenet_v2_coco.pb).
         #[arg(long)]
         model: Option<PathBuf>,
-        /// Print a JSON line per file (labels as the DetectLabels step gives them, decodeMs, modelMs).
+        #[command(flatten)]
+        custom: CustomModelArgs,
+        /// Print a JSON line per file (labels as the DetectLabels step gives them, decodeMs, modelMs
+        /// and each model's ms).
         #[arg(long)]
         json: bool,
         /// Most labels per image (default: MAX_LABELS, as the pipeline).

@@ -37,7 +37,10 @@ pub enum Runner {
 pub struct StackOptions {
     pub data_dir: PathBuf,
     /// Explicit model path (`--model`); else `IMGPIPE_MODEL`, else the default cache path.
+    /// The classifier's files are beside it.
     pub model: Option<PathBuf>,
+    /// The user's own ONNX model and its labels (`--custom-model`, `--custom-labels`).
+    pub custom_model: Option<vision::CustomModel>,
     pub runner: Runner,
     /// Definition text to run instead of the built-in pipeline (`--definition`).
     pub definition: Option<String>,
@@ -76,7 +79,7 @@ impl Stack {
         let clients = storage.clients.clone();
         let invoker = match opts.runner {
             Runner::None => None,
-            Runner::Tasks | Runner::Engine => Some(Arc::new(local_invoker(&config, &clients, &opts)?)),
+            Runner::Tasks | Runner::Engine => Some(Arc::new(local_invoker(&config, &clients, &opts).await?)),
         };
         let engine = match (&invoker, opts.runner) {
             (Some(invoker), Runner::Engine) => {
@@ -115,11 +118,13 @@ impl Stack {
     }
 }
 
-/// The step functions with the local model in the detector's place; the model loads in the
-/// background so the first image does not wait for it.
-fn local_invoker(config: &Config, clients: &Clients, opts: &StackOptions) -> anyhow::Result<LocalInvoker> {
+/// The step functions with the local models in Rekognition's place. A missing model file or a
+/// custom model that does not fit its contract stops the start; the large models load in the
+/// background so the first image does not wait for them.
+async fn local_invoker(config: &Config, clients: &Clients, opts: &StackOptions) -> anyhow::Result<LocalInvoker> {
     let model = vision::Detector::locate(opts.model.as_deref())?;
-    let detector = Arc::new(LocalDetector::new(model, clients.s3.clone(), config.limits));
+    let custom = opts.custom_model.clone();
+    let detector = Arc::new(LocalDetector::start(&model, custom, clients.s3.clone(), config.limits).await?);
     let preload = detector.clone();
     tokio::spawn(async move {
         if let Err(e) = preload.preload().await {

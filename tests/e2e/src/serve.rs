@@ -18,7 +18,14 @@ use serde_json::{json, Value};
 pub const START_TIMEOUT: Duration = Duration::from_secs(120);
 /// Environment variables that change the product's behaviour: a test sets them explicitly,
 /// never inherits them.
-const PRODUCT_ENV: [&str; 4] = ["IMGPIPE_FAULTS", "IMGPIPE_TIME_SCALE", "IMGPIPE_DATA", "IMGPIPE_LOG"];
+const PRODUCT_ENV: [&str; 6] = [
+    "IMGPIPE_FAULTS",
+    "IMGPIPE_TIME_SCALE",
+    "IMGPIPE_DATA",
+    "IMGPIPE_LOG",
+    "IMGPIPE_CUSTOM_MODEL",
+    "IMGPIPE_CUSTOM_LABELS",
+];
 
 /// The workspace root (two levels above this crate).
 pub fn workspace_root() -> PathBuf {

@@ -40,7 +40,8 @@ impl Harness {
     async fn start() -> Harness {
         let ep = Endpoints::start().await;
         let config = ep.config();
-        let detector = Arc::new(LocalDetector::new(model_path(), ep.clients.s3.clone(), config.limits));
+        let detector = LocalDetector::start(&model_path(), None, ep.clients.s3.clone(), config.limits).await;
+        let detector = Arc::new(detector.expect("the local models"));
         let pipeline = Pipeline { config, clients: ep.clients.clone(), detector: Some(detector) };
         let invoker = Arc::new(LocalInvoker::new(Arc::new(pipeline), FaultPlan::default()));
         let engine = asl::Engine::in_memory(invoker, asl::EngineOptions::default()).expect("an engine");

@@ -1,5 +1,5 @@
-//! `imgpipe detect`: the local model alone, on local files (no S3, no table): what the
-//! DetectLabels step would find in each, and where the time goes.
+//! `imgpipe detect`: the local models alone, on local files (no S3, no table): what the
+//! DetectLabels step would find in each, and where the time goes (decode, each model).
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -17,6 +17,7 @@ use crate::adapters::detector_view;
 pub fn run(
     files: &[PathBuf],
     model: Option<&Path>,
+    custom: Option<vision::CustomModel>,
     json: bool,
     max_labels: Option<usize>,
     min_confidence: Option<f32>,
@@ -27,14 +28,14 @@ pub fn run(
     if !(0.0..=100.0).contains(&min_confidence) {
         anyhow::bail!("--min-confidence must be within 0-100");
     }
-    let path = vision::Detector::locate(model)?;
+    let paths = vision::ModelPaths { custom, ..vision::ModelPaths::beside(&vision::Detector::locate(model)?) };
     let started = Instant::now();
-    let detector =
-        vision::Detector::load(&path).with_context(|| "cannot load the model (scripts/fetch-model.sh fetches it)")?;
-    eprintln!("model {} loaded in {:.0} ms", path.display(), millis(started));
+    let labeller = vision::Labeller::load(&paths).context("cannot load the models")?;
+    let ids: Vec<String> = labeller.models().iter().map(ToString::to_string).collect();
+    eprintln!("models {} loaded in {:.0} ms", ids.join(", "), millis(started));
     let mut failed = false;
     for file in files {
-        match detect_file(&detector, file, &config, max_labels, min_confidence) {
+        match detect_file(&labeller, file, &config, max_labels, min_confidence) {
             Ok(found) if json => println!("{}", serde_json::to_string(&found)?),
             Ok(found) => {
                 let labels: Vec<String> =
@@ -54,18 +55,24 @@ pub fn run(
     Ok(if failed { ExitCode::from(1) } else { ExitCode::SUCCESS })
 }
 
-/// One file's labels and the time spent decoding it and running the model on it.
+/// One file's labels and the time spent decoding it and running the models on it.
 #[derive(serde::Serialize)]
 #[serde(rename_all = "camelCase")]
 struct Found {
     file: PathBuf,
     decode_ms: f64,
+    /// All models, side by side (wall time).
     model_ms: f64,
+    /// Each model's own time.
+    detector_ms: f64,
+    classifier_ms: f64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    custom_ms: Option<f64>,
     labels: vision::Labels,
 }
 
 fn detect_file(
-    detector: &vision::Detector,
+    labeller: &vision::Labeller,
     file: &Path,
     config: &Config,
     max_labels: usize,
@@ -76,8 +83,17 @@ fn detect_file(
     let view = detector_view(&bytes, &info, &config.limits).map_err(describe)?;
     let decode_ms = millis(started);
     let started = Instant::now();
-    let labels = detector.detect(&view, max_labels, min_confidence)?;
-    Ok(Found { file: file.to_path_buf(), decode_ms, model_ms: millis(started), labels })
+    let (labels, times) = labeller.label_timed(&view, min_confidence, max_labels)?;
+    let ms = |d: std::time::Duration| d.as_secs_f64() * 1e3;
+    Ok(Found {
+        file: file.to_path_buf(),
+        decode_ms,
+        model_ms: millis(started),
+        detector_ms: ms(times.detector),
+        classifier_ms: ms(times.classifier),
+        custom_ms: times.custom.map(ms),
+        labels,
+    })
 }
 
 fn millis(since: Instant) -> f64 {

@@ -89,8 +89,9 @@ pub async fn run(command: Command) -> anyhow::Result<ExitCode> {
         }
         Command::Users { command, data } => users::run(command, &data.unwrap_or_else(default_data_dir)).await,
         Command::Thumbnail { files, out, sizes, quality } => thumbnail::run(&files, &out, &sizes, quality),
-        Command::Detect { files, model, json, max_labels, min_confidence } => {
-            detect::run(&files, model.as_deref(), json, max_labels, min_confidence)
+        Command::Detect { files, model, custom, json, max_labels, min_confidence } => {
+            let custom = custom.model().map_err(anyhow::Error::msg)?;
+            detect::run(&files, model.as_deref(), custom, json, max_labels, min_confidence)
         }
         Command::Sfn {
             command: SfnCommand::Run { definition, input, mock_config, test_case, state_machine, stack, time_scale },
@@ -108,6 +109,7 @@ fn stack_options(args: &StackArgs, runner: Runner) -> anyhow::Result<StackOption
     Ok(StackOptions {
         data_dir: args.data.clone().unwrap_or_else(default_data_dir),
         model: args.model.clone(),
+        custom_model: args.custom.model().map_err(anyhow::Error::msg)?,
         runner,
         definition: None,
         time_scale: 1.0,
