@@ -3,6 +3,7 @@
 //! talking to the embedded S3 and DynamoDB endpoints. Real events in, the right responses and
 //! `errorType`s out.
 
+use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
 use axum::http::{HeaderMap, StatusCode};
@@ -264,11 +265,28 @@ async fn query_answers_api_gateway_events() {
 // ---------------------------------------------------------------------------------------------
 // detect-labels against a loopback service that answers as Rekognition does
 
-/// What the stand-in Rekognition answers next, and the requests it saw.
+/// A status, an `x-amzn-errortype` (empty for none) and a JSON body.
+type Answer = (StatusCode, &'static str, Value);
+
+/// What the stand-in Rekognition answers next to each operation (`DetectLabels`,
+/// `DetectCustomLabels`), and the requests it saw.
 #[derive(Default)]
 struct Rekognition {
-    answer: Mutex<Option<(StatusCode, &'static str, Value)>>,
+    answers: Mutex<HashMap<&'static str, Answer>>,
     requests: Mutex<Vec<(String, Value)>>,
+    /// When set, each request is answered only once another request has arrived too (or after 10 s,
+    /// with a 500): the two calls of one invocation were in flight together.
+    meet: Mutex<Option<Arc<tokio::sync::Barrier>>>,
+}
+
+impl Rekognition {
+    fn set(&self, operation: &'static str, status: StatusCode, error_type: &'static str, doc: Value) {
+        self.answers.lock().unwrap().insert(operation, (status, error_type, doc));
+    }
+
+    fn error(&self, operation: &'static str, status: StatusCode, code: &'static str) {
+        self.set(operation, status, code, json!({"__type": code, "message": format!("{code} from the stub")}));
+    }
 }
 
 async fn rekognition(
@@ -277,8 +295,19 @@ async fn rekognition(
     body: axum::body::Bytes,
 ) -> axum::response::Response {
     let target = headers.get("x-amz-target").and_then(|v| v.to_str().ok()).unwrap_or_default().to_string();
-    state.requests.lock().unwrap().push((target, serde_json::from_slice(&body).unwrap_or(Value::Null)));
-    let (status, error_type, doc) = state.answer.lock().unwrap().clone().expect("an answer is set");
+    state.requests.lock().unwrap().push((target.clone(), serde_json::from_slice(&body).unwrap_or(Value::Null)));
+    let meet = state.meet.lock().unwrap().clone();
+    if let Some(barrier) = meet {
+        if tokio::time::timeout(std::time::Duration::from_secs(10), barrier.wait()).await.is_err() {
+            return (StatusCode::INTERNAL_SERVER_ERROR, "the other call never came while this one waited")
+                .into_response();
+        }
+    }
+    let operation = target.strip_prefix("RekognitionService.").unwrap_or_default();
+    let answer = state.answers.lock().unwrap().get(operation).cloned();
+    let Some((status, error_type, doc)) = answer else {
+        return (StatusCode::NOT_IMPLEMENTED, format!("no answer set for {target:?}")).into_response();
+    };
     let mut response = (status, [("content-type", "application/x-amz-json-1.1")], doc.to_string()).into_response();
     if !error_type.is_empty() {
         response.headers_mut().insert("x-amzn-errortype", error_type.parse().unwrap());
@@ -298,7 +327,7 @@ async fn detect_labels_maps_rekognition_answers_and_errors() {
     let image = ep.pipeline().run(imgpipe_core::StepFunction::Validate, validate_input(&detail)).await.unwrap();
     let event = json!({ "image": image });
 
-    let set = |status, error_type, doc| *stub.answer.lock().unwrap() = Some((status, error_type, doc));
+    let set = |status, error_type, doc| stub.set("DetectLabels", status, error_type, doc);
 
     set(
         StatusCode::BAD_REQUEST,
@@ -362,7 +391,8 @@ async fn detect_labels_maps_rekognition_answers_and_errors() {
     assert_eq!(dog["instances"][0]["confidence"], 96.75);
     assert_eq!(dog["instances"][0]["boundingBox"], json!({"left": 0.125, "top": 0.25, "width": 0.5, "height": 0.625}));
 
-    // Every call was a DetectLabels by S3 reference (no image bytes), one attempt each.
+    // Every call was a DetectLabels by S3 reference (no image bytes), one attempt each; without a
+    // Custom Labels model configured, DetectCustomLabels is never called.
     let requests = stub.requests.lock().unwrap().clone();
     assert_eq!(requests.len(), 5, "AWS_MAX_ATTEMPTS=1 means one request per invocation: {requests:?}");
     for (target, body) in &requests {
@@ -372,6 +402,206 @@ async fn detect_labels_maps_rekognition_answers_and_errors() {
         assert!(body["Image"].get("Bytes").is_none());
         assert_eq!(body["MaxLabels"], 20);
         assert_eq!(body["MinConfidence"], 55.0);
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// detect-labels with a Rekognition Custom Labels model (CUSTOM_LABELS_MODEL_ARN)
+
+fn model_arn() -> String {
+    format!(
+        "arn:aws:rekognition:{}:123456789012:project/widgets/version/widgets.2026-11-30T10.15.02/1764497702000",
+        endpoints::REGION
+    )
+}
+
+/// DetectLabels' answer in the custom-labels tests: a boxed dog, an animal, grass below the minimum.
+fn rekognition_labels() -> Value {
+    json!({
+        "LabelModelVersion": "3.0",
+        "Labels": [
+            {"Name": "Dog", "Confidence": 98.5, "Parents": [{"Name": "Animal"}], "Aliases": [], "Categories": [{"Name": "Animals and Pets"}],
+             "Instances": [{"BoundingBox": {"Width": 0.5, "Height": 0.625, "Left": 0.125, "Top": 0.25}, "Confidence": 96.75}]},
+            {"Name": "Animal", "Confidence": 97.25, "Parents": [], "Aliases": [], "Categories": [], "Instances": []},
+            {"Name": "Grass", "Confidence": 40.5, "Parents": [], "Aliases": [], "Categories": [], "Instances": []}
+        ]
+    })
+}
+
+async fn custom_labels_function(ep: &mut Endpoints) -> (Arc<Rekognition>, LambdaFunction, Value) {
+    let stub = Arc::new(Rekognition::default());
+    let url = endpoints::serve(axum::Router::new().fallback(rekognition).with_state(stub.clone())).await;
+    let arn = model_arn();
+    let env =
+        [("AWS_ENDPOINT_URL_REKOGNITION", url.as_str()), ("AWS_MAX_ATTEMPTS", "1"), ("CUSTOM_LABELS_MODEL_ARN", &arn)];
+    let f = start("detect-labels", ep, &env).await;
+    let (_, detail) = ep.upload(images::jpeg(640, 480), "jpg", "image/jpeg").await;
+    let image = ep.pipeline().run(imgpipe_core::StepFunction::Validate, validate_input(&detail)).await.unwrap();
+    (stub, f, json!({ "image": image }))
+}
+
+#[tokio::test]
+async fn detect_labels_merges_a_custom_labels_models_answer() {
+    let mut ep = Endpoints::start().await;
+    let (stub, mut f, event) = custom_labels_function(&mut ep).await;
+    stub.set("DetectLabels", StatusCode::OK, "", rekognition_labels());
+    stub.set(
+        "DetectCustomLabels",
+        StatusCode::OK,
+        "",
+        json!({"CustomLabels": [
+            {"Name": "Dog", "Confidence": 99.25, "Geometry": {"BoundingBox": {"Width": 0.25, "Height": 0.5, "Left": 0.5, "Top": 0.125}}},
+            {"Name": "Corgi", "Confidence": 93.0, "Geometry": {"BoundingBox": {"Width": 0.1, "Height": 0.1, "Left": 0.1, "Top": 0.1}}},
+            {"Name": "Corgi", "Confidence": 52.0, "Geometry": {"BoundingBox": {"Width": 0.1, "Height": 0.1, "Left": 0.7, "Top": 0.7}}},
+            {"Name": "Corgi", "Confidence": 88.0, "Geometry": {"BoundingBox": {"Width": 0.1, "Height": 0.1, "Left": 0.4, "Top": 0.4}}},
+            {"Name": "Indoor Scene", "Confidence": 70.0},
+            {"Name": "Shelf", "Confidence": 80.0, "Geometry": {}},
+            {"Name": "Low", "Confidence": 30.0},
+            {"Confidence": 90.0},
+            {"Name": "", "Confidence": 90.0},
+            {"Name": "Forged", "Confidence": 1e39},
+            {"Name": "Negative", "Confidence": -3.0},
+            {"Name": "x".repeat(300), "Confidence": 99.0}
+        ]}),
+    );
+    // Both calls must be in flight together for either to be answered.
+    *stub.meet.lock().unwrap() = Some(Arc::new(tokio::sync::Barrier::new(2)));
+    let out = f.invoke(event.clone()).await;
+    let labels = out.response();
+
+    assert_eq!(labels["source"], "rekognition");
+    assert_eq!(labels["modelVersion"], "3.0");
+    assert_eq!(
+        labels["models"],
+        json!(["rekognition@3.0", "custom-labels:widgets@widgets.2026-11-30T10.15.02/1764497702000"])
+    );
+    let rows = labels["labels"].as_array().unwrap();
+    let summary: Vec<(&str, f64, Vec<&str>)> = rows
+        .iter()
+        .map(|l| {
+            let sources = l["sources"].as_array().unwrap().iter().map(|s| s.as_str().unwrap()).collect();
+            (l["name"].as_str().unwrap(), l["confidence"].as_f64().unwrap(), sources)
+        })
+        .collect();
+    // One label per name, the higher confidence, both sources; MIN_CONFIDENCE (55) after the merge;
+    // nameless, forged and over-long answers dropped.
+    let expected: Vec<(&str, f64, Vec<&str>)> = vec![
+        ("Dog", 99.25, vec!["rekognition", "custom-labels"]),
+        ("Animal", 97.25, vec!["rekognition"]),
+        ("Corgi", 93.0, vec!["custom-labels"]),
+        ("Shelf", 80.0, vec!["custom-labels"]),
+        ("Indoor Scene", 70.0, vec!["custom-labels"]),
+    ];
+    assert_eq!(summary, expected, "{labels}");
+    let dog = &rows[0];
+    assert_eq!(dog["parents"], json!(["Animal"]));
+    assert_eq!(dog["categories"], json!(["Animals and Pets"]));
+    let boxes: Vec<Value> = dog["instances"].as_array().unwrap().iter().map(|i| i["boundingBox"].clone()).collect();
+    assert_eq!(
+        boxes,
+        vec![
+            json!({"left": 0.5, "top": 0.125, "width": 0.25, "height": 0.5}),
+            json!({"left": 0.125, "top": 0.25, "width": 0.5, "height": 0.625}),
+        ],
+        "the custom model's box (99.25) and Rekognition's (96.75), highest first"
+    );
+    let corgi_confidences: Vec<f64> =
+        rows[2]["instances"].as_array().unwrap().iter().map(|i| i["confidence"].as_f64().unwrap()).collect();
+    assert_eq!(corgi_confidences, [93.0, 88.0, 52.0], "every object the model found, even the unsure one");
+    assert!(rows[3]["instances"].as_array().unwrap().is_empty(), "Geometry without a box gives no instance");
+
+    // One call each, by S3 reference to the claimed version; DetectCustomLabels names the model and
+    // leaves MinConfidence to the model's own thresholds.
+    let requests = stub.requests.lock().unwrap().clone();
+    let mut targets: Vec<&str> = requests.iter().map(|(t, _)| t.as_str()).collect();
+    targets.sort_unstable();
+    assert_eq!(targets, ["RekognitionService.DetectCustomLabels", "RekognitionService.DetectLabels"]);
+    let (_, custom) = requests.iter().find(|(t, _)| t.ends_with("DetectCustomLabels")).unwrap();
+    assert_eq!(custom["ProjectVersionArn"], model_arn().as_str());
+    assert_eq!(custom["Image"]["S3Object"]["Bucket"], INPUT_BUCKET);
+    assert_eq!(custom["Image"]["S3Object"]["Name"], event["image"]["key"]);
+    assert_eq!(custom["Image"]["S3Object"].get("Version"), event["image"].get("versionId"));
+    assert!(custom["Image"].get("Bytes").is_none());
+    assert_eq!(custom["MaxResults"], 100);
+    assert!(custom.get("MinConfidence").is_none(), "{custom}");
+}
+
+#[tokio::test]
+async fn detect_labels_maps_custom_labels_errors() {
+    let mut ep = Endpoints::start().await;
+    let (stub, mut f, event) = custom_labels_function(&mut ep).await;
+    stub.set("DetectLabels", StatusCode::OK, "", rekognition_labels());
+    let arn = model_arn();
+
+    // The model is stopped (or still starting): its own error name, never retried, saying what to do.
+    stub.error("DetectCustomLabels", StatusCode::BAD_REQUEST, "ResourceNotReadyException");
+    let out = f.invoke(event.clone()).await;
+    let (error_type, message) = out.error();
+    assert_eq!(error_type, "CustomModelNotRunning");
+    assert!(message.contains(&arn) && message.contains("start-project-version"), "{message}");
+
+    for (status, code, error_type) in [
+        // Throttles and too little provisioned throughput: the retryable class, as DetectLabels' throttles.
+        (StatusCode::BAD_REQUEST, "ThrottlingException", "Retryable"),
+        (StatusCode::BAD_REQUEST, "ProvisionedThroughputExceededException", "Retryable"),
+        (StatusCode::BAD_REQUEST, "LimitExceededException", "Retryable"),
+        (StatusCode::INTERNAL_SERVER_ERROR, "InternalServerError", "Retryable"),
+        // A wrong ARN, a missing permission, a model of another feature type: misconfiguration.
+        (StatusCode::BAD_REQUEST, "ResourceNotFoundException", "InternalError"),
+        (StatusCode::BAD_REQUEST, "AccessDeniedException", "InternalError"),
+        (StatusCode::BAD_REQUEST, "InvalidParameterException", "InternalError"),
+    ] {
+        stub.error("DetectCustomLabels", status, code);
+        let out = f.invoke(event.clone()).await;
+        let (got, message) = out.error();
+        assert_eq!(got, error_type, "{code}: {message}");
+        assert!(message.contains(&arn), "{code}: the message names the model: {message}");
+    }
+
+    // The image itself: rejected as DetectLabels would.
+    for (code, reject) in
+        [("InvalidImageFormatException", "UNSUPPORTED_FORMAT: "), ("ImageTooLargeException", "TOO_LARGE: ")]
+    {
+        stub.error("DetectCustomLabels", StatusCode::BAD_REQUEST, code);
+        let out = f.invoke(event.clone()).await;
+        let (error_type, message) = out.error();
+        assert_eq!(error_type, "ImageRejected", "{code}");
+        assert!(message.starts_with(reject), "{code}: {message}");
+    }
+
+    // Both fail: the failure a retry cannot fix is reported, whichever call it came from.
+    stub.error("DetectLabels", StatusCode::BAD_REQUEST, "ThrottlingException");
+    stub.error("DetectCustomLabels", StatusCode::BAD_REQUEST, "ResourceNotReadyException");
+    assert_eq!(f.invoke(event.clone()).await.error().0, "CustomModelNotRunning");
+    stub.error("DetectLabels", StatusCode::BAD_REQUEST, "InvalidImageFormatException");
+    stub.error("DetectCustomLabels", StatusCode::BAD_REQUEST, "ThrottlingException");
+    assert_eq!(f.invoke(event.clone()).await.error().0, "ImageRejected");
+
+    // DetectLabels fails alone: its error, although the custom model answered.
+    stub.set("DetectCustomLabels", StatusCode::OK, "", json!({"CustomLabels": []}));
+    stub.error("DetectLabels", StatusCode::BAD_REQUEST, "AccessDeniedException");
+    assert_eq!(f.invoke(event.clone()).await.error().0, "InternalError");
+
+    // Recovered: the same process labels again.
+    stub.set("DetectLabels", StatusCode::OK, "", rekognition_labels());
+    let out = f.invoke(event.clone()).await;
+    assert_eq!(out.response()["labels"][0]["name"], "Dog");
+    assert_eq!(out.response()["models"].as_array().map(Vec::len), Some(2));
+}
+
+#[tokio::test]
+async fn a_bad_custom_labels_model_arn_fails_init_with_the_variable_named() {
+    let ep = Endpoints::start().await;
+    let elsewhere = model_arn().replace(endpoints::REGION, "ap-southeast-2");
+    for arn in ["arn:aws:rekognition:us-east-1:123456789012:project/widgets", "*", elsewhere.as_str()] {
+        let mut env = ep.function_env();
+        env.push(("CUSTOM_LABELS_MODEL_ARN".into(), arn.into()));
+        let failure = match LambdaFunction::try_start("detect-labels", &env).await {
+            Ok(f) => panic!("detect-labels started with CUSTOM_LABELS_MODEL_ARN={arn}; log:\n{}", f.log()),
+            Err(failure) => failure,
+        };
+        let reported = format!("{}{:?}", failure.log, failure.init_error);
+        assert!(reported.contains("CUSTOM_LABELS_MODEL_ARN"), "{arn}: {failure:?}");
     }
 }
 
