@@ -1,6 +1,7 @@
 //! Runs the state machine's Task states in-process: the Lambda ARN a Task names maps to the
 //! same step function the Lambda `main` runs, with the same JSON in and out, and errors
 //! reported as Lambda reports them (`Error` = errorType, `Cause` = Lambda's JSON document).
+//! The S3 actions of a Distributed Map (ItemReader, ResultWriter) go to [`crate::s3_integration`].
 
 use std::collections::HashMap;
 use std::future::Future;
@@ -88,6 +89,13 @@ impl TaskInvoker for LocalInvoker {
         input: Value,
         ctx: TaskContext,
     ) -> Pin<Box<dyn Future<Output = Result<Value, TaskFailure>> + Send + '_>> {
+        if crate::s3_integration::handles(resource) {
+            // A Distributed Map's ItemReader / ResultWriter: an S3 action, not a Lambda.
+            let resource = resource.to_string();
+            return Box::pin(async move {
+                crate::s3_integration::invoke(&self.pipeline.clients.s3, &resource, input).await
+            });
+        }
         let function = StepFunction::ALL.into_iter().find(|f| function_arn(*f) == resource);
         let resource = resource.to_string();
         Box::pin(async move {

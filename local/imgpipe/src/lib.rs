@@ -9,6 +9,7 @@ pub mod commands;
 pub mod gate;
 pub mod invoker;
 pub mod reconciler;
+pub mod s3_integration;
 pub mod server;
 pub mod stack;
 pub mod storage;
