@@ -1,0 +1,175 @@
+//! JSONata, at the version AWS Step Functions pins (2.0.6), evaluated over [`serde_json::Value`].
+//!
+//! ```
+//! use serde_json::{json, Map};
+//! let expression = jsonata::Expression::parse("$sum(orders.(price * quantity))").unwrap();
+//! let input = json!({"orders": [{"price": 2, "quantity": 3}, {"price": 5, "quantity": 1}]});
+//! assert_eq!(expression.evaluate(Some(&input), &Map::new()).unwrap(), Some(json!(11)));
+//! ```
+//!
+//! The parser is a Pratt parser with the reference's post-parse pass, and the evaluator keeps
+//! JSONata's sequence semantics (singleton unwrapping, undefined apart from null, flattening of
+//! path results, `[]` keeping singleton arrays). Results are checked against the reference
+//! implementation (the `jsonata` npm package, 2.0.6) over a corpus in `tests/jsonata-reference`.
+//!
+//! Step Functions' changes to the library are applied: `$eval` is absent, and `$partition`,
+//! `$range`, `$hash`, `$random([seed])`, `$uuid` and `$parse` are present. Their argument errors
+//! use the code `U1005`.
+//!
+//! # Not supported
+//! - the parent operator `%` and the focus/index binding operators `@` and `#` (code `U1000`);
+//! - XPath picture strings: `$formatNumber`, `$formatInteger`, `$parseInteger`, and the picture
+//!   and timezone arguments of `$now`, `$fromMillis` and `$toMillis` (code `U1000`);
+//! - custom matcher functions in place of a regular expression (code `U1000`);
+//! - regular expression features Rust's `regex` crate lacks (look-around, back-references);
+//!   match positions count code points, not UTF-16 units;
+//! - function-valued results convert to nothing (undefined) in the JSON result.
+//!
+//! # Limits
+//! Every evaluation is bounded ([`Limits`]): expression length and nesting, evaluation depth
+//! (`U1001`), total steps (`U1002`, also charged per item produced), string size (`U1003`) and
+//! value nesting (`U1004`). The range operator refuses more than 10^7 items (`D2014`), as the
+//! reference does. Nothing panics or recurses without bound on any input.
+
+mod ast;
+mod error;
+mod eval;
+mod functions;
+mod lexer;
+mod parser;
+mod signature;
+mod transform;
+mod value;
+
+pub use error::{Error, Result};
+
+use rand::SeedableRng as _;
+use serde_json::{Map, Value};
+use std::rc::Rc;
+use value::{Array, Frame, Val};
+
+/// Resource bounds for parsing and evaluating one expression.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Limits {
+    /// Longest expression accepted, in characters.
+    pub max_expression_chars: usize,
+    /// Deepest nesting of the expression's syntax tree.
+    pub max_nesting: usize,
+    /// Deepest nesting of evaluation (recursion that is not a tail call counts here).
+    pub max_depth: usize,
+    /// Total evaluation steps, including one per item produced.
+    pub max_steps: u64,
+    /// Longest string an evaluation may build, in bytes.
+    pub max_string_bytes: usize,
+    /// Deepest nesting of arrays and objects an evaluation may build.
+    pub max_value_depth: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            max_expression_chars: 100_000,
+            max_nesting: 200,
+            max_depth: 1_000,
+            max_steps: 2_000_000,
+            max_string_bytes: 4 << 20,
+            max_value_depth: 200,
+        }
+    }
+}
+
+/// Options for one evaluation.
+#[derive(Debug, Clone, Default)]
+pub struct Options {
+    /// Resource bounds.
+    pub limits: Limits,
+    /// The time `$now()` and `$millis()` report, in milliseconds since the epoch (default: now).
+    pub now_millis: Option<i64>,
+}
+
+/// Stack for parsing and evaluation: deep enough for the nesting limits in unoptimized builds.
+const STACK_BYTES: usize = 64 << 20;
+
+/// Runs `work` on a thread with a stack sized for the nesting limits.
+fn on_big_stack<T: Send>(work: impl FnOnce() -> Result<T> + Send) -> Result<T> {
+    std::thread::scope(|scope| {
+        let handle = std::thread::Builder::new()
+            .name("jsonata".into())
+            .stack_size(STACK_BYTES)
+            .spawn_scoped(scope, work)
+            .map_err(|e| Error::new("U1006", format!("Could not start the evaluation thread: {e}")))?;
+        handle.join().map_err(|_| Error::new("U1006", "The evaluation thread failed"))?
+    })
+}
+
+/// A parsed JSONata expression; parse once, evaluate many times (it is `Send` and `Sync`).
+#[derive(Debug)]
+pub struct Expression {
+    root: ast::Node,
+}
+
+impl Expression {
+    /// Parses `source` with the default [`Limits`].
+    pub fn parse(source: &str) -> Result<Expression> {
+        Self::parse_with_limits(source, &Limits::default())
+    }
+
+    /// Parses `source`, refusing expressions longer or more deeply nested than `limits` allow.
+    pub fn parse_with_limits(source: &str, limits: &Limits) -> Result<Expression> {
+        let length = source.chars().count();
+        if length > limits.max_expression_chars {
+            return Err(Error::new(
+                "U1003",
+                format!(
+                    "The expression has {length} characters, more than the limit of {}",
+                    limits.max_expression_chars
+                ),
+            ));
+        }
+        let max_nesting = limits.max_nesting;
+        let root = on_big_stack(|| parser::parse(source, max_nesting))?;
+        Ok(Expression { root })
+    }
+
+    /// Evaluates against `input` (the context `$`, none for undefined) with `bindings` as
+    /// variables (`{"states": ...}` binds `$states`). `Ok(None)` is an undefined result.
+    pub fn evaluate(&self, input: Option<&Value>, bindings: &Map<String, Value>) -> Result<Option<Value>> {
+        self.evaluate_with(input, bindings, &Options::default())
+    }
+
+    /// [`Expression::evaluate`] with explicit [`Options`].
+    pub fn evaluate_with(
+        &self,
+        input: Option<&Value>,
+        bindings: &Map<String, Value>,
+        options: &Options,
+    ) -> Result<Option<Value>> {
+        on_big_stack(|| self.evaluate_here(input, bindings, options))
+    }
+
+    fn evaluate_here(
+        &self,
+        input: Option<&Value>,
+        bindings: &Map<String, Value>,
+        options: &Options,
+    ) -> Result<Option<Value>> {
+        let now = options.now_millis.unwrap_or_else(|| chrono::Utc::now().timestamp_millis());
+        let ctx = eval::Ctx::new(&options.limits, now, rand::rngs::StdRng::from_entropy());
+        let mut input = input.map(Val::from_json).unwrap_or(Val::Undefined);
+        if input.is_array() {
+            let wrapper = Array { sequence: true, outer_wrapper: true, ..Array::new(vec![input]) };
+            input = Val::Arr(Rc::new(wrapper));
+        }
+        let root = Rc::new(Frame::default());
+        root.bind("$", input.clone());
+        for (name, value) in bindings {
+            root.bind(name, Val::from_json(value));
+        }
+        let result = ctx.eval(&self.root, &input, &root)?;
+        root.vars.borrow_mut().clear();
+        Ok(result.to_json())
+    }
+}
+
+#[cfg(test)]
+mod tests;

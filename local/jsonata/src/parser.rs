@@ -1,0 +1,666 @@
+//! A Pratt (top-down operator precedence) parser as the reference's, followed by the same
+//! post-parse pass that turns `.` chains into paths and attaches predicates, grouping and sorting.
+
+use crate::ast::{BinOp, Group, Kind, LambdaDef, Node, TransformDef};
+use crate::error::{Error, Result};
+use crate::lexer::{Lexer, Token, TokenKind};
+use crate::signature::Signature;
+use std::sync::Arc;
+
+/// The parse tree before post-processing.
+#[derive(Debug)]
+struct Raw {
+    kind: RawKind,
+    position: usize,
+    keep_array: bool,
+    /// Height of this subtree (bounded, so that later passes cannot recurse without bound).
+    height: usize,
+}
+
+#[derive(Debug)]
+enum RawKind {
+    Name(String),
+    Variable(String),
+    Str(String),
+    Num(f64),
+    Bool(bool),
+    Null,
+    Regex(String, String),
+    Wildcard,
+    Descendant,
+    Parent,
+    /// `and`, `or`, `in` used as names, or the `?` placeholder.
+    Operator(&'static str),
+    Binary(&'static str, Box<Raw>, Box<Raw>),
+    Filter(Box<Raw>, Box<Raw>),
+    GroupBy(Box<Raw>, Vec<(Raw, Raw)>),
+    OrderBy(Box<Raw>, Vec<(bool, Raw)>),
+    Negate(Box<Raw>),
+    Array(Vec<Raw>),
+    Object(Vec<(Raw, Raw)>),
+    Block(Vec<Raw>),
+    Condition(Box<Raw>, Box<Raw>, Option<Box<Raw>>),
+    Call {
+        procedure: Box<Raw>,
+        args: Vec<Raw>,
+        partial: bool,
+    },
+    Lambda {
+        params: Vec<String>,
+        signature: Option<Signature>,
+        body: Box<Raw>,
+    },
+    Transform(Box<Raw>, Box<Raw>, Option<Box<Raw>>),
+    /// The end of the expression where an operand was expected (an error once processed,
+    /// unless parsing fails earlier, as in the reference).
+    End,
+}
+
+fn raw(kind: RawKind, position: usize) -> Raw {
+    let height = 1 + children(&kind).into_iter().map(|c| c.height).max().unwrap_or(0);
+    Raw { kind, position, keep_array: false, height }
+}
+
+fn children(kind: &RawKind) -> Vec<&Raw> {
+    match kind {
+        RawKind::Binary(_, a, b) | RawKind::Filter(a, b) => vec![a, b],
+        RawKind::GroupBy(a, pairs) => std::iter::once(&**a).chain(pairs.iter().flat_map(|(k, v)| [k, v])).collect(),
+        RawKind::OrderBy(a, terms) => std::iter::once(&**a).chain(terms.iter().map(|(_, t)| t)).collect(),
+        RawKind::Negate(a) => vec![a],
+        RawKind::Array(items) | RawKind::Block(items) => items.iter().collect(),
+        RawKind::Object(pairs) => pairs.iter().flat_map(|(k, v)| [k, v]).collect(),
+        RawKind::Condition(a, b, c) => [Some(&**a), Some(&**b), c.as_deref()].into_iter().flatten().collect(),
+        RawKind::Call { procedure, args, .. } => std::iter::once(&**procedure).chain(args.iter()).collect(),
+        RawKind::Lambda { body, .. } => vec![body],
+        RawKind::Transform(a, b, c) => [Some(&**a), Some(&**b), c.as_deref()].into_iter().flatten().collect(),
+        _ => Vec::new(),
+    }
+}
+
+/// Binding power of an operator token: `lbp` as the reference registers it (zero for tokens
+/// that have no infix form: `:`, `;`, `,`, `..`, `|`, `**`, closing brackets).
+fn binding_power(op: &str) -> u32 {
+    match op {
+        "." => 75,
+        "[" | "(" | "@" | "#" => 80,
+        "{" => 70,
+        "?" => 20,
+        "+" | "-" | "&" => 50,
+        "*" | "/" | "%" => 60,
+        "=" | "<" | ">" | "^" | "!=" | "<=" | ">=" | "~>" | "in" => 40,
+        ":=" => 10,
+        "and" => 30,
+        "or" => 25,
+        _ => 0,
+    }
+}
+
+fn token_text(kind: &TokenKind) -> String {
+    match kind {
+        TokenKind::Name(s) | TokenKind::Str(s) => s.clone(),
+        TokenKind::Variable(s) => format!("${s}"),
+        TokenKind::Num(n) => crate::value::js_number(*n),
+        TokenKind::Bool(b) => b.to_string(),
+        TokenKind::Null => "null".into(),
+        TokenKind::Regex { pattern, .. } => pattern.clone(),
+        TokenKind::Op(op) => op.to_string(),
+        TokenKind::End => "(end)".into(),
+    }
+}
+
+struct Parser {
+    lexer: Lexer,
+    node: Token,
+    depth: usize,
+    max_depth: usize,
+}
+
+/// Parses an expression into its processed tree; `max_depth` bounds nesting.
+pub(crate) fn parse(source: &str, max_depth: usize) -> Result<Node> {
+    let mut parser =
+        Parser { lexer: Lexer::new(source), node: Token { kind: TokenKind::End, position: 0 }, depth: 0, max_depth };
+    parser.advance(None, false)?;
+    let tree = parser.expression(0)?;
+    if parser.node.kind != TokenKind::End {
+        return Err(parser.syntax_error());
+    }
+    process(tree)
+}
+
+impl Parser {
+    fn is_op(&self, op: &str) -> bool {
+        matches!(self.node.kind, TokenKind::Op(o) if o == op)
+    }
+
+    fn syntax_error(&self) -> Error {
+        let token = token_text(&self.node.kind);
+        Error::at("S0201", self.node.position, format!("Syntax error: \"{token}\"")).with_token(&token)
+    }
+
+    /// Moves to the next token, first checking the current one is `expected`.
+    fn advance(&mut self, expected: Option<&str>, infix: bool) -> Result<Token> {
+        if let Some(id) = expected {
+            if !self.is_op(id) {
+                let token = token_text(&self.node.kind);
+                let (code, message) = if self.node.kind == TokenKind::End {
+                    ("S0203", format!("Expected \"{id}\" before end of expression"))
+                } else {
+                    ("S0202", format!("Expected \"{id}\", got \"{token}\""))
+                };
+                return Err(Error::at(code, self.node.position, message).with_token(&token));
+            }
+        }
+        let next = self.lexer.next(infix)?;
+        if let TokenKind::Op(op) = next.kind {
+            if matches!(op, "!" | "~") {
+                return Err(Error::at("S0204", next.position, format!("Unknown operator: \"{op}\"")).with_token(op));
+            }
+        }
+        Ok(std::mem::replace(&mut self.node, next))
+    }
+
+    fn too_deep(&self) -> Error {
+        Error::at("U1001", self.node.position, format!("Expression nesting exceeds the limit of {}", self.max_depth))
+    }
+
+    fn lbp(&self) -> u32 {
+        match &self.node.kind {
+            TokenKind::Op(op) => binding_power(op),
+            _ => 0,
+        }
+    }
+
+    fn expression(&mut self, rbp: u32) -> Result<Raw> {
+        self.depth += 1;
+        if self.depth > self.max_depth {
+            return Err(self.too_deep());
+        }
+        let token = self.advance(None, true)?;
+        let mut left = self.nud(token)?;
+        while rbp < self.lbp() {
+            let token = self.advance(None, false)?;
+            left = self.led(token, left)?;
+            if left.height > self.max_depth {
+                return Err(self.too_deep());
+            }
+        }
+        self.depth -= 1;
+        Ok(left)
+    }
+
+    fn nud(&mut self, token: Token) -> Result<Raw> {
+        let position = token.position;
+        let kind = match token.kind {
+            TokenKind::Name(name) => RawKind::Name(name),
+            TokenKind::Variable(name) => RawKind::Variable(name),
+            TokenKind::Str(s) => RawKind::Str(s),
+            TokenKind::Num(n) => RawKind::Num(n),
+            TokenKind::Bool(b) => RawKind::Bool(b),
+            TokenKind::Null => RawKind::Null,
+            TokenKind::Regex { pattern, flags } => RawKind::Regex(pattern, flags),
+            TokenKind::Op(op @ ("and" | "or" | "in")) => RawKind::Operator(op),
+            TokenKind::Op("-") => RawKind::Negate(Box::new(self.expression(70)?)),
+            TokenKind::Op("*") => RawKind::Wildcard,
+            TokenKind::Op("**") => RawKind::Descendant,
+            TokenKind::Op("%") => RawKind::Parent,
+            TokenKind::Op("(") => {
+                let mut expressions = Vec::new();
+                while !self.is_op(")") {
+                    expressions.push(self.expression(0)?);
+                    if !self.is_op(";") {
+                        break;
+                    }
+                    self.advance(Some(";"), false)?;
+                }
+                self.advance(Some(")"), true)?;
+                RawKind::Block(expressions)
+            }
+            TokenKind::Op("[") => RawKind::Array(self.array_items()?),
+            TokenKind::Op("{") => RawKind::Object(self.object_pairs()?),
+            TokenKind::Op("|") => {
+                let pattern = self.expression(0)?;
+                self.advance(Some("|"), false)?;
+                let update = self.expression(0)?;
+                let delete = if self.is_op(",") {
+                    self.advance(Some(","), false)?;
+                    Some(Box::new(self.expression(0)?))
+                } else {
+                    None
+                };
+                self.advance(Some("|"), false)?;
+                RawKind::Transform(Box::new(pattern), Box::new(update), delete)
+            }
+            TokenKind::End => RawKind::End,
+            TokenKind::Op(op) => {
+                return Err(Error::at(
+                    "S0211",
+                    position,
+                    format!("The symbol \"{op}\" cannot be used as a unary operator"),
+                )
+                .with_token(op))
+            }
+        };
+        Ok(raw(kind, position))
+    }
+
+    fn array_items(&mut self) -> Result<Vec<Raw>> {
+        let mut items = Vec::new();
+        if !self.is_op("]") {
+            loop {
+                let mut item = self.expression(0)?;
+                if self.is_op("..") {
+                    let position = self.node.position;
+                    self.advance(Some(".."), false)?;
+                    let rhs = self.expression(0)?;
+                    item = raw(RawKind::Binary("..", Box::new(item), Box::new(rhs)), position);
+                }
+                items.push(item);
+                if !self.is_op(",") {
+                    break;
+                }
+                self.advance(Some(","), false)?;
+            }
+        }
+        self.advance(Some("]"), true)?;
+        Ok(items)
+    }
+
+    fn object_pairs(&mut self) -> Result<Vec<(Raw, Raw)>> {
+        let mut pairs = Vec::new();
+        if !self.is_op("}") {
+            loop {
+                let key = self.expression(0)?;
+                self.advance(Some(":"), false)?;
+                let value = self.expression(0)?;
+                pairs.push((key, value));
+                if !self.is_op(",") {
+                    break;
+                }
+                self.advance(Some(","), false)?;
+            }
+        }
+        self.advance(Some("}"), true)?;
+        Ok(pairs)
+    }
+
+    fn led(&mut self, token: Token, left: Raw) -> Result<Raw> {
+        let position = token.position;
+        let TokenKind::Op(op) = token.kind else {
+            return Err(Error::at("S0201", position, "Syntax error"));
+        };
+        let kind = match op {
+            "(" => return self.call(left, position),
+            "[" => {
+                if self.is_op("]") {
+                    let mut left = left;
+                    mark_keep_array(&mut left);
+                    self.advance(Some("]"), true)?;
+                    return Ok(left);
+                }
+                let rhs = self.expression(0)?;
+                self.advance(Some("]"), true)?;
+                RawKind::Filter(Box::new(left), Box::new(rhs))
+            }
+            "{" => RawKind::GroupBy(Box::new(left), self.object_pairs()?),
+            "^" => RawKind::OrderBy(Box::new(left), self.sort_terms()?),
+            ":=" => {
+                if !matches!(left.kind, RawKind::Variable(_)) {
+                    return Err(Error::at(
+                        "S0212",
+                        left.position,
+                        "The left side of := must be a variable name (start with $)",
+                    ));
+                }
+                RawKind::Binary(":=", Box::new(left), Box::new(self.expression(binding_power(":=") - 1)?))
+            }
+            "@" | "#" => {
+                let rhs = self.expression(binding_power(op))?;
+                if !matches!(rhs.kind, RawKind::Variable(_)) {
+                    return Err(Error::at(
+                        "S0214",
+                        rhs.position,
+                        format!("The right side of {op} must be a variable name (start with $)"),
+                    ));
+                }
+                RawKind::Binary(op, Box::new(left), Box::new(rhs))
+            }
+            "?" => {
+                let then = self.expression(0)?;
+                let otherwise = if self.is_op(":") {
+                    self.advance(Some(":"), false)?;
+                    Some(Box::new(self.expression(0)?))
+                } else {
+                    None
+                };
+                RawKind::Condition(Box::new(left), Box::new(then), otherwise)
+            }
+            "." | "+" | "-" | "*" | "/" | "%" | "=" | "<" | ">" | "!=" | "<=" | ">=" | "&" | "and" | "or" | "in"
+            | "~>" => RawKind::Binary(op, Box::new(left), Box::new(self.expression(binding_power(op))?)),
+            _ => return Err(Error::at("S0201", position, format!("Syntax error: \"{op}\"")).with_token(op)),
+        };
+        Ok(raw(kind, position))
+    }
+
+    fn sort_terms(&mut self) -> Result<Vec<(bool, Raw)>> {
+        self.advance(Some("("), false)?;
+        let mut terms = Vec::new();
+        loop {
+            let mut descending = false;
+            if self.is_op("<") {
+                self.advance(Some("<"), false)?;
+            } else if self.is_op(">") {
+                descending = true;
+                self.advance(Some(">"), false)?;
+            }
+            terms.push((descending, self.expression(0)?));
+            if !self.is_op(",") {
+                break;
+            }
+            self.advance(Some(","), false)?;
+        }
+        self.advance(Some(")"), false)?;
+        Ok(terms)
+    }
+
+    fn call(&mut self, procedure: Raw, position: usize) -> Result<Raw> {
+        let mut args = Vec::new();
+        let mut partial = false;
+        if !self.is_op(")") {
+            loop {
+                if self.is_op("?") {
+                    partial = true;
+                    let placeholder = raw(RawKind::Operator("?"), self.node.position);
+                    self.advance(Some("?"), false)?;
+                    args.push(placeholder);
+                } else {
+                    args.push(self.expression(0)?);
+                }
+                if !self.is_op(",") {
+                    break;
+                }
+                self.advance(Some(","), false)?;
+            }
+        }
+        self.advance(Some(")"), true)?;
+        let is_lambda = matches!(&procedure.kind, RawKind::Name(n) if n == "function" || n == "\u{3bb}");
+        if !is_lambda {
+            return Ok(raw(RawKind::Call { procedure: Box::new(procedure), args, partial }, position));
+        }
+        let mut params = Vec::new();
+        for (index, arg) in args.into_iter().enumerate() {
+            match arg.kind {
+                RawKind::Variable(name) => params.push(name),
+                _ => {
+                    return Err(Error::at(
+                        "S0208",
+                        arg.position,
+                        format!(
+                            "Parameter {} of function definition must be a variable name (start with $)",
+                            index + 1
+                        ),
+                    ))
+                }
+            }
+        }
+        let signature = if self.is_op("<") {
+            let text = self.lexer.take_signature().ok_or_else(|| {
+                Error::at("S0401", self.node.position, "Type parameters can only be applied to functions and arrays")
+            })?;
+            let signature =
+                Signature::parse(&format!("<{text}")).map_err(|e| Error::at(e.code, self.node.position, e.message))?;
+            self.advance(Some("<"), false)?;
+            Some(signature)
+        } else {
+            None
+        };
+        self.advance(Some("{"), false)?;
+        let body = self.expression(0)?;
+        self.advance(Some("}"), false)?;
+        Ok(raw(RawKind::Lambda { params, signature, body: Box::new(body) }, position))
+    }
+}
+
+fn mark_keep_array(node: &mut Raw) {
+    let mut step = node;
+    while let RawKind::Filter(lhs, _) = &mut step.kind {
+        step = lhs;
+    }
+    step.keep_array = true;
+}
+
+fn unsupported(position: usize, what: &str) -> Error {
+    Error::at("U1000", position, format!("{what} is not supported by this implementation"))
+}
+
+/// The post-parse pass (the reference's `processAST`).
+fn process(tree: Raw) -> Result<Node> {
+    let keep_array = tree.keep_array;
+    let position = tree.position;
+    let mut node = match tree.kind {
+        RawKind::Binary(".", lhs, rhs) => process_path(*lhs, *rhs, position)?,
+        RawKind::Binary(":=", lhs, rhs) => {
+            let RawKind::Variable(name) = lhs.kind else {
+                return Err(Error::at("S0212", position, "The left side of := must be a variable name"));
+            };
+            Node::new(Kind::Bind { name, value: Box::new(process(*rhs)?) }, position)
+        }
+        RawKind::Binary("~>", lhs, rhs) => {
+            let lhs = process(*lhs)?;
+            let rhs = process(*rhs)?;
+            let mut node = Node::new(Kind::Apply { lhs: Box::new(lhs), rhs: Box::new(rhs) }, position);
+            if let Kind::Apply { lhs, rhs } = &node.kind {
+                node.keep_array = lhs.keep_array || rhs.keep_array;
+            }
+            node
+        }
+        RawKind::Binary(op @ ("@" | "#"), _, _) => {
+            return Err(unsupported(position, &format!("The {op} binding operator")))
+        }
+        RawKind::Binary(op, lhs, rhs) => {
+            let op = BinOp::from_token(op).ok_or_else(|| Error::at("S0201", position, "Syntax error"))?;
+            Node::new(Kind::Binary { op, lhs: Box::new(process(*lhs)?), rhs: Box::new(process(*rhs)?) }, position)
+        }
+        RawKind::Filter(lhs, rhs) => {
+            let mut result = process(*lhs)?;
+            let predicate = process(*rhs)?;
+            let step = match &mut result.kind {
+                Kind::Path { steps, .. } => {
+                    let last = steps.last_mut().ok_or_else(|| Error::at("S0201", position, "Syntax error"))?;
+                    if last.group.is_some() {
+                        return Err(group_then_filter(position));
+                    }
+                    last.stages.push(predicate);
+                    None
+                }
+                _ => Some(predicate),
+            };
+            if let Some(predicate) = step {
+                if result.group.is_some() {
+                    return Err(group_then_filter(position));
+                }
+                result.predicates.push(predicate);
+            }
+            result
+        }
+        RawKind::GroupBy(lhs, pairs) => {
+            let mut result = process(*lhs)?;
+            if result.group.is_some() {
+                return Err(Error::at("S0210", position, "Each step can only have one grouping expression"));
+            }
+            result.group = Some(Arc::new(Group { pairs: process_pairs(pairs)?, position }));
+            result
+        }
+        RawKind::OrderBy(lhs, terms) => {
+            let mut result = process(*lhs)?;
+            if !matches!(result.kind, Kind::Path { .. }) {
+                let position = result.position;
+                result = Node::new(Kind::Path { steps: vec![result], keep_singleton: false }, position);
+            }
+            let terms = terms.into_iter().map(|(d, t)| Ok((d, process(t)?))).collect::<Result<Vec<_>>>()?;
+            if let Kind::Path { steps, .. } = &mut result.kind {
+                steps.push(Node::new(Kind::Sort(terms), position));
+            }
+            result
+        }
+        RawKind::Negate(inner) => {
+            let inner = process(*inner)?;
+            match inner.kind {
+                Kind::Num(n) if inner.is_bare() => Node::new(Kind::Num(-n), inner.position),
+                _ => Node::new(Kind::Negate(Box::new(inner)), position),
+            }
+        }
+        RawKind::Array(items) => {
+            Node::new(Kind::Array(items.into_iter().map(process).collect::<Result<_>>()?), position)
+        }
+        RawKind::Object(pairs) => {
+            Node::new(Kind::Object(Arc::new(Group { pairs: process_pairs(pairs)?, position })), position)
+        }
+        RawKind::Block(items) => {
+            let items: Vec<Node> = items.into_iter().map(process).collect::<Result<_>>()?;
+            let cons_array = items.iter().any(|item| {
+                item.cons_array
+                    || matches!(&item.kind, Kind::Path { steps, .. } if steps.first().is_some_and(|s| s.cons_array))
+            });
+            let mut node = Node::new(Kind::Block(items), position);
+            node.cons_array = cons_array;
+            node
+        }
+        RawKind::Condition(condition, then, otherwise) => Node::new(
+            Kind::Condition {
+                condition: Box::new(process(*condition)?),
+                then: Box::new(process(*then)?),
+                otherwise: otherwise.map(|o| process(*o).map(Box::new)).transpose()?,
+            },
+            position,
+        ),
+        RawKind::Call { procedure, args, partial } => {
+            let procedure = Box::new(process(*procedure)?);
+            if partial {
+                let args = args
+                    .into_iter()
+                    .map(|a| match a.kind {
+                        RawKind::Operator("?") => Ok(None),
+                        _ => process(a).map(Some),
+                    })
+                    .collect::<Result<_>>()?;
+                Node::new(Kind::Partial { procedure, args }, position)
+            } else {
+                Node::new(
+                    Kind::Call { procedure, args: args.into_iter().map(process).collect::<Result<_>>()? },
+                    position,
+                )
+            }
+        }
+        RawKind::Lambda { params, signature, body } => {
+            Node::new(Kind::Lambda(Arc::new(LambdaDef { params, signature, body: process(*body)? })), position)
+        }
+        RawKind::Transform(pattern, update, delete) => Node::new(
+            Kind::Transform(Arc::new(TransformDef {
+                pattern: process(*pattern)?,
+                update: process(*update)?,
+                delete: delete.map(|d| process(*d)).transpose()?,
+            })),
+            position,
+        ),
+        RawKind::Name(name) => name_path(name, position, keep_array),
+        RawKind::Operator(op @ ("and" | "or" | "in")) => name_path(op.to_string(), position, keep_array),
+        RawKind::Operator(op) => {
+            return Err(Error::at("S0201", position, format!("Syntax error: \"{op}\"")).with_token(op))
+        }
+        RawKind::Parent => return Err(unsupported(position, "The parent operator %")),
+        RawKind::End => return Err(Error::at("S0207", position, "Unexpected end of expression").with_token("(end)")),
+        RawKind::Variable(name) => Node::new(Kind::Variable(name), position),
+        RawKind::Str(s) => Node::new(Kind::Str(s), position),
+        RawKind::Num(n) => Node::new(Kind::Num(n), position),
+        RawKind::Bool(b) => Node::new(Kind::Bool(b), position),
+        RawKind::Null => Node::new(Kind::Null, position),
+        RawKind::Wildcard => Node::new(Kind::Wildcard, position),
+        RawKind::Descendant => Node::new(Kind::Descendant, position),
+        RawKind::Regex(pattern, flags) => {
+            Node::new(Kind::Regex(Arc::new(compile_regex(&pattern, &flags, position)?)), position)
+        }
+    };
+    if keep_array {
+        node.keep_array = true;
+    }
+    Ok(node)
+}
+
+fn group_then_filter(position: usize) -> Error {
+    Error::at("S0209", position, "A predicate cannot follow a grouping expression in a step")
+}
+
+fn process_pairs(pairs: Vec<(Raw, Raw)>) -> Result<Vec<(Node, Node)>> {
+    pairs.into_iter().map(|(k, v)| Ok((process(k)?, process(v)?))).collect()
+}
+
+fn name_path(name: String, position: usize, keep_array: bool) -> Node {
+    let mut step = Node::new(Kind::Name(name), position);
+    step.keep_array = keep_array;
+    Node::new(Kind::Path { steps: vec![step], keep_singleton: keep_array }, position)
+}
+
+fn process_path(lhs: Raw, rhs: Raw, position: usize) -> Result<Node> {
+    if matches!(lhs.kind, RawKind::Parent) || matches!(rhs.kind, RawKind::Parent) {
+        return Err(unsupported(position, "The parent operator %"));
+    }
+    let left = process(lhs)?;
+    // A path on the left is extended in place, keeping its grouping (as the reference does).
+    let mut path = match left.kind {
+        Kind::Path { .. } => left,
+        _ => {
+            let position = left.position;
+            Node::new(Kind::Path { steps: vec![left], keep_singleton: false }, position)
+        }
+    };
+    let Kind::Path { steps, keep_singleton } = &mut path.kind else {
+        return Err(Error::at("S0201", position, "Syntax error"));
+    };
+    let mut rest = process(rhs)?;
+    match rest.kind {
+        Kind::Path { steps: more, .. } => steps.extend(more),
+        _ => {
+            rest.stages.append(&mut rest.predicates);
+            steps.push(rest);
+        }
+    }
+    for step in steps.iter_mut() {
+        match &step.kind {
+            Kind::Num(_) | Kind::Bool(_) | Kind::Null => {
+                return Err(Error::at(
+                    "S0213",
+                    step.position,
+                    "The literal value cannot be used as a step within a path expression",
+                ))
+            }
+            Kind::Str(s) => step.kind = Kind::Name(s.clone()),
+            _ => {}
+        }
+    }
+    if steps.iter().any(|s| s.keep_array) {
+        *keep_singleton = true;
+    }
+    if let Some(first) = steps.first_mut() {
+        if matches!(first.kind, Kind::Array(_)) {
+            first.cons_array = true;
+        }
+    }
+    if let Some(last) = steps.last_mut() {
+        if matches!(last.kind, Kind::Array(_)) {
+            last.cons_array = true;
+        }
+    }
+    Ok(path)
+}
+
+/// Compiles a regex literal (JavaScript syntax; what Rust's `regex` lacks, such as
+/// look-around and back-references, is refused).
+fn compile_regex(pattern: &str, flags: &str, position: usize) -> Result<regex::Regex> {
+    regex::RegexBuilder::new(pattern)
+        .case_insensitive(flags.contains('i'))
+        .multi_line(flags.contains('m'))
+        .size_limit(1 << 20)
+        .dfa_size_limit(1 << 20)
+        .build()
+        .map_err(|e| Error::at("U1000", position, format!("Unsupported regular expression /{pattern}/: {e}")))
+}
