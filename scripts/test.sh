@@ -28,6 +28,8 @@ export IMGPIPE_TEST_PHOTOS
 IMGPIPE_TEST_PHOTOS=$(tests/fixtures/photos.sh | tail -n 1)
 export IMGPIPE_VISION_REFERENCE
 IMGPIPE_VISION_REFERENCE=$(tests/vision-reference/run.sh | tail -n 1)
+export IMGPIPE_JSONATA_REFERENCE
+IMGPIPE_JSONATA_REFERENCE=$(tests/jsonata-reference/run.sh | tail -n 1)
 
 step "npm packages"
 (cd tests/infra && npm ci --silent --no-audit --no-fund)
