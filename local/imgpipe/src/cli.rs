@@ -81,8 +81,18 @@ impl CustomModelArgs {
 pub enum Command {
     /// Run the whole product locally: page, API, S3, DynamoDB, engine, model. Prints the URL.
     Serve {
-        #[arg(long, default_value_t = 8080)]
+        /// Port of the page and API; 0 puts every endpoint on a free port.
+        #[arg(long, default_value_t = crate::storage::DEFAULT_PAGE_PORT, env = "IMGPIPE_PORT")]
         port: u16,
+        /// Port of the S3 endpoint (default: --port + 1).
+        #[arg(long, env = "IMGPIPE_S3_PORT")]
+        s3_port: Option<u16>,
+        /// Port of the DynamoDB endpoint (default: --port + 2).
+        #[arg(long, env = "IMGPIPE_DYNAMODB_PORT")]
+        dynamodb_port: Option<u16>,
+        /// Port of the Step Functions endpoint (default: --port + 3).
+        #[arg(long, env = "IMGPIPE_SFN_PORT")]
+        sfn_port: Option<u16>,
         #[command(flatten)]
         stack: StackArgs,
         /// Run this ASL definition instead of the built-in statemachine/pipeline.asl.json.
@@ -136,6 +146,13 @@ pub enum Command {
         user: UserArg,
         #[command(flatten)]
         stack: StackArgs,
+    },
+    /// Shell `export` lines that point the AWS CLI and SDKs at the local stack:
+    /// `eval "$(imgpipe env)"`. The server need not run.
+    Env {
+        /// Data directory.
+        #[arg(long, env = "IMGPIPE_DATA")]
+        data: Option<PathBuf>,
     },
     /// The accounts of the local sign-in service (the server need not run).
     Users {

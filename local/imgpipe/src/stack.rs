@@ -15,7 +15,7 @@ use tokio::sync::mpsc;
 
 use crate::adapters::{EngineExecutions, LocalDetector};
 use crate::invoker::{substitutions, FaultPlan, LocalInvoker, LOCAL_ACCOUNT};
-use crate::storage::{DependencyFaults, Storage, StorageOptions};
+use crate::storage::{DependencyFaults, Ports, Storage, StorageOptions};
 
 /// The pipeline definition shipped with this build (the repo's `statemachine/pipeline.asl.json`).
 pub const PIPELINE_DEFINITION: &str = include_str!("../../../statemachine/pipeline.asl.json");
@@ -54,6 +54,8 @@ pub struct StackOptions {
     /// Errors the embedded S3 and DynamoDB answer a share of requests with (`IMGPIPE_S3_FAULTS`,
     /// `IMGPIPE_DYNAMODB_FAULTS`).
     pub dependency_faults: DependencyFaults,
+    /// Where S3 and DynamoDB listen (`ports.s3`, `ports.dynamodb`; 0: any free port).
+    pub ports: Ports,
 }
 
 /// A running local stack.
@@ -75,7 +77,7 @@ impl Stack {
             credentials: None,
             allowed_origins: opts.allowed_origins.clone(),
         };
-        let mut storage = Storage::start_with_faults(storage_options, opts.dependency_faults.clone()).await?;
+        let mut storage = Storage::start_on(storage_options, opts.dependency_faults.clone(), &opts.ports).await?;
         let clients = storage.clients.clone();
         let invoker = match opts.runner {
             Runner::None => None,

@@ -2,6 +2,10 @@
 //! them, the table created from core's schema, and the input bucket's "Object Created"
 //! notifications. The stack and the end-to-end tests start storage through here.
 //!
+//! The endpoints listen on fixed ports ([`Ports`]) so that the AWS CLI lines `imgpipe env`
+//! prints stay valid across restarts; the key pair is kept in the data directory for the same
+//! reason.
+//!
 //! For tests and the reliability bench, `IMGPIPE_S3_FAULTS` and `IMGPIPE_DYNAMODB_FAULTS` make the
 //! endpoints answer a share of requests with the errors AWS returns under stress (see
 //! [`DependencyFaults`]).
@@ -21,6 +25,10 @@ use tokio::sync::mpsc;
 pub const SIGNING_REGION: &str = "us-east-1";
 /// The data directory's file with the access key pair; readable by its owner only.
 const CREDENTIALS_FILE: &str = "credentials.json";
+/// The data directory's record of the ports the last `serve` listened on.
+const PORTS_FILE: &str = "ports.json";
+/// The page's default port; the endpoints take the next three.
+pub const DEFAULT_PAGE_PORT: u16 = 8080;
 /// Fault plan of the embedded S3 endpoint, e.g. `rate=0.05,kinds=slowdown+internal+drop,seed=7`.
 pub const S3_FAULTS_ENV: &str = "IMGPIPE_S3_FAULTS";
 /// Fault plan of the embedded DynamoDB endpoint, e.g. `rate=0.05,kinds=throughput+throttling,seed=7`.
@@ -69,6 +77,63 @@ pub struct Credentials {
     pub secret_key: String,
 }
 
+/// The loopback ports of the stack: the page and API, then S3, DynamoDB and Step Functions.
+/// 0 is any free port.
+#[derive(Clone, Copy, Debug, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "camelCase")]
+pub struct Ports {
+    pub page: u16,
+    pub s3: u16,
+    pub dynamodb: u16,
+    pub sfn: u16,
+}
+
+impl Ports {
+    /// Every endpoint on a free port (tests, one-shot commands).
+    pub const ANY: Ports = Ports { page: 0, s3: 0, dynamodb: 0, sfn: 0 };
+
+    /// The page's port and any endpoint ports given; an endpoint not given takes the page's port
+    /// plus 1 (S3), 2 (DynamoDB) or 3 (Step Functions), or a free port when the page's is 0.
+    pub fn resolve(page: u16, s3: Option<u16>, dynamodb: Option<u16>, sfn: Option<u16>) -> anyhow::Result<Ports> {
+        let next = |given: Option<u16>, offset: u16, flag: &str| match (given, page) {
+            (Some(port), _) => Ok(port),
+            (None, 0) => Ok(0),
+            (None, page) => page.checked_add(offset).ok_or_else(|| {
+                anyhow::anyhow!("--port {page} leaves no room for the endpoint ports above it; give {flag}")
+            }),
+        };
+        Ok(Ports {
+            page,
+            s3: next(s3, 1, "--s3-port")?,
+            dynamodb: next(dynamodb, 2, "--dynamodb-port")?,
+            sfn: next(sfn, 3, "--sfn-port")?,
+        })
+    }
+
+    /// Records the ports a server listens on in `data_dir` (0600), for `imgpipe env`.
+    pub fn save(&self, data_dir: &Path) -> anyhow::Result<()> {
+        write_private(&data_dir.join(PORTS_FILE), serde_json::to_string(self)?.as_bytes())
+    }
+
+    /// The ports the last server on `data_dir` listened on, if one has run there.
+    pub fn last_used(data_dir: &Path) -> Option<Ports> {
+        let text = std::fs::read_to_string(data_dir.join(PORTS_FILE)).ok()?;
+        serde_json::from_str(&text).ok()
+    }
+}
+
+/// `http://127.0.0.1:PORT`
+pub fn local_url(port: u16) -> String {
+    format!("http://127.0.0.1:{port}")
+}
+
+/// Binds `127.0.0.1:port` for the endpoint `what`, naming its flag when the port is taken.
+pub async fn bind(port: u16, what: &str, flag: &str) -> anyhow::Result<tokio::net::TcpListener> {
+    tokio::net::TcpListener::bind(("127.0.0.1", port)).await.with_context(|| {
+        format!("cannot listen on 127.0.0.1:{port} for {what} (choose another with {flag}, or --port 0 for free ports)")
+    })
+}
+
 /// How to start storage.
 pub struct StorageOptions {
     pub data_dir: PathBuf,
@@ -99,6 +164,11 @@ impl Storage {
 
     /// [`Storage::start`] with injected dependency faults (tests and `bench/load.sh`).
     pub async fn start_with_faults(opts: StorageOptions, faults: DependencyFaults) -> anyhow::Result<Storage> {
+        Self::start_on(opts, faults, &Ports::ANY).await
+    }
+
+    /// [`Storage::start_with_faults`] with S3 and DynamoDB on `ports.s3` and `ports.dynamodb`.
+    pub async fn start_on(opts: StorageOptions, faults: DependencyFaults, ports: &Ports) -> anyhow::Result<Storage> {
         if faults.is_active() {
             tracing::warn!(s3 = ?faults.s3, dynamodb = ?faults.dynamodb, "injecting dependency faults (tests only)");
         }
@@ -109,7 +179,7 @@ impl Storage {
         };
         let config = &opts.config;
         let (events_tx, events_rx) = mpsc::unbounded_channel();
-        let s3_listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.context("binding the S3 endpoint")?;
+        let s3_listener = bind(ports.s3, "S3", "--s3-port").await?;
         let s3_options = s3_endpoint::Options { faults: faults.s3, ..s3_endpoint::Options::default() };
         let s3 = s3_endpoint::start_with_options(
             s3_endpoint::Config {
@@ -129,7 +199,8 @@ impl Storage {
         )
         .await
         .context("starting the embedded S3 endpoint")?;
-        let dynamodb = start_dynamodb(&opts.data_dir, &credentials, faults.dynamodb).await?;
+        let dynamodb_listener = bind(ports.dynamodb, "DynamoDB", "--dynamodb-port").await?;
+        let dynamodb = start_dynamodb(&opts.data_dir, &credentials, faults.dynamodb, dynamodb_listener).await?;
         let clients = Clients::local(&LocalEndpoints {
             s3_url: s3.url.clone(),
             dynamodb_url: dynamodb.url.clone(),
@@ -159,8 +230,8 @@ async fn start_dynamodb(
     data_dir: &Path,
     credentials: &Credentials,
     faults: dynamodb_endpoint::FaultPlan,
+    listener: tokio::net::TcpListener,
 ) -> anyhow::Result<dynamodb_endpoint::DynamoEndpoint> {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.context("binding the DynamoDB endpoint")?;
     let mut config = dynamodb_endpoint::Config::new(
         Some(data_dir.join("dynamodb.sqlite")),
         &credentials.access_key,
@@ -172,7 +243,7 @@ async fn start_dynamodb(
 }
 
 /// Creates `dir` (and its parents) if missing and makes it private to its owner (0700).
-fn create_private_dir(dir: &Path) -> anyhow::Result<()> {
+pub fn create_private_dir(dir: &Path) -> anyhow::Result<()> {
     std::fs::DirBuilder::new()
         .recursive(true)
         .mode(0o700)
@@ -183,7 +254,7 @@ fn create_private_dir(dir: &Path) -> anyhow::Result<()> {
 }
 
 /// The data directory's key pair: made once, kept in a file only its owner can read (0600).
-fn local_credentials(data_dir: &Path) -> anyhow::Result<Credentials> {
+pub fn local_credentials(data_dir: &Path) -> anyhow::Result<Credentials> {
     let path = data_dir.join(CREDENTIALS_FILE);
     if let Ok(text) = std::fs::read_to_string(&path) {
         if let Ok(creds) = serde_json::from_str::<Credentials>(&text) {
@@ -276,6 +347,40 @@ mod tests {
         let err = Storage::start_with_faults(opts(), faults).await.err().expect("no DynamoDB request succeeds");
         assert!(format!("{err:#}").contains("creating the table"), "{err:#}");
         let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn endpoint_ports_follow_the_page_unless_given() {
+        let default = Ports::resolve(DEFAULT_PAGE_PORT, None, None, None).unwrap();
+        assert_eq!(default, Ports { page: 8080, s3: 8081, dynamodb: 8082, sfn: 8083 });
+        assert_eq!(Ports::resolve(0, None, None, None).unwrap(), Ports::ANY);
+        let mixed = Ports::resolve(9000, Some(4566), None, Some(0)).unwrap();
+        assert_eq!(mixed, Ports { page: 9000, s3: 4566, dynamodb: 9002, sfn: 0 });
+        let err = Ports::resolve(65534, None, None, None).unwrap_err().to_string();
+        assert!(err.contains("--dynamodb-port"), "{err}");
+        assert!(Ports::resolve(65534, Some(1), Some(2), Some(3)).is_ok());
+    }
+
+    #[test]
+    fn the_last_ports_are_recorded_privately() {
+        let dir = std::env::temp_dir().join(format!("imgpipe-ports-{}", uuid::Uuid::new_v4()));
+        create_private_dir(&dir).unwrap();
+        assert_eq!(Ports::last_used(&dir), None);
+        let ports = Ports { page: 1, s3: 2, dynamodb: 3, sfn: 4 };
+        ports.save(&dir).unwrap();
+        assert_eq!(Ports::last_used(&dir), Some(ports));
+        assert_eq!(mode(&dir.join(PORTS_FILE)), 0o600);
+        std::fs::write(dir.join(PORTS_FILE), "{\"page\": 70000}").unwrap();
+        assert_eq!(Ports::last_used(&dir), None, "a damaged record is ignored");
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[tokio::test]
+    async fn a_taken_port_names_its_flag() {
+        let taken = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = taken.local_addr().unwrap().port();
+        let err = format!("{:#}", bind(port, "S3", "--s3-port").await.unwrap_err());
+        assert!(err.contains(&format!("127.0.0.1:{port} for S3")) && err.contains("--s3-port"), "{err}");
     }
 
     #[test]

@@ -1,6 +1,7 @@
 //! The bodies of `imgpipe`'s commands; [`run`] dispatches a parsed [`Command`].
 
 pub mod detect;
+pub mod env;
 pub mod process;
 pub mod serve;
 pub mod sfn;
@@ -17,7 +18,7 @@ use crate::accounts;
 use crate::cli::{default_data_dir, Cli, Command, LogFormat, SfnCommand, StackArgs};
 use crate::invoker::FaultPlan;
 use crate::stack::{Runner, Stack, StackOptions};
-use crate::storage::DependencyFaults;
+use crate::storage::{DependencyFaults, Ports};
 
 /// Quiet by default for the one-shot commands (their output is the progress bar and the table),
 /// and for the libraries everywhere.
@@ -49,6 +50,9 @@ pub async fn run(command: Command) -> anyhow::Result<ExitCode> {
     match command {
         Command::Serve {
             port,
+            s3_port,
+            dynamodb_port,
+            sfn_port,
             stack,
             definition,
             frontend,
@@ -59,6 +63,7 @@ pub async fn run(command: Command) -> anyhow::Result<ExitCode> {
         } => {
             let mut opts = stack_options(&stack, Runner::Engine)?;
             opts.time_scale = time_scale;
+            opts.ports = Ports::resolve(port, s3_port, dynamodb_port, sfn_port)?;
             if let Some(path) = definition {
                 opts.definition =
                     Some(std::fs::read_to_string(&path).with_context(|| format!("cannot read {}", path.display()))?);
@@ -66,7 +71,7 @@ pub async fn run(command: Command) -> anyhow::Result<ExitCode> {
             let header_read_timeout = Duration::from_secs_f64(header_read_timeout);
             let body_read_timeout = Duration::from_secs_f64(body_read_timeout);
             let drain_timeout = Duration::from_secs_f64(drain_timeout);
-            let serve = serve::ServeOptions { port, frontend, header_read_timeout, body_read_timeout, drain_timeout };
+            let serve = serve::ServeOptions { frontend, header_read_timeout, body_read_timeout, drain_timeout };
             serve::run(serve, opts).await
         }
         Command::Process { paths, json, user, stack } => {
@@ -87,6 +92,7 @@ pub async fn run(command: Command) -> anyhow::Result<ExitCode> {
             let path = format!("/images?label={}&minConfidence={min_confidence}&limit={limit}", urlencode(&label));
             api_get(&stack, &claims, &path, "").await
         }
+        Command::Env { data } => env::run(&data.unwrap_or_else(default_data_dir)),
         Command::Users { command, data } => users::run(command, &data.unwrap_or_else(default_data_dir)).await,
         Command::Thumbnail { files, out, sizes, quality } => thumbnail::run(&files, &out, &sizes, quality),
         Command::Detect { files, model, custom, json, max_labels, min_confidence } => {
@@ -117,6 +123,7 @@ fn stack_options(args: &StackArgs, runner: Runner) -> anyhow::Result<StackOption
         dependency_faults: DependencyFaults::from_env()?,
         allowed_origins: Vec::new(),
         max_running_tasks: args.max_tasks.map(usize::from).unwrap_or_else(default_max_tasks),
+        ports: Ports::ANY,
     })
 }
 

@@ -1,5 +1,6 @@
-//! `imgpipe serve`: the whole product on one loopback port, through the same accept loop as the
-//! embedded endpoints (header-read timeout, connection cap, graceful stop).
+//! `imgpipe serve`: the whole product on loopback, through the same accept loop as the embedded
+//! endpoints (header-read timeout, connection cap, graceful stop): the page and API on one port,
+//! S3, DynamoDB and the Step Functions API on the next three (see [`Ports`]).
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -20,10 +21,10 @@ use imgpipe_core::config::AuthSettings;
 
 use crate::accounts;
 use crate::stack::{Stack, StackOptions};
+use crate::storage::{self, local_url, Ports, SIGNING_REGION};
 
 /// How `serve` listens.
 pub struct ServeOptions {
-    pub port: u16,
     pub frontend: Option<PathBuf>,
     /// A connection that has not sent a whole request head within this time is closed.
     pub header_read_timeout: Duration,
@@ -86,11 +87,32 @@ async fn stop_signal() {
     let _ = tokio::signal::ctrl_c().await;
 }
 
+/// The Step Functions API over the stack's engine on `port`, with the stack's key pair.
+async fn start_sfn(stack: &Stack, port: u16) -> anyhow::Result<sfn_endpoint::SfnEndpoint> {
+    let engine = stack.engine.clone().context("serve runs the engine")?;
+    let listener = storage::bind(port, "Step Functions", "--sfn-port").await?;
+    let credentials = &stack.storage.credentials;
+    let config = sfn_endpoint::Config::new(&credentials.access_key, &credentials.secret_key, SIGNING_REGION);
+    sfn_endpoint::start(config, listener, engine).await.context("starting the Step Functions endpoint")
+}
+
+/// What `serve` prints once it listens: the page's URL first (scripts look for it), then every
+/// endpoint and how to point the AWS CLI at them.
+fn banner(ports: &Ports, data_dir: &std::path::Path) -> String {
+    let data = data_dir.display();
+    [
+        format!("imgpipe is running at {}/  (data: {data})", local_url(ports.page)),
+        format!("  S3:             {}", local_url(ports.s3)),
+        format!("  DynamoDB:       {}", local_url(ports.dynamodb)),
+        format!("  Step Functions: {}", local_url(ports.sfn)),
+        format!("  AWS CLI/SDKs:   eval \"$(imgpipe env --data {})\"", super::env::shell_quote(&data.to_string())),
+    ]
+    .join("\n")
+}
+
 /// Runs the server until Ctrl-C or SIGTERM, then stops taking requests and lets running steps finish.
 pub async fn run(serve: ServeOptions, mut opts: StackOptions) -> anyhow::Result<ExitCode> {
-    let listener = tokio::net::TcpListener::bind(("127.0.0.1", serve.port))
-        .await
-        .with_context(|| format!("cannot listen on 127.0.0.1:{} (try --port 0 for any free port)", serve.port))?;
+    let listener = storage::bind(opts.ports.page, "the page", "--port").await?;
     let addr = listener.local_addr()?;
     let port = addr.port();
     // The page uploads straight to the S3 endpoint: CORS for the page's own origin and no other.
@@ -98,13 +120,22 @@ pub async fn run(serve: ServeOptions, mut opts: StackOptions) -> anyhow::Result<
     let data_dir = opts.data_dir.clone();
     let auth = accounts::open_for_server(&data_dir, port)?;
     let first_user = accounts::ensure_initial_user(&auth)?;
+    let sfn_port = opts.ports.sfn;
     let mut stack = Stack::start(opts).await?;
+    let sfn = start_sfn(&stack, sfn_port).await?;
     stack.config.auth = Some(page_auth(&auth)?);
     let app = crate::server::app(stack.api_state(), serve.frontend, &auth, port);
+    let ports = Ports {
+        page: port,
+        s3: stack.storage.s3.addr.port(),
+        dynamodb: stack.storage.dynamodb.addr.port(),
+        sfn: sfn.addr.port(),
+    };
+    ports.save(&data_dir)?;
     if let Some((user, password)) = first_user {
         println!("{}", accounts::initial_user_notice(&user, &password));
     }
-    println!("imgpipe is running at http://{addr}/  (data: {}, S3: {})", data_dir.display(), stack.storage.s3.url);
+    println!("{}", banner(&ports, &data_dir));
     tracing::info!(url = %format!("http://{addr}/"), issuer = %auth.config().issuer, "serving");
 
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(());
@@ -132,6 +163,7 @@ pub async fn run(serve: ServeOptions, mut opts: StackOptions) -> anyhow::Result<
         }
     });
     loopback_listener::serve("API", listener, limits, handler, stop_rx).await;
+    sfn.shutdown().await;
     stack.drain(serve.drain_timeout).await;
     drop(stack);
     Ok(ExitCode::SUCCESS)
