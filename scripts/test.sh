@@ -58,6 +58,12 @@ python3 -m pytest tests/infra -q
 infra_status=$?
 set -e
 
+step "AWS CLI against imgpipe serve (tests/awscli: the README's DynamoDB commands, S3, Step Functions)"
+set +e
+python3 -m pytest tests/awscli -q
+awscli_status=$?
+set -e
+
 step "browser test against imgpipe serve"
 target_dir=$(cargo metadata --format-version 1 --no-deps | python3 -c 'import json,sys; print(json.load(sys.stdin)["target_directory"])')
 data=$(mktemp -d)
@@ -84,5 +90,6 @@ set -e
 kill $server 2>/dev/null || true
 
 step "summary"
-echo "rust: $rust_status, gates: $gates_status, infra: $infra_status, browser: $browser_status"
-[ "$rust_status" -eq 0 ] && [ "$gates_status" -eq 0 ] && [ "$infra_status" -eq 0 ] && [ "$browser_status" -eq 0 ]
+echo "rust: $rust_status, gates: $gates_status, infra: $infra_status, awscli: $awscli_status, browser: $browser_status"
+[ "$rust_status" -eq 0 ] && [ "$gates_status" -eq 0 ] && [ "$infra_status" -eq 0 ] && [ "$awscli_status" -eq 0 ] \
+  && [ "$browser_status" -eq 0 ]
