@@ -185,8 +185,15 @@ impl Runner {
             Some(b) => Some(Batcher::new(b, effective, ctx)?),
             None => None,
         };
-        let mut children =
-            Children { selector: spec.item_selector, effective, ctx, index: 0, batcher, out: Vec::new(), bytes: 0 };
+        let mut children = Children {
+            selector: spec.item_selector,
+            effective,
+            ctx: ctx.clone(),
+            index: 0,
+            batcher,
+            out: Vec::new(),
+            bytes: 0,
+        };
         match &spec.dist.reader {
             Some(reader) => {
                 let max = match &reader.max_items {
@@ -546,7 +553,8 @@ fn run_key(visit: &Visit<'_>, retry_count: u32) -> String {
 struct Children<'a> {
     selector: &'a Option<Template>,
     effective: &'a Value,
-    ctx: &'a Value,
+    /// The context object; `$$.Map.Item` is set for each item in place.
+    ctx: Value,
     index: usize,
     batcher: Option<Batcher>,
     out: Vec<(String, u64)>,
@@ -561,9 +569,8 @@ impl Children<'_> {
         let selected = match self.selector {
             None => item,
             Some(selector) => {
-                let mut ctx = self.ctx.clone();
-                ctx["Map"] = json!({"Item": {"Index": self.index, "Value": item}});
-                selector.eval(self.effective, &ctx).map_err(|e| format!("ItemSelector: {}", e.cause))?
+                self.ctx["Map"] = json!({"Item": {"Index": self.index, "Value": item}});
+                selector.eval(self.effective, &self.ctx).map_err(|e| format!("ItemSelector: {}", e.cause))?
             }
         };
         self.index += 1;
@@ -611,7 +618,8 @@ struct Batcher {
     max_bytes: usize,
     batch_input: Option<Value>,
     items: Vec<Value>,
-    /// The JSON size of the batch holding `items`.
+    /// The JSON size of a batch without items, and of the batch holding `items`.
+    empty_size: usize,
     size: usize,
 }
 
@@ -631,8 +639,9 @@ impl Batcher {
             Some(t) => Some(t.eval(effective, ctx)?),
             None => None,
         };
-        let mut batcher = Batcher { max_items, max_bytes, batch_input, items: Vec::new(), size: 0 };
-        batcher.size = json_size(&batcher.batch(Vec::new()));
+        let mut batcher = Batcher { max_items, max_bytes, batch_input, items: Vec::new(), empty_size: 0, size: 0 };
+        batcher.empty_size = json_size(&batcher.batch(Vec::new()));
+        batcher.size = batcher.empty_size;
         Ok(batcher)
     }
 
@@ -645,9 +654,8 @@ impl Batcher {
 
     /// Adds an item; returns a full batch when this item does not fit in the current one.
     fn push(&mut self, item: Value, index: usize) -> Result<Option<(String, u64)>, String> {
-        let empty_size = json_size(&self.batch(Vec::new()));
         let item_size = json_size(&item);
-        if empty_size + item_size > self.max_bytes {
+        if self.empty_size + item_size > self.max_bytes {
             return Err(format!(
                 "item {index} is {item_size} bytes: its batch would be over MaxInputBytesPerBatch ({} bytes)",
                 self.max_bytes
@@ -671,7 +679,7 @@ impl Batcher {
         let items = std::mem::take(&mut self.items);
         let n = items.len() as u64;
         let batch = self.batch(items).to_string();
-        self.size = json_size(&self.batch(Vec::new()));
+        self.size = self.empty_size;
         Some((batch, n))
     }
 }

@@ -576,3 +576,19 @@ async fn the_keys_written_by_result_writer_are_the_only_objects_added() {
     assert_eq!(key, format!("{run_id}/manifest.json"), "no prefix: the files go under the run id");
     assert_eq!(world.keys("data"), [format!("{run_id}/SUCCEEDED_0.json"), format!("{run_id}/manifest.json")]);
 }
+
+#[tokio::test]
+async fn bad_paths_in_the_distributed_fields_are_runtime_errors() {
+    let world = World::echo();
+    let cases = [
+        json!({"ItemsPath": "$.items", "ToleratedFailurePercentagePath": "$.pct"}),
+        json!({"ItemsPath": "$.items", "ToleratedFailureCountPath": "$.missing"}),
+        json!({"ItemsPath": "$.items", "MaxConcurrencyPath": "$.pct"}),
+        json!({"ItemsPath": "$.items", "ItemBatcher": {"MaxInputBytesPerBatchPath": "$.pct"}}),
+    ];
+    for fields in cases {
+        let (d, _) = run(&dmap(fields.clone()), json!({"items": [1], "pct": "lots"}), world.clone()).await;
+        assert_eq!(d.error.as_deref(), Some(error_names::RUNTIME), "{fields}: {:?}", d.cause);
+    }
+    assert!(world.work_calls().is_empty(), "no child ran");
+}
