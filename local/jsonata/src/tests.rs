@@ -1,1 +1,187 @@
+//! Behaviour the reference corpus cannot check: the Step Functions functions, the resource
+//! limits against hostile expressions, and the public API's guarantees.
 
+use super::*;
+use serde_json::json;
+
+fn eval(expression: &str) -> Result<Option<Value>> {
+    Expression::parse(expression)?.evaluate(None, &Map::new())
+}
+
+fn value(expression: &str) -> Value {
+    match eval(expression) {
+        Ok(Some(v)) => v,
+        other => panic!("{expression}: {other:?}"),
+    }
+}
+
+fn code(expression: &str) -> &'static str {
+    match eval(expression) {
+        Err(e) => e.code,
+        other => panic!("{expression}: expected an error, got {other:?}"),
+    }
+}
+
+#[test]
+fn expressions_are_send_and_sync() {
+    fn check<T: Send + Sync>() {}
+    check::<Expression>();
+    check::<Error>();
+}
+
+#[test]
+fn partition_chunks_an_array() {
+    assert_eq!(value("$partition([1,2,3,4,5,6,7,8,9], 3)"), json!([[1, 2, 3], [4, 5, 6], [7, 8, 9]]));
+    assert_eq!(value("$partition([1,2,3,4,5], 2)"), json!([[1, 2], [3, 4], [5]]));
+    assert_eq!(value("$partition([], 2)"), json!([]));
+    assert_eq!(code("$partition([1], 0)"), "U1005");
+    assert_eq!(code("$partition([1], 1.5)"), "U1005");
+    assert_eq!(code("$partition([1], 'a')"), "T0410");
+}
+
+#[test]
+fn range_counts_inclusively_by_step() {
+    assert_eq!(value("$range(0, 10, 2)"), json!([0, 2, 4, 6, 8, 10]));
+    assert_eq!(value("$range(5, 1, -2)"), json!([5, 3, 1]));
+    assert_eq!(value("$range(1, 0, 1)"), json!([]));
+    assert_eq!(code("$range(0, 10, 0)"), "U1005");
+    assert_eq!(code("$range(0, 1.5, 1)"), "U1005");
+    assert_eq!(value("$count($range(1, 1000, 1))"), json!(1000));
+    assert_eq!(code("$range(1, 1001, 1)"), "U1005");
+}
+
+#[test]
+fn hash_gives_the_standard_digests() {
+    assert_eq!(value("$hash('abc', 'MD5')"), json!("900150983cd24fb0d6963f7d28e17f72"));
+    assert_eq!(value("$hash('abc', 'SHA-1')"), json!("a9993e364706816aba3e25717850c26c9cd0d89d"));
+    assert_eq!(
+        value("$hash('abc', 'SHA-256')"),
+        json!("ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad")
+    );
+    assert_eq!(value("$length($hash('abc', 'SHA-384'))"), json!(96));
+    assert_eq!(value("$length($hash('abc', 'SHA-512'))"), json!(128));
+    assert_eq!(code("$hash('abc', 'SHA-3')"), "U1005");
+}
+
+#[test]
+fn random_is_in_range_and_repeatable_with_a_seed() {
+    let unseeded = value("$random()").as_f64().unwrap_or(-1.0);
+    assert!((0.0..1.0).contains(&unseeded));
+    assert_eq!(value("$random(42)"), value("$random(42)"));
+    assert_ne!(value("$random(42)"), value("$random(43)"));
+    assert_eq!(value("[$random(), $random(), $random()] ~> $distinct() ~> $count()"), json!(3));
+}
+
+#[test]
+fn uuid_is_a_random_version_4_uuid() {
+    let text = value("$uuid()");
+    let id = uuid::Uuid::parse_str(text.as_str().unwrap_or_default()).expect("a UUID");
+    assert_eq!(id.get_version_num(), 4);
+    assert_ne!(value("$uuid()"), text);
+}
+
+#[test]
+fn parse_reads_json_and_eval_is_absent() {
+    assert_eq!(value("$parse('{\"a\": [1, true, null]}').a"), json!([1, true, null]));
+    assert_eq!(code("$parse('{bad')"), "U1005");
+    assert_eq!(code("$eval('1')"), "T1006");
+}
+
+#[test]
+fn bindings_and_the_clock_come_from_the_caller() {
+    let bindings = json!({"states": {"input": {"n": 20}}});
+    let expression = Expression::parse("$states.input.n + 1").unwrap_or_else(|e| panic!("{e}"));
+    let result = expression.evaluate(None, bindings.as_object().unwrap_or(&Map::new()));
+    assert_eq!(result, Ok(Some(json!(21))));
+    let options = Options { now_millis: Some(1_000), ..Options::default() };
+    let now = Expression::parse("[$now(), $millis()]").and_then(|e| e.evaluate_with(None, &Map::new(), &options));
+    assert_eq!(now, Ok(Some(json!(["1970-01-01T00:00:01.000Z", 1000]))));
+}
+
+#[test]
+fn errors_carry_code_position_and_token() {
+    let error = eval("1 + 'a'").expect_err("type error");
+    assert_eq!((error.code, error.position, error.token.as_deref()), ("T2002", Some(3), Some("+")));
+    assert!(error.to_string().contains("T2002"));
+    let error = eval("$uppercase(1)").expect_err("signature error");
+    assert_eq!((error.code, error.token.as_deref()), ("T0410", Some("uppercase")));
+}
+
+#[test]
+fn huge_ranges_exhaust_the_step_budget_instead_of_memory() {
+    assert_eq!(code("$count([1..9000000])"), "U1002");
+    assert_eq!(code("[1..10000001]"), "D2014");
+}
+
+#[test]
+fn runaway_recursion_is_stopped() {
+    assert_eq!(code("($f := function() { $f() }; $f())"), "U1002", "infinite tail recursion");
+    assert_eq!(code("($f := function($n) { 1 + $f($n) }; $f(1))"), "U1001", "infinite non-tail recursion");
+    assert_eq!(value("($f := function($n) { $n = 0 ? 'done' : $f($n - 1) }; $f(100000))"), json!("done"));
+}
+
+#[test]
+fn deeply_nested_expressions_are_refused_at_parse_time() {
+    let parens = format!("{}1{}", "(".repeat(5_000), ")".repeat(5_000));
+    assert_eq!(Expression::parse(&parens).map(|_| ()).map_err(|e| e.code), Err("U1001"));
+    let sum = vec!["1"; 5_000].join(" + ");
+    assert_eq!(Expression::parse(&sum).map(|_| ()).map_err(|e| e.code), Err("U1001"));
+    let negations = format!("{}1", "-".repeat(5_000));
+    assert_eq!(Expression::parse(&negations).map(|_| ()).map_err(|e| e.code), Err("U1001"));
+    let long = "a".repeat(Limits::default().max_expression_chars + 1);
+    assert_eq!(Expression::parse(&long).map(|_| ()).map_err(|e| e.code), Err("U1003"));
+}
+
+#[test]
+fn strings_and_values_cannot_grow_without_bound() {
+    assert_eq!(code("$pad('', 100000000)"), "U1003");
+    assert_eq!(code("$reduce([1..40], function($a, $b) { $a & $a }, 'xx')"), "U1003");
+    assert_eq!(code("$reduce([1..1000], function($a, $b) { [[$a]] }, 1)"), "U1004");
+    assert_eq!(code("$reduce([1..1000], function($a, $b) { {'x': $a} }, 1)"), "U1004");
+}
+
+#[test]
+fn the_limits_are_configurable() {
+    let limits = Limits { max_steps: 100, ..Limits::default() };
+    let options = Options { limits, now_millis: None };
+    let expression = Expression::parse("$sum([1..50])").unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(expression.evaluate(None, &Map::new()), Ok(Some(json!(1275))));
+    let error = expression.evaluate_with(None, &Map::new(), &options).map_err(|e| e.code);
+    assert_eq!(error, Err("U1002"));
+}
+
+/// A deterministic stream of garbage expressions built from JSONata's own tokens: whatever
+/// they are, parsing and evaluation end with a value or an error, never a panic or a hang.
+#[test]
+fn random_token_soup_never_panics() {
+    const TOKENS: [&str; 40] = [
+        "(", ")", "[", "]", "{", "}", ".", ",", ";", ":", "?", "$", "$$", "$x", ":=", "..", "~>", "*", "**", "%", "#",
+        "@", "^", "|", "&", "+", "-", "/", "=", "!=", "<", "'s'", "1", "0", "a", "function", "and", "$map", "/a/",
+        "`b`",
+    ];
+    let input = json!({"a": [1, {"b": 2}], "s": "x"});
+    let mut state: u64 = 0x2545_F491_4F6C_DD1D;
+    for _ in 0..3_000 {
+        let mut expression = String::new();
+        let length = 1 + (state % 12) as usize;
+        for _ in 0..length {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            expression.push_str(TOKENS[(state % TOKENS.len() as u64) as usize]);
+            expression.push(' ');
+        }
+        if let Ok(parsed) = Expression::parse(&expression) {
+            let _ = parsed.evaluate(Some(&input), &Map::new());
+        }
+    }
+}
+
+#[test]
+fn top_level_arrays_are_one_input_value() {
+    let input = json!([1, 2, 3]);
+    let expression = Expression::parse("$count($)").unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(expression.evaluate(Some(&input), &Map::new()), Ok(Some(json!(3))));
+    let sum = Expression::parse("$sum($)").unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(sum.evaluate(Some(&input), &Map::new()), Ok(Some(json!(6))));
+}
