@@ -65,7 +65,8 @@ pub async fn run_http(build: fn(Arc<ApiState>) -> axum::Router) -> Result<(), Er
     let config = Config::from_env()?;
     let clients = Clients::from_env().await;
     let executions = (!config.state_machine_arn.is_empty()).then(|| {
-        Arc::new(SfnExecutions::new(aws_sdk_sfn::Client::new(&clients.sdk))) as Arc<dyn crate::http::Executions>
+        let client = aws_sdk_sfn::Client::new(&clients.sdk);
+        Arc::new(SfnExecutions::new(client, config.state_machine_arn.clone())) as Arc<dyn crate::http::Executions>
     });
     let state = Arc::new(ApiState { config, clients, executions });
     lambda_http::run(build(state)).await

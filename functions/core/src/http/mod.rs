@@ -4,6 +4,7 @@
 pub mod auth;
 pub mod cursor;
 mod delete;
+pub mod executions;
 pub mod failure;
 pub mod frontend;
 pub mod presign;
@@ -39,14 +40,21 @@ impl ApiState {
     }
 }
 
-/// The whole API: presign, query and the public site routes.
+/// The whole API: presign, query, the console's executions and the public site routes.
 pub fn router(state: Arc<ApiState>) -> axum::Router {
-    presign::router(state.clone()).merge(query::router(state.clone())).merge(site::router(state))
+    presign::router(state.clone())
+        .merge(query::router(state.clone()))
+        .merge(executions::router(state.clone()))
+        .merge(site::router(state))
 }
 
-/// What the Query function serves on AWS: the query routes, the public site routes and the page.
+/// What the Query function serves on AWS: the query and execution routes, the public site
+/// routes and the page.
 pub fn query_function_router(state: Arc<ApiState>) -> axum::Router {
-    query::router(state.clone()).merge(site::router(state.clone())).merge(frontend::router(&state))
+    query::router(state.clone())
+        .merge(executions::router(state.clone()))
+        .merge(site::router(state.clone()))
+        .merge(frontend::router(&state))
 }
 
 /// The machine codes of API errors (`error.code` in every error answer).

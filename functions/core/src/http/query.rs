@@ -113,6 +113,8 @@ pub struct ListView<T> {
 #[serde(rename_all = "camelCase")]
 pub struct TimelineView {
     pub status: Status,
+    /// The execution's name, for the console's `GET /executions/{name}` (never its ARN).
+    pub execution_name: Option<String>,
     pub events: Vec<TimelineEntry>,
 }
 
@@ -323,12 +325,41 @@ async fn get_timeline(
 ) -> Result<Json<TimelineView>, ApiError> {
     let record = load_image(&state, &caller, &id).await?;
     let Some(arn) = record.execution_id else {
-        return Ok(Json(TimelineView { status: record.status, events: Vec::new() }));
+        return Ok(Json(TimelineView { status: record.status, execution_name: None, events: Vec::new() }));
     };
     let executions = state
         .executions
         .as_ref()
         .ok_or_else(|| ApiError::backend(StepError::Internal("no execution history source configured".into())))?;
     let history = executions.history(&arn).await.map_err(ApiError::backend)?;
-    Ok(Json(TimelineView { events: build_timeline(&history), status: record.status }))
+    let execution_name = top_level_execution_name(&arn);
+    Ok(Json(TimelineView { events: build_timeline(&history), status: record.status, execution_name }))
+}
+
+/// The name in `arn:…:execution:<state machine>:<name>`, for executions the console lists (a
+/// Map Run's child executions, `<state machine>/<label>`, are not among them).
+fn top_level_execution_name(arn: &str) -> Option<String> {
+    let (_, rest) = arn.split_once(":execution:")?;
+    let (machine, name) = rest.split_once(':')?;
+    (!machine.contains('/') && !name.is_empty() && !name.contains(':')).then(|| name.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_viewer_links_top_level_executions_by_name_only() {
+        let arn = "arn:aws:states:eu-west-1:123456789012:execution:imgpipe-pipeline:3f0c-r1";
+        assert_eq!(top_level_execution_name(arn).as_deref(), Some("3f0c-r1"));
+        for other in [
+            "arn:aws:states:local:000000000000:execution:reprocess/Images:child-1",
+            "arn:aws:states:local:000000000000:execution:m:",
+            "arn:aws:states:local:000000000000:stateMachine:m",
+            "",
+            "execution:",
+        ] {
+            assert_eq!(top_level_execution_name(other), None, "{other}");
+        }
+    }
 }

@@ -7,15 +7,25 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 use serde_json::{json, Value};
 
+use super::executions::{ExecutionFacts, ExecutionPage, ExecutionStatus, ListQuery};
 use super::failure::ClientFailure;
 use crate::error::{classify_sdk_error, StepError};
 use crate::steps::detect::BoxFuture;
 
-/// Where execution histories come from.
+/// Where the pipeline's executions and their histories come from.
 pub trait Executions: Send + Sync {
     /// The execution's events, shaped like GetExecutionHistory's JSON (`type`, `id`,
     /// `timestamp`, `stateEnteredEventDetails`, `taskFailedEventDetails`, ...).
     fn history<'a>(&'a self, execution_arn: &'a str) -> BoxFuture<'a, Result<Vec<Value>, StepError>>;
+
+    /// A page of the pipeline's executions, newest first (ListExecutions, with each one's input).
+    fn list<'a>(&'a self, query: ListQuery<'a>) -> BoxFuture<'a, Result<ExecutionPage, StepError>>;
+
+    /// The pipeline's execution called `name` (DescribeExecution); `None` when there is none.
+    fn describe<'a>(&'a self, name: &'a str) -> BoxFuture<'a, Result<Option<ExecutionFacts>, StepError>>;
+
+    /// The definition (ASL JSON text) the execution runs.
+    fn definition<'a>(&'a self, execution_arn: &'a str) -> BoxFuture<'a, Result<String, StepError>>;
 }
 
 /// How a state's row ended, so far.
@@ -120,13 +130,41 @@ fn timestamp(v: &Value) -> Option<DateTime<Utc>> {
 /// AWS Step Functions as the `Executions` port.
 pub struct SfnExecutions {
     client: aws_sdk_sfn::Client,
+    /// The pipeline, whose executions [`Executions::list`] and [`Executions::describe`] read.
+    state_machine_arn: String,
 }
 
 impl SfnExecutions {
-    /// Over an SFN client.
-    pub fn new(client: aws_sdk_sfn::Client) -> Self {
-        SfnExecutions { client }
+    /// Over an SFN client, for the executions of `state_machine_arn` (the pipeline).
+    pub fn new(client: aws_sdk_sfn::Client, state_machine_arn: String) -> Self {
+        SfnExecutions { client, state_machine_arn }
     }
+
+    async fn describe_arn(&self, execution_arn: &str) -> Result<Option<ExecutionFacts>, StepError> {
+        use aws_sdk_sfn::operation::describe_execution::DescribeExecutionError;
+        let out = match self.client.describe_execution().execution_arn(execution_arn).send().await {
+            Ok(out) => out,
+            Err(e) if matches!(e.as_service_error(), Some(DescribeExecutionError::ExecutionDoesNotExist(_))) => {
+                return Ok(None)
+            }
+            Err(e) => return Err(classify_sdk_error("describing an execution", &e)),
+        };
+        let Some(status) = ExecutionStatus::parse(out.status().as_str()) else { return Ok(None) };
+        Ok(Some(ExecutionFacts {
+            execution_arn: out.execution_arn().to_string(),
+            name: out.name().unwrap_or_default().to_string(),
+            status,
+            start_date: sdk_time(out.start_date()),
+            stop_date: out.stop_date().map(sdk_time),
+            input: out.input().unwrap_or("{}").to_string(),
+            error: out.error().map(str::to_string),
+            cause: out.cause().map(str::to_string),
+        }))
+    }
+}
+
+fn sdk_time(t: &aws_sdk_sfn::primitives::DateTime) -> DateTime<Utc> {
+    DateTime::from_timestamp(t.secs(), t.subsec_nanos()).unwrap_or_default()
 }
 
 impl Executions for SfnExecutions {
@@ -144,6 +182,52 @@ impl Executions for SfnExecutions {
             Ok(events)
         })
     }
+
+    fn list<'a>(&'a self, query: ListQuery<'a>) -> BoxFuture<'a, Result<ExecutionPage, StepError>> {
+        Box::pin(async move {
+            let status = query.status.map(|s| aws_sdk_sfn::types::ExecutionStatus::from(s.as_str()));
+            let max = i32::try_from(query.max_results.clamp(1, 1000)).unwrap_or(1000);
+            let out = self
+                .client
+                .list_executions()
+                .state_machine_arn(&self.state_machine_arn)
+                .set_status_filter(status)
+                .set_next_token(query.next_token.map(str::to_string))
+                .max_results(max)
+                .send()
+                .await
+                .map_err(|e| classify_sdk_error("listing executions", &e))?;
+            // The list carries no inputs, and an execution is the caller's by its input.
+            let mut items = Vec::with_capacity(out.executions().len());
+            for summary in out.executions() {
+                items.extend(self.describe_arn(summary.execution_arn()).await?);
+            }
+            Ok(ExecutionPage { items, next_token: out.next_token().map(str::to_string) })
+        })
+    }
+
+    fn describe<'a>(&'a self, name: &'a str) -> BoxFuture<'a, Result<Option<ExecutionFacts>, StepError>> {
+        Box::pin(async move {
+            let machine = &self.state_machine_arn;
+            let Some(prefix) = machine.split_once(":stateMachine:").map(|(p, m)| format!("{p}:execution:{m}")) else {
+                return Err(StepError::Internal(format!("{machine} is not a state machine ARN")));
+            };
+            self.describe_arn(&format!("{prefix}:{name}")).await
+        })
+    }
+
+    fn definition<'a>(&'a self, execution_arn: &'a str) -> BoxFuture<'a, Result<String, StepError>> {
+        Box::pin(async move {
+            let out = self
+                .client
+                .describe_state_machine_for_execution()
+                .execution_arn(execution_arn)
+                .send()
+                .await
+                .map_err(|e| classify_sdk_error("reading the state machine definition", &e))?;
+            Ok(out.definition().to_string())
+        })
+    }
 }
 
 fn sfn_event_json(e: &aws_sdk_sfn::types::HistoryEvent) -> Value {
@@ -155,11 +239,29 @@ fn sfn_event_json(e: &aws_sdk_sfn::types::HistoryEvent) -> Value {
         "timestamp": ts.to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
     });
     let fail = |error: Option<&str>, cause: Option<&str>| json!({ "error": error, "cause": cause });
+    if let Some(d) = e.execution_started_event_details() {
+        v["executionStartedEventDetails"] = json!({ "input": d.input() });
+    }
+    if let Some(d) = e.execution_succeeded_event_details() {
+        v["executionSucceededEventDetails"] = json!({ "output": d.output() });
+    }
     if let Some(d) = e.state_entered_event_details() {
-        v["stateEnteredEventDetails"] = json!({ "name": d.name() });
+        v["stateEnteredEventDetails"] = json!({ "name": d.name(), "input": d.input() });
     }
     if let Some(d) = e.state_exited_event_details() {
-        v["stateExitedEventDetails"] = json!({ "name": d.name() });
+        v["stateExitedEventDetails"] = json!({ "name": d.name(), "output": d.output() });
+    }
+    if let Some(d) = e.task_scheduled_event_details() {
+        v["taskScheduledEventDetails"] = json!({ "parameters": d.parameters() });
+    }
+    if let Some(d) = e.task_succeeded_event_details() {
+        v["taskSucceededEventDetails"] = json!({ "output": d.output() });
+    }
+    if let Some(d) = e.lambda_function_scheduled_event_details() {
+        v["lambdaFunctionScheduledEventDetails"] = json!({ "input": d.input() });
+    }
+    if let Some(d) = e.lambda_function_succeeded_event_details() {
+        v["lambdaFunctionSucceededEventDetails"] = json!({ "output": d.output() });
     }
     if let Some(d) = e.task_failed_event_details() {
         v["taskFailedEventDetails"] = fail(d.error(), d.cause());
@@ -175,6 +277,12 @@ fn sfn_event_json(e: &aws_sdk_sfn::types::HistoryEvent) -> Value {
     }
     if let Some(d) = e.execution_failed_event_details() {
         v["executionFailedEventDetails"] = fail(d.error(), d.cause());
+    }
+    if let Some(d) = e.execution_timed_out_event_details() {
+        v["executionTimedOutEventDetails"] = fail(d.error(), d.cause());
+    }
+    if let Some(d) = e.execution_aborted_event_details() {
+        v["executionAbortedEventDetails"] = fail(d.error(), d.cause());
     }
     v
 }
