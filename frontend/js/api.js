@@ -120,6 +120,16 @@ export function getTimeline(id) {
   return request(`${imagePath(id)}/timeline`);
 }
 
+/** GET /executions?status=&limit=&nextToken=: the user's pipeline executions, newest first. */
+export function listExecutions({ status, limit = 25, nextToken } = {}) {
+  return request(`/executions${query({ status, limit, nextToken })}`);
+}
+
+/** GET /executions/{name}: one execution with its state machine graph and event history. */
+export function getExecution(name) {
+  return request(`/executions/${encodeURIComponent(name)}`);
+}
+
 /** GET /images?limit=&cursor=: recent images, newest first. */
 export function listRecent({ limit = 24, cursor } = {}) {
   return request(`/images${query({ limit, cursor })}`);

@@ -4,9 +4,12 @@
 //   #/                         upload + recent images
 //   #/search?label=Cat&min=90  upload + search results
 //   #/images/<id>              upload + viewer for one image
+//   #/executions?status=FAILED the execution console's list (console.js)
+//   #/executions/<name>        one execution: graph and event history
 import { getConfig, useAuth } from "./api.js";
 import { createAuth } from "./auth.js";
 import { announce } from "./dom.js";
+import { showExecution, showExecutions } from "./console.js";
 import { describeError } from "./format.js";
 import { initGallery, refreshIfRecent, showRecent, showSearch } from "./gallery.js";
 import { keepFiles, takeFiles } from "./stash.js";
@@ -16,14 +19,51 @@ import { closeViewer, showImage } from "./viewer.js";
 const $ = (id) => document.getElementById(id);
 const viewer = $("viewer");
 const gallery = $("gallery");
+const upload = $("upload");
+const consolePanel = $("console");
 
 function navigate(hash) {
   if (window.location.hash === hash) route();
   else window.location.hash = hash;
 }
 
+/** Marks the section link of the page on show (`aria-current`). */
+function markSection(inConsole) {
+  for (const [id, current] of [["nav-gallery", !inConsole], ["nav-executions", inConsole]]) {
+    if (current) $(id).setAttribute("aria-current", "page");
+    else $(id).removeAttribute("aria-current");
+  }
+}
+
+/** The console routes; true when `hash` was one. */
+function routeConsole(hash) {
+  const [path, queryText = ""] = hash.split("?");
+  const match = /^\/executions(?:\/([^/?#]+))?$/.exec(path);
+  markSection(Boolean(match));
+  consolePanel.hidden = !match;
+  upload.hidden = Boolean(match);
+  if (!match) return false;
+  closeViewer();
+  gallery.hidden = true;
+  viewer.hidden = true;
+  if (match[1]) {
+    let name;
+    try {
+      name = decodeURIComponent(match[1]);
+    } catch {
+      name = match[1];
+    }
+    showExecution(name);
+  } else {
+    showExecutions(new URLSearchParams(queryText).get("status") || "");
+  }
+  $("console-heading").focus({ preventScroll: false });
+  return true;
+}
+
 function route() {
   const hash = window.location.hash.replace(/^#/, "") || "/";
+  if (routeConsole(hash)) return;
   const imageMatch = /^\/images\/([^/?#]+)$/.exec(hash);
   if (imageMatch) {
     let id;
@@ -55,6 +95,7 @@ function route() {
 function showSignedOut(message) {
   $("app-panels").hidden = true;
   $("account").hidden = true;
+  $("site-nav").hidden = true;
   $("signed-out").hidden = false;
   $("signed-out-message").textContent = message;
 }
@@ -63,6 +104,7 @@ function showSignedIn(user) {
   $("signed-out").hidden = true;
   $("account-name").textContent = user ? (user.email || user.username || "you") : "";
   $("account").hidden = !user;
+  $("site-nav").hidden = false;
   $("app-panels").hidden = false;
 }
 

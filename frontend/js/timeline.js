@@ -24,7 +24,11 @@ function renderTimeline(timeline) {
   const events = Array.isArray(timeline.events) ? timeline.events : [];
   const fragment = document.createDocumentFragment();
   fragment.append(el("p", { class: "timeline-summary" },
-    "Execution ", el("span", { class: "badge" }, String(timeline.status || "unknown"))));
+    "Execution ", el("span", { class: "badge" }, String(timeline.status || "unknown")),
+    typeof timeline.executionName === "string" && timeline.executionName
+      ? [" · ", el("a", { href: `#/executions/${encodeURIComponent(timeline.executionName)}`, class: "execution-open" },
+        "Open in the execution console")]
+      : null));
   if (events.length === 0) {
     fragment.append(el("p", { class: "muted" }, timeline.status === "PENDING"
       ? "The pipeline hasn't started yet for this image."
