@@ -131,6 +131,13 @@ impl Execution {
         self.file.as_ref().map(|f| f.with_extension("mapruns").join(key))
     }
 
+    /// Removes the Map Runs' progress files once the execution has ended.
+    fn remove_map_runs(&self) {
+        if let Some(dir) = self.file.as_ref().map(|f| f.with_extension("mapruns")) {
+            let _ = std::fs::remove_dir_all(dir);
+        }
+    }
+
     /// Persists the record now (used after the start event).
     pub fn save(&self) {
         let rec = self.lock();
@@ -151,6 +158,7 @@ impl Execution {
             rec.checkpoint = None;
             self.persist(&rec);
         }
+        self.remove_map_runs();
         self.done.send_replace(true);
     }
 
@@ -190,6 +198,7 @@ impl Execution {
             rec.checkpoint = None;
             self.persist(&rec);
         }
+        self.remove_map_runs();
         self.done.send_replace(true);
     }
 

@@ -8,7 +8,8 @@
 //! inputs (`children.jsonl`, written once the items are read, so a resumed run never re-reads
 //! S3) and one line per finished child (`results.jsonl`). A run resumed after a crash skips the
 //! children already finished and runs the others again (a child running at the crash runs twice:
-//! at-least-once, as AWS's redrive of a Map Run).
+//! at-least-once, as AWS's redrive of a Map Run). The files stay until the execution ends, so a
+//! crash after the Map finished but before the next state's checkpoint runs no child again.
 
 use crate::definition::{Machine, Seconds};
 use crate::distributed::{resources, Distributed, ItemBatcher, ItemReader, Percentage};
@@ -158,9 +159,8 @@ impl Runner {
                 self.emit(cur, "MapStateFailed", None);
             }
         }
-        if let Some(store) = store {
-            store.remove();
-        }
+        // The run's files stay until the execution ends: a crash before the next checkpoint
+        // resumes this Map with every child finished, so none runs again.
         result
     }
 
@@ -755,10 +755,6 @@ impl RunStore {
         if let Err(e) = write() {
             tracing::warn!(dir = %self.0.display(), error = %e, "could not record a child's result; it runs again after a restart");
         }
-    }
-
-    fn remove(self) {
-        let _ = std::fs::remove_dir_all(&self.0);
     }
 }
 
