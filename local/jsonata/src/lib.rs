@@ -18,8 +18,10 @@
 //!
 //! # Not supported
 //! - the parent operator `%` and the focus/index binding operators `@` and `#` (code `U1000`);
-//! - XPath picture strings: `$formatNumber`, `$formatInteger`, `$parseInteger`, and the picture
-//!   and timezone arguments of `$now`, `$fromMillis` and `$toMillis` (code `U1000`);
+//! - XPath number pictures (`$formatNumber`, `$formatInteger`, `$parseInteger`) and parsing
+//!   timestamps with a picture (`$toMillis(text, picture)`) (code `U1000`); date/time pictures
+//!   for `$now` and `$fromMillis` are supported except numbers in words, roman numerals, week
+//!   numbers and eras;
 //! - custom matcher functions in place of a regular expression (code `U1000`);
 //! - regular expression features Rust's `regex` crate lacks (look-around, back-references);
 //!   match positions count code points, not UTF-16 units;

@@ -31,8 +31,7 @@ fn iso_string(millis: f64) -> Result<String> {
 }
 
 pub(super) fn now(ctx: &Ctx, args: Args, _: &Val, _: &Env) -> Result<Val> {
-    no_picture(&args, 0, "now")?;
-    Ok(Val::string(iso_string(ctx.now_millis as f64)?))
+    formatted(ctx.now_millis as f64, str_arg(&args, 0), str_arg(&args, 1))
 }
 
 pub(super) fn millis(ctx: &Ctx, _: Args, _: &Val, _: &Env) -> Result<Val> {
@@ -41,9 +40,19 @@ pub(super) fn millis(ctx: &Ctx, _: Args, _: &Val, _: &Env) -> Result<Val> {
 
 pub(super) fn from_millis(_: &Ctx, args: Args, _: &Val, _: &Env) -> Result<Val> {
     let Some(millis) = num_arg(&args, 0) else { return Ok(Val::Undefined) };
-    no_picture(&args, 1, "fromMillis")?;
-    no_picture(&args, 2, "fromMillis")?;
-    Ok(Val::string(iso_string(millis)?))
+    formatted(millis, str_arg(&args, 1), str_arg(&args, 2))
+}
+
+/// ISO 8601 text of `millis`, or the picture/timezone form when either is given.
+fn formatted(millis: f64, picture: Option<&str>, timezone: Option<&str>) -> Result<Val> {
+    if picture.is_none() && timezone.is_none() {
+        return Ok(Val::string(iso_string(millis)?));
+    }
+    if !millis.is_finite() || millis.abs() > 8.64e15 {
+        return Err(Error::new("D3110", format!("Invalid time value: {millis}")));
+    }
+    let picture = picture.unwrap_or("[Y0001]-[M01]-[D01]T[H01]:[m01]:[s01].[f001][Z01:01t]");
+    Ok(Val::string(super::picture::format_millis(millis.trunc() as i64, picture, timezone)?))
 }
 
 static ISO_8601: LazyLock<Option<Regex>> = LazyLock::new(|| {

@@ -6,6 +6,7 @@ mod aws;
 mod collections;
 mod datetime;
 mod numeric;
+mod picture;
 mod strings;
 
 use crate::error::{Error, Result};
