@@ -193,6 +193,7 @@ impl Runner {
             batcher,
             out: Vec::new(),
             bytes: 0,
+            selector_failure: None,
         };
         match &spec.dist.reader {
             Some(reader) => {
@@ -200,11 +201,13 @@ impl Runner {
                     Some(m) => resolve_count(m, effective, "MaxItemsPath")?,
                     None => u64::MAX,
                 };
-                self.read_items(visit, reader, effective, ctx, max, &mut children).await?;
+                let read = self.read_items(visit, reader, effective, ctx, max, &mut children).await;
+                children.selector_failure.take().map_or(read, Err)?;
             }
             None => {
                 for item in crate::exec::select_items(visit, spec.items_path, effective)? {
-                    children.push(item).map_err(reader_failed)?;
+                    let pushed = children.push(item).map_err(reader_failed);
+                    children.selector_failure.take().map_or(pushed, Err)?;
                 }
             }
         }
@@ -559,6 +562,8 @@ struct Children<'a> {
     batcher: Option<Batcher>,
     out: Vec<(String, u64)>,
     bytes: usize,
+    /// Why ItemSelector failed on an item, which stops the reading.
+    selector_failure: Option<StatesError>,
 }
 
 impl Children<'_> {
@@ -570,7 +575,14 @@ impl Children<'_> {
             None => item,
             Some(selector) => {
                 self.ctx["Map"] = json!({"Item": {"Index": self.index, "Value": item}});
-                selector.eval(self.effective, &self.ctx).map_err(|e| format!("ItemSelector: {}", e.cause))?
+                match selector.eval(self.effective, &self.ctx) {
+                    Ok(selected) => selected,
+                    Err(e) => {
+                        // Reported as it is (States.Runtime ...), not as a reader failure.
+                        self.selector_failure = Some(e);
+                        return Err("ItemSelector failed".into());
+                    }
+                }
             }
         };
         self.index += 1;

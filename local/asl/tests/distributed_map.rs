@@ -580,11 +580,16 @@ async fn the_keys_written_by_result_writer_are_the_only_objects_added() {
 #[tokio::test]
 async fn bad_paths_in_the_distributed_fields_are_runtime_errors() {
     let world = World::echo();
+    world.put("one.json", "[1]");
     let cases = [
         json!({"ItemsPath": "$.items", "ToleratedFailurePercentagePath": "$.pct"}),
         json!({"ItemsPath": "$.items", "ToleratedFailureCountPath": "$.missing"}),
         json!({"ItemsPath": "$.items", "MaxConcurrencyPath": "$.pct"}),
         json!({"ItemsPath": "$.items", "ItemBatcher": {"MaxInputBytesPerBatchPath": "$.pct"}}),
+        json!({"ItemsPath": "$.items", "ItemSelector": {"v.$": "$.nothing"}}),
+        json!({"ItemReader": {"Resource": "arn:aws:states:::s3:getObject", "ReaderConfig": {"InputType": "JSON"},
+                              "Parameters": {"Bucket": "data", "Key": "one.json"}},
+               "ItemSelector": {"v.$": "$$.Map.Item.Value.nothing"}}),
     ];
     for fields in cases {
         let (d, _) = run(&dmap(fields.clone()), json!({"items": [1], "pct": "lots"}), world.clone()).await;
