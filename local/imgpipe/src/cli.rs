@@ -193,6 +193,25 @@ pub enum Command {
         #[arg(long)]
         min_confidence: Option<f32>,
     },
+    /// Run the pipeline again over stored uploads (statemachine/reprocess.asl.json): all of them,
+    /// only those with a status, or only those labelled by a model other than the current ones.
+    /// Prints how many were re-processed, skipped and failed; exit 1 if any failed.
+    Reprocess {
+        /// Only keys under this prefix (under uploads/).
+        #[arg(long, default_value = "uploads/")]
+        prefix: String,
+        /// Only uploads whose record has this status.
+        #[arg(long, value_parser = ["DONE", "REJECTED", "FAILED"], ignore_case = true)]
+        status: Option<String>,
+        /// Only DONE uploads labelled by a model other than the current local models.
+        #[arg(long)]
+        stale_model: bool,
+        /// Print the summary as JSON.
+        #[arg(long)]
+        json: bool,
+        #[command(flatten)]
+        stack: StackArgs,
+    },
     /// Step Functions tools.
     Sfn {
         #[command(subcommand)]

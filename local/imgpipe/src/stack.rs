@@ -21,6 +21,13 @@ use crate::storage::{DependencyFaults, Ports, Storage, StorageOptions};
 pub const PIPELINE_DEFINITION: &str = include_str!("../../../statemachine/pipeline.asl.json");
 /// Name of the local state machine.
 pub const STATE_MACHINE_NAME: &str = "imgpipe-pipeline";
+/// The re-processing definition shipped with this build (`statemachine/reprocess.asl.json`).
+pub const REPROCESS_DEFINITION: &str = include_str!("../../../statemachine/reprocess.asl.json");
+/// Name of the local re-processing state machine (`imgpipe reprocess` runs it).
+pub const REPROCESS_STATE_MACHINE_NAME: &str = "imgpipe-reprocess";
+
+/// Told of every Task that succeeded: its context and its result (progress displays).
+pub type TaskHook = Arc<dyn Fn(&asl::TaskContext, &serde_json::Value) + Send + Sync>;
 
 /// What the stack runs besides storage.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -51,6 +58,8 @@ pub struct StackOptions {
     pub allowed_origins: Vec<String>,
     /// Pipeline steps that run at once; the rest queue (at least 1).
     pub max_running_tasks: usize,
+    /// Called after each Task that succeeded (`imgpipe reprocess` counts its progress with it).
+    pub on_task_done: Option<TaskHook>,
     /// Errors the embedded S3 and DynamoDB answer a share of requests with (`IMGPIPE_S3_FAULTS`,
     /// `IMGPIPE_DYNAMODB_FAULTS`).
     pub dependency_faults: DependencyFaults,
@@ -146,6 +155,10 @@ async fn start_engine(
     invoker: Arc<LocalInvoker>,
     events: mpsc::UnboundedReceiver<s3_endpoint::ObjectCreated>,
 ) -> anyhow::Result<Arc<asl::Engine>> {
+    let invoker: Arc<dyn asl::TaskInvoker> = match &opts.on_task_done {
+        Some(hook) => Arc::new(Observed { inner: invoker, hook: hook.clone() }),
+        None => invoker,
+    };
     let engine = asl::Engine::open(
         opts.data_dir.join("executions"),
         invoker,
@@ -160,6 +173,7 @@ async fn start_engine(
     let text = opts.definition.as_deref().unwrap_or(PIPELINE_DEFINITION);
     let definition = asl::Definition::parse(&asl::Definition::substitute(text, &substitutions())?)?;
     let state_machine_arn = engine.register_state_machine(STATE_MACHINE_NAME, definition);
+    engine.register_state_machine(REPROCESS_STATE_MACHINE_NAME, reprocess_definition(config)?);
     let engine = Arc::new(engine);
     let resumed = engine.resume_unfinished().await;
     if resumed > 0 {
@@ -175,6 +189,33 @@ async fn start_engine(
         clients.region(),
     ));
     Ok(engine)
+}
+
+/// `statemachine/reprocess.asl.json` with the local function ARNs and this stack's buckets.
+pub fn reprocess_definition(config: &Config) -> anyhow::Result<asl::Definition> {
+    let mut values = substitutions();
+    values.insert("InputBucket".into(), config.input_bucket.clone());
+    values.insert("OutputBucket".into(), config.output_bucket.clone());
+    Ok(asl::Definition::parse(&asl::Definition::substitute(REPROCESS_DEFINITION, &values)?)?)
+}
+
+/// The invoker with a [`TaskHook`] told of each Task that succeeded.
+struct Observed {
+    inner: Arc<LocalInvoker>,
+    hook: TaskHook,
+}
+
+impl asl::TaskInvoker for Observed {
+    fn invoke(&self, resource: &str, input: serde_json::Value, ctx: asl::TaskContext) -> asl::TaskFuture<'_> {
+        let task = self.inner.invoke(resource, input, ctx.clone());
+        Box::pin(async move {
+            let result = task.await;
+            if let Ok(output) = &result {
+                (self.hook)(&ctx, output);
+            }
+            result
+        })
+    }
 }
 
 /// The local EventBridge rule: "Object Created" in the input bucket under `uploads/` starts the

@@ -263,3 +263,88 @@ async fn objects_that_are_not_uploads_are_skipped_and_bad_input_is_refused() {
         assert_eq!(err.error_type(), "InternalError", "{bad}: {err}");
     }
 }
+
+// ------------------------------------------------------------------ `imgpipe reprocess`, the real binary
+
+fn imgpipe(args: &[&str], data: &std::path::Path) -> (Option<i32>, Value, String) {
+    let out = imgpipe_e2e::serve::imgpipe_command().args(args).arg("--data").arg(data).output().expect("run imgpipe");
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    let json =
+        serde_json::from_str(&stdout).unwrap_or_else(|e| panic!("stdout is not JSON ({e}):\n{stdout}\n{stderr}"));
+    (out.status.code(), json, stderr)
+}
+
+fn label_names(image: &Value) -> Vec<String> {
+    image["labels"].as_array().into_iter().flatten().filter_map(|l| l["name"].as_str().map(str::to_string)).collect()
+}
+
+/// Rewrites the record of `id` in the data dir's table as `change` says (imgpipe not running).
+async fn edit_record(data: &std::path::Path, id: &str, change: impl FnOnce(&mut ImageRecord)) {
+    let storage = imgpipe::storage::Storage::start(imgpipe::storage::StorageOptions {
+        data_dir: data.to_path_buf(),
+        config: imgpipe_core::Config::default(),
+        credentials: None,
+        allowed_origins: vec![],
+    })
+    .await
+    .expect("opening the data dir's storage");
+    let mut record = storage.table.get_image(id, true).await.expect("reading").expect("the record");
+    change(&mut record);
+    let item = record.to_item().expect("encoding");
+    let put = storage.clients.dynamo.put_item().table_name(storage.table.name()).set_item(Some(item));
+    put.send().await.expect("writing the record");
+}
+
+#[tokio::test]
+async fn imgpipe_reprocess_relabels_stale_images_and_the_api_shows_the_new_labels() {
+    let data = imgpipe_e2e::serve::TempDir::new("imgpipe-reprocess");
+    let photo = imgpipe_e2e::serve::test_photo("chelsea.png");
+    let (code, rows, stderr) = imgpipe(&["process", "--json", photo.to_str().unwrap()], data.path());
+    assert_eq!(code, Some(0), "{rows}\n{stderr}");
+    let id = rows[0]["imageId"].as_str().expect("an image id").to_string();
+    let (_, shown, _) = imgpipe(&["show", &id], data.path());
+    let current = shown["modelVersion"].as_str().expect("the models that labelled it").to_string();
+    assert!(label_names(&shown).contains(&"Cat".to_string()), "{shown}");
+
+    // Nothing is stale yet; then the record says an older detector labelled it.
+    let (code, summary, stderr) = imgpipe(&["reprocess", "--stale-model", "--json"], data.path());
+    assert_eq!(code, Some(0), "{summary}\n{stderr}");
+    assert_eq!((summary["reprocessed"].as_u64(), summary["skipped"].as_u64()), (Some(0), Some(1)), "{summary}");
+    edit_record(data.path(), &id, |r| {
+        if let Some(labels) = r.labels.as_mut() {
+            labels.models = vec!["ssd_mobilenet_v2_coco@000000000000".into()];
+            labels.model_version = "ssd_mobilenet_v2_coco@000000000000".into();
+            labels.labels.retain(|l| l.name != "Cat");
+        }
+    })
+    .await;
+    let (_, stale, _) = imgpipe(&["show", &id], data.path());
+    assert!(!label_names(&stale).contains(&"Cat".to_string()), "{stale}");
+    assert_eq!(stale["modelVersion"], "ssd_mobilenet_v2_coco@000000000000");
+
+    let (code, summary, stderr) = imgpipe(&["reprocess", "--stale-model", "--json"], data.path());
+    assert_eq!(code, Some(0), "{summary}\n{stderr}");
+    assert_eq!(summary["status"], "SUCCEEDED");
+    assert_eq!((summary["reprocessed"].as_u64(), summary["failed"].as_u64()), (Some(1), Some(0)), "{summary}");
+
+    // Read back through the API: the current models' labels, the same owner and creation time.
+    let (_, after, _) = imgpipe(&["show", &id], data.path());
+    assert_eq!(after["status"], "DONE");
+    assert_eq!(after["modelVersion"].as_str(), Some(current.as_str()), "{after}");
+    assert!(label_names(&after).contains(&"Cat".to_string()), "the model's labels are back: {after}");
+    assert_eq!(after["createdAt"], shown["createdAt"]);
+    let (_, found, _) = imgpipe(&["query", "--label", "Cat"], data.path());
+    let ids: Vec<&str> =
+        found["items"].as_array().into_iter().flatten().filter_map(|i| i["imageId"].as_str()).collect();
+    assert_eq!(ids, vec![id.as_str()], "one label item for the image: {found}");
+
+    // A bad prefix is refused before anything runs.
+    let out = imgpipe_e2e::serve::imgpipe_command()
+        .args(["reprocess", "--prefix", "thumbnails/", "--data"])
+        .arg(data.path())
+        .output()
+        .expect("run imgpipe");
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("uploads/"));
+}

@@ -3,6 +3,7 @@
 pub mod detect;
 pub mod env;
 pub mod process;
+pub mod reprocess;
 pub mod serve;
 pub mod sfn;
 pub mod thumbnail;
@@ -92,6 +93,10 @@ pub async fn run(command: Command) -> anyhow::Result<ExitCode> {
             let path = format!("/images?label={}&minConfidence={min_confidence}&limit={limit}", urlencode(&label));
             api_get(&stack, &claims, &path, "").await
         }
+        Command::Reprocess { prefix, status, stale_model, json, stack } => {
+            let opts = stack_options(&stack, Runner::Engine)?;
+            reprocess::run(reprocess::ReprocessArgs { prefix, status, stale_model, json }, opts).await
+        }
         Command::Env { data } => env::run(&data.unwrap_or_else(default_data_dir)),
         Command::Users { command, data } => users::run(command, &data.unwrap_or_else(default_data_dir)).await,
         Command::Thumbnail { files, out, sizes, quality } => thumbnail::run(&files, &out, &sizes, quality),
@@ -124,6 +129,7 @@ fn stack_options(args: &StackArgs, runner: Runner) -> anyhow::Result<StackOption
         allowed_origins: Vec::new(),
         max_running_tasks: args.max_tasks.map(usize::from).unwrap_or_else(default_max_tasks),
         ports: Ports::ANY,
+        on_task_done: None,
     })
 }
 
