@@ -153,8 +153,9 @@ def wait_ended(aws: Aws, arn: str) -> dict:
 
 def test_stepfunctions_runs_a_hand_made_object_created_event(aws, workdir):
     machines = aws.json("stepfunctions", "list-state-machines")["stateMachines"]
-    assert [m["name"] for m in machines] == ["imgpipe-pipeline"]
-    machine = machines[0]["stateMachineArn"]
+    by_name = {m["name"]: m["stateMachineArn"] for m in machines}
+    assert "imgpipe-pipeline" in by_name, machines
+    machine = by_name["imgpipe-pipeline"]
     described = aws.json("stepfunctions", "describe-state-machine", "--state-machine-arn", machine)
     shipped = json.loads((ROOT / "statemachine/pipeline.asl.json").read_text())
     assert json.loads(described["definition"])["States"].keys() == shipped["States"].keys()
@@ -208,7 +209,8 @@ def test_stepfunctions_runs_a_hand_made_object_created_event(aws, workdir):
 
 def test_a_long_running_execution_is_stopped(waiting_stack, workdir):
     aws = Aws(env_lines(waiting_stack.data), workdir)
-    machine = aws.json("stepfunctions", "list-state-machines")["stateMachines"][0]["stateMachineArn"]
+    machines = aws.json("stepfunctions", "list-state-machines")["stateMachines"]
+    machine = next(m["stateMachineArn"] for m in machines if m["name"] == "imgpipe-pipeline")
     arn = aws.json("stepfunctions", "start-execution", "--state-machine-arn", machine, "--input", "{}")["executionArn"]
     assert aws.json("stepfunctions", "describe-execution", "--execution-arn", arn)["status"] == "RUNNING"
     running = aws.json("stepfunctions", "list-executions", "--state-machine-arn", machine, "--status-filter", "RUNNING")
