@@ -194,14 +194,20 @@ impl<'l> Ctx<'l> {
         Ok(())
     }
 
-    /// Charges for a produced string and checks its size.
-    pub fn check_string(&self, s: &str) -> Result<()> {
+    /// Checks a string being built against the size limit (without charging for it).
+    pub fn check_string_size(&self, s: &str) -> Result<()> {
         if s.len() > self.limits.max_string_bytes {
             return Err(Error::new(
                 "U1003",
                 format!("A string would exceed the limit of {} bytes", self.limits.max_string_bytes),
             ));
         }
+        Ok(())
+    }
+
+    /// Charges for a produced string and checks its size.
+    pub fn check_string(&self, s: &str) -> Result<()> {
+        self.check_string_size(s)?;
         self.charge(s.len() as u64 / 64)
     }
 

@@ -185,3 +185,13 @@ fn top_level_arrays_are_one_input_value() {
     let sum = Expression::parse("$sum($)").unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(sum.evaluate(Some(&input), &Map::new()), Ok(Some(json!(6))));
 }
+
+#[test]
+fn ordinary_work_on_a_large_payload_fits_the_budget() {
+    let text = "ab".repeat(50_000);
+    let input = json!({"text": text, "ids": (0..20_000).map(|i| i % 5_000).collect::<Vec<_>>()});
+    let run = |expression: &str| Expression::parse(expression).and_then(|e| e.evaluate(Some(&input), &Map::new()));
+    assert_eq!(run("$length($replace(text, 'a', 'xy'))"), Ok(Some(json!(150_000))));
+    assert_eq!(run("$length($replace(text, /b/, 'c'))"), Ok(Some(json!(100_000))));
+    assert_eq!(run("$count($distinct(ids))"), Ok(Some(json!(5_000))));
+}

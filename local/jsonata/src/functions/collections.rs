@@ -294,10 +294,26 @@ pub(super) fn distinct(ctx: &Ctx, args: Args, _: &Val, _: &Env) -> Result<Val> {
     if a.items.len() <= 1 {
         return Ok(value.clone());
     }
+    // JSON values are compared by their canonical text (serde_json sorts object keys, so this
+    // is deep equality); functions, which have none, by a linear scan.
+    let mut seen = std::collections::HashSet::new();
+    let mut functions: Vec<Val> = Vec::new();
     let mut results: Vec<Val> = Vec::new();
     for item in &a.items {
-        ctx.charge(results.len() as u64 + 1)?;
-        if !results.iter().any(|r| deep_equal(r, item)) {
+        let new = match item.to_json() {
+            Some(json) => {
+                let key = json.to_string();
+                ctx.charge(key.len() as u64 / 64 + 1)?;
+                seen.insert(key)
+            }
+            None => {
+                ctx.charge(functions.len() as u64 + 1)?;
+                let new = !functions.iter().any(|f| deep_equal(f, item));
+                functions.push(item.clone());
+                new
+            }
+        };
+        if new {
             results.push(item.clone());
         }
     }

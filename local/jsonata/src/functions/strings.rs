@@ -354,7 +354,7 @@ pub(super) fn replace(ctx: &Ctx, args: Args, _: &Val, env: &Env) -> Result<Val> 
                 result.push_str(&literal);
                 position += found + pattern.len();
                 count += 1;
-                ctx.check_string(&result)?;
+                ctx.check_string_size(&result)?;
             }
             result.push_str(&s[position..]);
         }
@@ -393,7 +393,7 @@ pub(super) fn replace(ctx: &Ctx, args: Args, _: &Val, env: &Env) -> Result<Val> 
                     }
                     _ => {}
                 }
-                ctx.check_string(&result)?;
+                ctx.check_string_size(&result)?;
                 position = end;
                 count += 1;
                 current = matches.next(ctx)?;
