@@ -68,7 +68,8 @@
 //! ResultWriter WriterConfig, S3 inventory manifests and Map Run redrive/UpdateMapRun are not
 //! supported (rejected at load); a Map Run reads all its items before the first child starts and
 //! holds the child inputs in memory as JSON text, at most 1,000,000 items and 256 MiB (more is
-//! `States.ItemReaderFailed`); children are not listed by [`Engine::list_executions`] (their
+//! `States.ItemReaderFailed`), and each finished child's result entry until the run ends (a
+//! child's output is at most 256 KiB); children are not listed by [`Engine::list_executions`] (their
 //! ARNs are in the result files); EXPRESS children run like STANDARD ones; a Distributed Map
 //! nested in a Parallel branch or a Map iteration is not durable (it restarts with its state).
 
