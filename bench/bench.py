@@ -25,6 +25,7 @@ import time
 import numpy as np
 from PIL import Image, ImageOps
 
+import labels  # bench/labels.py: its section too
 import load  # bench/load.py: its section of the report is kept when this one is rewritten
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -732,6 +733,7 @@ def main():
     p.add_argument("--notes-file", default=os.path.join(HERE, "notes.md"), help="appended to the report")
     args = p.parse_args()
     load_section = load_section_of(args.out)
+    labels_section = labels.section_of(args.out)
     args.function = dict(item.split("=", 1) for item in args.function)
     args.function_env = {}
     only = set(args.only.split(",")) if args.only else {"thumbnails", "validate", "cold_start", "e2e", "model"}
@@ -771,6 +773,8 @@ def main():
     if load_section:
         # bench/load.py's section is its own: put it back where load.py would.
         load.write_section(args.out, load_section)
+    if labels_section:
+        labels.write_section(args.out, labels_section)
     if args.json:
         with open(args.json, "w") as f:
             json.dump(results, f, indent=1, default=str)

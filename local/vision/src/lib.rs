@@ -24,7 +24,7 @@ pub use classifier::{
     CLASSIFIER_SHA256, CLASSIFIER_SIDE,
 };
 pub use custom::{parse_labels, CustomKind, CustomLabeller, CustomModel, CUSTOM_SOURCE};
-pub use labeller::{merge, Labeller, ModelPaths, Timings, CLASSIFIER_SOURCE, LOCAL_SOURCE};
+pub use labeller::{classifier_labels, merge, Labeller, ModelPaths, Timings, CLASSIFIER_SOURCE, LOCAL_SOURCE};
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
