@@ -423,3 +423,11 @@ async fn raw_requests_get_protocol_errors() {
     let get = reqwest::get(format!("{url}/")).await.unwrap();
     assert_eq!(get.status().as_u16(), 404);
 }
+
+#[tokio::test]
+async fn only_loopback() {
+    let engine = Arc::new(Engine::in_memory(Arc::new(Invoker), EngineOptions::default()).unwrap());
+    let listener = TcpListener::bind("0.0.0.0:0").await.unwrap();
+    let refused = sfn_endpoint::start(Config::new(ACCESS_KEY, SECRET_KEY, REGION), listener, engine).await;
+    assert!(matches!(refused, Err(sfn_endpoint::Error::NotLoopback(_))));
+}
