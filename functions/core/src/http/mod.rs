@@ -29,7 +29,7 @@ pub use timeline::Executions;
 pub struct ApiState {
     pub config: Config,
     pub clients: Clients,
-    /// Execution history source: Step Functions on AWS, the embedded engine locally.
+    /// The pipeline's executions and their histories: Step Functions on AWS, the embedded engine locally.
     pub executions: Option<Arc<dyn Executions>>,
 }
 
