@@ -11,6 +11,10 @@ use crate::http::failure::ClientFailure;
 /// What a hidden value is replaced with.
 pub const HIDDEN: &str = "(hidden)";
 
+/// Longest payload shown, in bytes of JSON text (Step Functions allows 256 KiB per payload; a
+/// history of such would make a page of many megabytes).
+pub const MAX_PAYLOAD_BYTES: usize = 64 * 1024;
+
 /// Keys whose values are never shown: AWS account ids and the S3 event's request facts.
 const HIDDEN_KEYS: [&str; 7] =
     ["account", "requester", "source-ip-address", "request-id", "resources", "roleArn", "RoleArn"];
@@ -18,8 +22,11 @@ const HIDDEN_KEYS: [&str; 7] =
 const CAUSE_KEYS: [&str; 3] = ["Cause", "cause", "errorMessage"];
 
 /// A JSON text payload as shown: parsed and redacted; a text that is not JSON is shown as a
-/// (redacted) string.
+/// (redacted) string, and one over [`MAX_PAYLOAD_BYTES`] as a note of its size.
 pub fn payload(text: &str) -> Value {
+    if text.len() > MAX_PAYLOAD_BYTES {
+        return Value::String(format!("(not shown: {} bytes)", text.len()));
+    }
     match serde_json::from_str::<Value>(text) {
         Ok(value) => redact(value),
         Err(_) => redact(Value::String(text.to_string())),
@@ -118,5 +125,7 @@ mod tests {
         // serde_json refuses nesting past 128 levels: such a text is shown as a string.
         let deep = format!("{}{}", "[".repeat(10_000), "]".repeat(10_000));
         assert!(payload(&deep).is_string());
+        let big = format!("[{}1]", "1,".repeat(MAX_PAYLOAD_BYTES));
+        assert_eq!(payload(&big), json!(format!("(not shown: {} bytes)", big.len())));
     }
 }
