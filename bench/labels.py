@@ -9,7 +9,7 @@ docs/performance.md (between its markers; the other sections stay as they are).
 - `imgpipe process` on the mate-backgrounds photos with both models: images/s, cores used, peak RSS.
 
 Usage: python labels.py --labels-bin EXAMPLE --imgpipe BIN --tflite MODEL.tflite --litert-python PY
-       --photos MATE_DIR [--rounds 3] [--out docs/performance.md]
+       --photos MATE_DIR [--rounds 3] [--load-json LOAD.json] [--out docs/performance.md]
 """
 
 import argparse
@@ -118,6 +118,10 @@ def section(s, p, args):
     w.append(f"| CPU time ÷ wall time (incl. start and model load, {p['wall']:.1f} s) | {p['cores']:.2f} cores |")
     w.append(f"| DetectLabels step, median ms per image in the engine | {p['detect_step_ms']:.0f} |")
     w.append(f"| peak RSS of the process | {p['rss'] / 2**20:.0f} MiB |")
+    for run in serve_runs(args):
+        w.append(f"| `imgpipe serve` under bench/load.py ({run['name']}: {run['uploads']} uploads, {run['clients']} "
+                 f"clients, {run['by_status']}, load average {run['load_average'][0]:.1f} → "
+                 f"{run['load_average'][1]:.1f}): peak RSS | **{run['peak_rss_bytes'] / 2**20:.0f} MiB** |")
     w += ["", "| target (issue 13) | measured | |", "|---|---|---|"]
     w.append(f"| detector alone ≤ 100 ms, one core | {s['detector_ms']:.0f} ms | {ok(s['detector_ms'] <= 100)} |")
     w.append(f"| detector + classifier ≤ 180 ms | {s['sequential_ms']:.0f} ms in sequence on one core, "
@@ -128,6 +132,14 @@ def section(s, p, args):
              f"{p['cores']:.2f} cores | {ok(p['images_per_s'] >= 3.5)} |")
     w += ["", END]
     return "\n".join(w)
+
+
+def serve_runs(args):
+    """The runs of a bench/load.py --json file given with --load-json (serve's peak RSS)."""
+    if not args.load_json:
+        return []
+    with open(args.load_json) as f:
+        return json.load(f)
 
 
 def write_section(path, text):
@@ -164,6 +176,7 @@ def main():
     p.add_argument("--rounds", type=int, default=3)
     p.add_argument("--out", default=os.path.join(HERE, "..", "docs", "performance.md"))
     p.add_argument("--json", help="also write the raw results here")
+    p.add_argument("--load-json", help="a bench/load.py --json result with both models: its serve peak RSS is reported")
     args = p.parse_args()
     photos = [os.path.join(args.photos, x) for x in SPEED_SET]
     s = speed(args, photos)
