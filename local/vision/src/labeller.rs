@@ -57,10 +57,7 @@ impl ModelPaths {
         if let Some(custom) = &self.custom {
             for path in [&custom.model, &custom.labels] {
                 if !path.is_file() {
-                    return Err(VisionError::CustomModel {
-                        path: path.clone(),
-                        message: "no such file".to_string(),
-                    });
+                    return Err(VisionError::CustomModel { path: path.clone(), message: "no such file".to_string() });
                 }
             }
         }

@@ -75,7 +75,10 @@ fn a_missing_classifier_file_is_named_before_anything_loads() {
     std::fs::write(&detector, b"x").unwrap();
     let mut paths = vision::ModelPaths::beside(&detector);
     let err = vision::Labeller::load(&paths).unwrap_err();
-    assert!(matches!(&err, VisionError::ClassifierNotFound { path } if path.ends_with("efficientnet_lite3.onnx")), "{err:?}");
+    assert!(
+        matches!(&err, VisionError::ClassifierNotFound { path } if path.ends_with("efficientnet_lite3.onnx")),
+        "{err:?}"
+    );
     let message = err.to_string();
     assert!(message.contains(&dir.display().to_string()) && message.contains("scripts/fetch-model.sh"), "{message}");
 
