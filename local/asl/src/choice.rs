@@ -2,6 +2,7 @@
 
 use crate::error::StatesError;
 use crate::path::Path;
+use crate::template::Scope;
 use crate::time;
 use serde_json::{Map, Value};
 use std::cmp::Ordering;
@@ -182,12 +183,13 @@ impl Rule {
         Ok(Rule::Leaf { variable, test })
     }
 
-    /// Evaluates against the Choice state's effective input.
-    pub fn eval(&self, input: &Value) -> Result<bool, StatesError> {
+    /// Evaluates against the Choice state's effective input (`$$` paths read the context
+    /// object, `$name` paths a variable).
+    pub fn eval(&self, input: &Value, scope: &Scope) -> Result<bool, StatesError> {
         match self {
             Rule::And(rules) => {
                 for r in rules {
-                    if !r.eval(input)? {
+                    if !r.eval(input, scope)? {
                         return Ok(false);
                     }
                 }
@@ -195,15 +197,15 @@ impl Rule {
             }
             Rule::Or(rules) => {
                 for r in rules {
-                    if r.eval(input)? {
+                    if r.eval(input, scope)? {
                         return Ok(true);
                     }
                 }
                 Ok(false)
             }
-            Rule::Not(r) => Ok(!r.eval(input)?),
+            Rule::Not(r) => Ok(!r.eval(input, scope)?),
             Rule::Leaf { variable, test } => {
-                let value = variable.select(input);
+                let value = variable.select_in(input, scope);
                 if let Test::Type { test: TypeTest::Present, expected } = test {
                     let present = match &value {
                         None => false,
@@ -236,7 +238,7 @@ impl Rule {
                     Test::Compare { family, relation, operand } => {
                         let other = match operand {
                             Operand::Literal(v) => v.clone(),
-                            Operand::Path(p) => p.select(input).ok_or_else(|| {
+                            Operand::Path(p) => p.select_in(input, scope).ok_or_else(|| {
                                 StatesError::runtime(format!(
                                     "Invalid path '{}': the Choice state's condition path references an invalid value",
                                     p.text()

@@ -3,14 +3,15 @@
 use crate::choice::Rule;
 use crate::distributed::{self, Distributed};
 use crate::error::{names, DefinitionError, Problem};
-use crate::path::Path;
+use crate::path::{check_variable_name, Path};
+use crate::query::{Expr, JTemplate};
 use crate::template::{Dynamic, Template};
 use crate::time;
 use serde_json::{Map, Value};
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::Arc;
 
-/// A validated state machine definition (States Language, JSONPath query language).
+/// A validated state machine definition (States Language, JSONPath or JSONata query language).
 ///
 /// Build it with [`Definition::parse`]; fill `${Name}` placeholders first with
 /// [`Definition::substitute`].
@@ -25,9 +26,8 @@ impl Definition {
     pub fn parse(text: &str) -> Result<Definition, DefinitionError> {
         let value: Value = serde_json::from_str(text).map_err(|e| DefinitionError::Json(e.to_string()))?;
         let obj = value.as_object().ok_or_else(|| invalid("the definition must be a JSON object"))?;
-        if let Some(ql) = obj.get("QueryLanguage") {
-            check_query_language(ql, "the definition")?;
-        }
+        let jsonata =
+            query_language(obj.get("QueryLanguage"), false).map_err(|e| invalid(format!("the definition: {e}")))?;
         for key in obj.keys() {
             if !["StartAt", "States", "Comment", "Version", "TimeoutSeconds", "QueryLanguage"].contains(&key.as_str()) {
                 return Err(invalid(format!("unknown top-level field '{key}'")));
@@ -38,7 +38,7 @@ impl Definition {
                 return Err(invalid("'Version' must be a string"));
             }
         }
-        let mut machine = parse_machine(obj, "the definition").map_err(DefinitionError::Invalid)?;
+        let mut machine = parse_machine(obj, "the definition", jsonata).map_err(DefinitionError::Invalid)?;
         machine.timeout_seconds = match obj.get("TimeoutSeconds") {
             None => None,
             Some(v) => Some(positive_int(v).ok_or_else(|| invalid("'TimeoutSeconds' must be a positive integer"))?),
@@ -85,13 +85,17 @@ fn invalid(msg: impl Into<String>) -> DefinitionError {
     DefinitionError::Invalid(Problem::Machine(msg.into()))
 }
 
-fn check_query_language(v: &Value, owner: &str) -> Result<(), DefinitionError> {
-    match v.as_str() {
-        Some("JSONPath") => Ok(()),
-        Some("JSONata") => Err(invalid(format!(
-            "{owner} uses QueryLanguage JSONata, which this engine does not support (use JSONPath)"
-        ))),
-        _ => Err(invalid(format!("{owner}: QueryLanguage must be \"JSONPath\""))),
+/// `QueryLanguage`: `true` for JSONata; absent, the enclosing one (`inherited`). A JSONata
+/// state machine may not hold JSONPath states.
+fn query_language(v: Option<&Value>, inherited: bool) -> Result<bool, String> {
+    match v.map(Value::as_str) {
+        None => Ok(inherited),
+        Some(Some("JSONata")) => Ok(true),
+        Some(Some("JSONPath")) if inherited => {
+            Err("QueryLanguage JSONPath is not allowed inside a JSONata state machine".into())
+        }
+        Some(Some("JSONPath")) => Ok(false),
+        _ => Err("QueryLanguage must be \"JSONPath\" or \"JSONata\"".into()),
     }
 }
 
@@ -117,6 +121,39 @@ pub(crate) struct State {
     pub catch: Vec<Catcher>,
     /// `None` for an end state (and for Choice, Succeed and Fail).
     pub next: Option<String>,
+    /// QueryLanguage JSONata (its InputPath, OutputPath and ResultPath are then `$`).
+    pub jsonata: bool,
+    /// JSONata `Arguments` (Task, Parallel).
+    pub arguments: Option<JTemplate>,
+    /// JSONata `Output`.
+    pub output: Option<JTemplate>,
+    pub assign: Option<Assign>,
+}
+
+/// An `Assign` field: variable names and their values, evaluated after the state.
+#[derive(Debug)]
+pub(crate) enum Assign {
+    /// JSONPath: `.$` keys are Paths or intrinsic functions (`$` is the state's result).
+    Path(Template),
+    /// JSONata: `{% … %}` strings anywhere in the values.
+    Jsonata(JTemplate),
+}
+
+/// One rule of a Choice state.
+#[derive(Debug)]
+pub(crate) struct ChoiceRule {
+    pub test: ChoiceTest,
+    pub next: String,
+    pub assign: Option<Assign>,
+    pub output: Option<JTemplate>,
+}
+
+/// What a Choice rule checks.
+#[derive(Debug)]
+pub(crate) enum ChoiceTest {
+    Rule(Rule),
+    /// JSONata `Condition`: must evaluate to a boolean.
+    Condition(Expr),
 }
 
 #[derive(Debug)]
@@ -129,7 +166,7 @@ pub(crate) enum Kind {
         timeout: Option<Seconds>,
     },
     Choice {
-        choices: Vec<(Rule, String)>,
+        choices: Vec<ChoiceRule>,
         default: Option<String>,
     },
     Wait(WaitFor),
@@ -145,6 +182,10 @@ pub(crate) enum Kind {
         processor: Arc<Machine>,
         items_path: Path,
         item_selector: Option<Template>,
+        /// JSONata `Items` (default: the state input).
+        items: Option<JTemplate>,
+        /// JSONata `ItemSelector`.
+        item_template: Option<JTemplate>,
         max_concurrency: Seconds,
         /// `Some` for ProcessorConfig Mode DISTRIBUTED.
         distributed: Option<Box<Distributed>>,
@@ -167,11 +208,13 @@ impl Kind {
     }
 }
 
-/// A whole number given literally or read from the input with a Reference Path.
+/// A whole number given literally, read from the input with a Reference Path or computed
+/// by a JSONata expression.
 #[derive(Debug, Clone)]
 pub(crate) enum Seconds {
     Fixed(u64),
     Path(Path),
+    Expr(Expr),
 }
 
 #[derive(Debug)]
@@ -179,6 +222,7 @@ pub(crate) enum WaitFor {
     Seconds(Seconds),
     Timestamp(String),
     TimestampPath(Path),
+    TimestampExpr(Expr),
 }
 
 /// Fail's Error/Cause: a literal or a Path / intrinsic function (ErrorPath / CausePath).
@@ -186,6 +230,7 @@ pub(crate) enum WaitFor {
 pub(crate) enum Source {
     Fixed(String),
     Dynamic(Dynamic),
+    Expr(Expr),
 }
 
 #[derive(Debug, Clone)]
@@ -198,11 +243,14 @@ pub(crate) struct Retrier {
     pub jitter_full: bool,
 }
 
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 pub(crate) struct Catcher {
     pub errors: Vec<String>,
     pub next: String,
     pub result_path: Option<Path>,
+    /// JSONata `Output` (default: the error output).
+    pub output: Option<JTemplate>,
+    pub assign: Option<Assign>,
 }
 
 /// Does a Retry/Catch `ErrorEquals` list match `error`? As on AWS: `States.Runtime` is never
@@ -219,7 +267,39 @@ pub(crate) fn error_matches(errors: &[String], error: &str) -> bool {
 }
 
 const SUPPORTED_COMMON: &[&str] = &["Type", "Comment", "QueryLanguage"];
-const UNSUPPORTED: &[&str] = &["Assign", "Arguments", "Output", "Credentials"];
+const UNSUPPORTED: &[&str] = &["Credentials"];
+/// Fields of JSONPath states that JSONata states may not have.
+const JSONPATH_ONLY: &[&str] = &[
+    "InputPath",
+    "OutputPath",
+    "ResultPath",
+    "Parameters",
+    "ResultSelector",
+    "Result",
+    "TimeoutSecondsPath",
+    "HeartbeatSecondsPath",
+    "SecondsPath",
+    "TimestampPath",
+    "ErrorPath",
+    "CausePath",
+    "ItemsPath",
+    "MaxConcurrencyPath",
+];
+
+/// Fields only JSONata states have, by state type.
+fn jsonata_fields(kind: &str) -> &'static [&'static str] {
+    match kind {
+        "Task" | "Parallel" => &["Output", "Arguments"],
+        "Map" => &["Output", "Items"],
+        "Fail" => &[],
+        _ => &["Output"],
+    }
+}
+
+/// Does this state type take `Assign`?
+fn takes_assign(kind: &str) -> bool {
+    !matches!(kind, "Succeed" | "Fail")
+}
 
 fn allowed_fields(kind: &str) -> Option<&'static [&'static str]> {
     Some(match kind {
@@ -277,7 +357,7 @@ fn allowed_fields(kind: &str) -> Option<&'static [&'static str]> {
     })
 }
 
-fn parse_machine(obj: &Map<String, Value>, owner: &str) -> Result<Machine, Problem> {
+fn parse_machine(obj: &Map<String, Value>, owner: &str, jsonata: bool) -> Result<Machine, Problem> {
     let start_at = match obj.get("StartAt") {
         Some(Value::String(s)) => s.clone(),
         Some(_) => return Err(Problem::Machine(format!("{owner}: 'StartAt' must be a string"))),
@@ -302,7 +382,7 @@ fn parse_machine(obj: &Map<String, Value>, owner: &str) -> Result<Machine, Probl
             field: None,
             message: "a state must be a JSON object".into(),
         })?;
-        let state = parse_state(name, s)?;
+        let state = parse_state(name, s, jsonata)?;
         states.insert(name.clone(), state);
     }
     // Every transition must name a state of this machine.
@@ -339,7 +419,7 @@ fn targets(state: &State) -> Vec<&str> {
     let mut out: Vec<&str> = state.next.iter().map(|s| s.as_str()).collect();
     out.extend(state.catch.iter().map(|c| c.next.as_str()));
     if let Kind::Choice { choices, default } = &state.kind {
-        out.extend(choices.iter().map(|(_, n)| n.as_str()));
+        out.extend(choices.iter().map(|c| c.next.as_str()));
         out.extend(default.iter().map(|s| s.as_str()));
     }
     out
@@ -367,6 +447,9 @@ fn io_path(s: &Map<String, Value>, key: &str, reference: bool) -> Result<Option<
             if path.context {
                 return Err(format!("{key} cannot use the context object ('$$')"));
             }
+            if path.variable.is_some() {
+                return Err(format!("{key} cannot read a variable"));
+            }
             if reference && !path.is_reference() {
                 return Err(format!("{key} '{p}' must be a Reference Path (only fields and indexes)"));
             }
@@ -379,6 +462,9 @@ fn io_path(s: &Map<String, Value>, key: &str, reference: bool) -> Result<Option<
 fn reference_path(v: &Value, key: &str) -> Result<Path, String> {
     let s = v.as_str().ok_or_else(|| format!("'{key}' must be a string"))?;
     let p = Path::parse(s).map_err(|e| format!("{key}: {e}"))?;
+    if p.variable.is_some() {
+        return Err(format!("{key} cannot read a variable (this engine reads {key} from the input only)"));
+    }
     if !p.is_reference() {
         return Err(format!("{key} '{s}' must be a Reference Path (only fields and indexes)"));
     }
@@ -422,29 +508,28 @@ fn in_field(field: impl Into<String>) -> impl FnOnce(String) -> StateError {
     move |message| StateError::Field { field: Some(field), message }
 }
 
-fn parse_state(name: &str, s: &Map<String, Value>) -> Result<State, Problem> {
-    parse_state_fields(name, s).map_err(|e| e.into_problem(name))
+fn parse_state(name: &str, s: &Map<String, Value>, machine_jsonata: bool) -> Result<State, Problem> {
+    parse_state_fields(name, s, machine_jsonata).map_err(|e| e.into_problem(name))
 }
 
-fn parse_state_fields(name: &str, s: &Map<String, Value>) -> Result<State, StateError> {
-    let kind_name = check_fields(s)?;
-    if let Some(ql) = s.get("QueryLanguage") {
-        check_query_language(ql, &format!("state '{name}'")).map_err(|e| e.to_string())?;
-    }
+fn parse_state_fields(name: &str, s: &Map<String, Value>, machine_jsonata: bool) -> Result<State, StateError> {
+    let jsonata = query_language(s.get("QueryLanguage"), machine_jsonata).map_err(in_field("QueryLanguage"))?;
+    let kind_name = check_fields(s, jsonata)?;
     let (next, end) = transitions(s, matches!(kind_name, "Choice" | "Succeed" | "Fail"))?;
     let retry = parse_retry(s)?;
-    let catch = parse_catch(s)?;
+    let catch = parse_catch(s, jsonata)?;
     let kind = match kind_name {
         "Pass" => Kind::Pass { result: s.get("Result").cloned() },
-        "Task" => parse_task(s)?,
-        "Choice" => parse_choice(s)?,
-        "Wait" => parse_wait(s)?,
+        "Task" => parse_task(s, jsonata)?,
+        "Choice" => parse_choice(s, jsonata)?,
+        "Wait" => parse_wait(s, jsonata)?,
         "Succeed" => Kind::Succeed,
-        "Fail" => {
-            Kind::Fail { error: fail_source(s, "Error", "ErrorPath")?, cause: fail_source(s, "Cause", "CausePath")? }
-        }
-        "Parallel" => parse_parallel(s)?,
-        _ => parse_map(s)?,
+        "Fail" => Kind::Fail {
+            error: fail_source(s, "Error", "ErrorPath", jsonata)?,
+            cause: fail_source(s, "Cause", "CausePath", jsonata)?,
+        },
+        "Parallel" => parse_parallel(s, machine_jsonata)?,
+        _ => parse_map(s, jsonata, machine_jsonata)?,
     };
     let parameters = if matches!(kind, Kind::Map { .. }) { None } else { template(s, "Parameters")? };
     Ok(State {
@@ -458,11 +543,56 @@ fn parse_state_fields(name: &str, s: &Map<String, Value>) -> Result<State, State
         catch,
         next: if end { None } else { next },
         kind,
+        jsonata,
+        arguments: jsonata_template(s, "Arguments")?,
+        output: jsonata_template(s, "Output")?,
+        assign: s.get("Assign").map(|v| parse_assign(v, jsonata)).transpose().map_err(in_field("Assign"))?,
+    })
+}
+
+fn jsonata_template(s: &Map<String, Value>, key: &str) -> Result<Option<JTemplate>, StateError> {
+    s.get(key).map(JTemplate::parse).transpose().map_err(in_field(key))
+}
+
+/// An `Assign` object: each name is a valid variable name; values are parsed for the query
+/// language (`.$` keys only in JSONPath).
+fn parse_assign(v: &Value, jsonata: bool) -> Result<Assign, String> {
+    let obj = v.as_object().ok_or("must be an object of variable names and values")?;
+    for key in obj.keys() {
+        let name = match key.strip_suffix(".$") {
+            Some(_) if jsonata => {
+                return Err(format!("'{key}': JSONata states use \"{{% … %}}\" values, not '.$' keys"))
+            }
+            Some(name) => name,
+            None => key,
+        };
+        check_variable_name(name)?;
+    }
+    if jsonata {
+        Ok(Assign::Jsonata(JTemplate::parse(v)?))
+    } else {
+        Ok(Assign::Path(Template::parse(v, "Assign")?))
+    }
+}
+
+/// A whole-number field: a literal, or in a JSONata state a `{% … %}` expression.
+fn count_field(v: &Value, jsonata: bool, positive: bool) -> Result<Seconds, String> {
+    if jsonata && v.is_string() {
+        return Expr::parse_required(v).map(Seconds::Expr);
+    }
+    let n = if positive { positive_int(v) } else { v.as_u64() };
+    let what = if positive { "a positive integer" } else { "a non-negative integer" };
+    n.map(Seconds::Fixed).ok_or_else(|| {
+        if jsonata {
+            format!("must be {what} or a JSONata expression")
+        } else {
+            format!("must be {what}")
+        }
     })
 }
 
 /// Checks `Type` and that every field is valid for it; returns the type.
-fn check_fields(s: &Map<String, Value>) -> Result<&str, StateError> {
+fn check_fields(s: &Map<String, Value>, jsonata: bool) -> Result<&str, StateError> {
     let kind_name = match s.get("Type") {
         Some(Value::String(t)) => t.as_str(),
         Some(_) => return Err(in_field("Type")("must be a string".into())),
@@ -472,13 +602,32 @@ fn check_fields(s: &Map<String, Value>) -> Result<&str, StateError> {
         format!("unknown state Type '{kind_name}' (expected Task, Pass, Choice, Wait, Succeed, Fail, Parallel or Map)")
     })?;
     for key in s.keys() {
-        if SUPPORTED_COMMON.contains(&key.as_str()) || allowed.contains(&key.as_str()) {
+        let key = key.as_str();
+        if jsonata && JSONPATH_ONLY.contains(&key) && allowed.contains(&key) {
+            return Err(in_field(key)(format!(
+                "is a JSONPath field, not valid in a JSONata state (use {})",
+                jsonata_fields(kind_name).join(" or ")
+            )));
+        }
+        let jsonata_only = jsonata_fields(kind_name).contains(&key);
+        if jsonata_only && !jsonata {
+            return Err(in_field(key)("is only valid in a state with QueryLanguage JSONata".into()));
+        }
+        if SUPPORTED_COMMON.contains(&key) || allowed.contains(&key) || jsonata_only {
             continue;
         }
-        if kind_name == "Map" && distributed::FIELDS.contains(&key.as_str()) {
+        if key == "Assign" && takes_assign(kind_name) {
             continue;
         }
-        if UNSUPPORTED.contains(&key.as_str()) {
+        if kind_name == "Map" && distributed::FIELDS.contains(&key) {
+            if jsonata {
+                return Err(in_field(key)(
+                    "a Distributed Map in a JSONata state is not supported by this engine".into(),
+                ));
+            }
+            continue;
+        }
+        if UNSUPPORTED.contains(&key) {
             return Err(format!("field '{key}' is not supported by this engine").into());
         }
         return Err(format!("field '{key}' is not valid in a {kind_name} state").into());
@@ -519,18 +668,18 @@ fn parse_retry(s: &Map<String, Value>) -> Result<Vec<Retrier>, StateError> {
     Ok(retry)
 }
 
-fn parse_catch(s: &Map<String, Value>) -> Result<Vec<Catcher>, StateError> {
+fn parse_catch(s: &Map<String, Value>, jsonata: bool) -> Result<Vec<Catcher>, StateError> {
     let Some(v) = s.get("Catch") else { return Ok(Vec::new()) };
     let items = v.as_array().ok_or_else(|| in_field("Catch")("must be an array".into()))?;
     let mut catch = Vec::with_capacity(items.len());
     for (i, c) in items.iter().enumerate() {
-        catch.push(parse_catcher(c).map_err(in_field(format!("Catch[{i}]")))?);
+        catch.push(parse_catcher(c, jsonata).map_err(in_field(format!("Catch[{i}]")))?);
     }
     check_all_last(catch.iter().map(|c| &c.errors), "Catch")?;
     Ok(catch)
 }
 
-fn parse_task(s: &Map<String, Value>) -> Result<Kind, StateError> {
+fn parse_task(s: &Map<String, Value>, jsonata: bool) -> Result<Kind, StateError> {
     let resource =
         string_field(s, "Resource").map_err(in_field("Resource"))?.ok_or("'Resource' is required in a Task state")?;
     if resource.is_empty() {
@@ -538,21 +687,19 @@ fn parse_task(s: &Map<String, Value>) -> Result<Kind, StateError> {
     }
     let timeout = match (s.get("TimeoutSeconds"), s.get("TimeoutSecondsPath")) {
         (Some(_), Some(_)) => return Err("use only one of TimeoutSeconds and TimeoutSecondsPath".into()),
-        (Some(v), None) => Some(Seconds::Fixed(
-            positive_int(v).ok_or_else(|| in_field("TimeoutSeconds")("must be a positive integer".into()))?,
-        )),
+        (Some(v), None) => Some(count_field(v, jsonata, true).map_err(in_field("TimeoutSeconds"))?),
         (None, Some(v)) => {
             Some(Seconds::Path(reference_path(v, "TimeoutSecondsPath").map_err(in_field("TimeoutSecondsPath"))?))
         }
         (None, None) => None,
     };
     if let Some(v) = s.get("HeartbeatSeconds") {
-        positive_int(v).ok_or_else(|| in_field("HeartbeatSeconds")("must be a positive integer".into()))?;
+        count_field(v, jsonata, true).map_err(in_field("HeartbeatSeconds"))?;
     }
     Ok(Kind::Task { resource: resource.to_string(), timeout })
 }
 
-fn parse_choice(s: &Map<String, Value>) -> Result<Kind, StateError> {
+fn parse_choice(s: &Map<String, Value>, jsonata: bool) -> Result<Kind, StateError> {
     let items = match s.get("Choices") {
         Some(Value::Array(a)) if !a.is_empty() => a,
         _ => return Err(in_field("Choices")("must be a non-empty array".into())),
@@ -564,14 +711,32 @@ fn parse_choice(s: &Map<String, Value>) -> Result<Kind, StateError> {
         let next = string_field(obj, "Next")
             .map_err(in_field(&field))?
             .ok_or_else(|| in_field(&field)("needs 'Next'".into()))?;
-        let rule = Rule::parse(obj, true).map_err(in_field(&field))?;
-        choices.push((rule, next.to_string()));
+        choices.push(parse_choice_rule(obj, next, jsonata).map_err(in_field(&field))?);
     }
     let default = string_field(s, "Default").map_err(in_field("Default"))?.map(str::to_string);
     Ok(Kind::Choice { choices, default })
 }
 
-fn parse_wait(s: &Map<String, Value>) -> Result<Kind, StateError> {
+/// A Choice rule: JSONata `Condition` (with optional `Assign` and `Output`), or a JSONPath
+/// rule (with optional `Assign`).
+fn parse_choice_rule(obj: &Map<String, Value>, next: &str, jsonata: bool) -> Result<ChoiceRule, String> {
+    let assign = obj.get("Assign").map(|v| parse_assign(v, jsonata)).transpose().map_err(|e| format!("Assign: {e}"))?;
+    if !jsonata {
+        let mut rule = obj.clone();
+        rule.remove("Assign");
+        let test = ChoiceTest::Rule(Rule::parse(&rule, true)?);
+        return Ok(ChoiceRule { test, next: next.to_string(), assign, output: None });
+    }
+    if let Some(k) = obj.keys().find(|k| !["Condition", "Next", "Assign", "Output", "Comment"].contains(&k.as_str())) {
+        return Err(format!("field '{k}' is not valid in a JSONata Choice rule (use Condition)"));
+    }
+    let condition = obj.get("Condition").ok_or("a JSONata Choice rule needs 'Condition'")?;
+    let test = ChoiceTest::Condition(Expr::parse_required(condition).map_err(|e| format!("Condition: {e}"))?);
+    let output = obj.get("Output").map(JTemplate::parse).transpose().map_err(|e| format!("Output: {e}"))?;
+    Ok(ChoiceRule { test, next: next.to_string(), assign, output })
+}
+
+fn parse_wait(s: &Map<String, Value>, jsonata: bool) -> Result<Kind, StateError> {
     let given: Vec<&str> =
         ["Seconds", "SecondsPath", "Timestamp", "TimestampPath"].into_iter().filter(|k| s.contains_key(*k)).collect();
     let [key] = given[..] else {
@@ -583,8 +748,9 @@ fn parse_wait(s: &Map<String, Value>) -> Result<Kind, StateError> {
     let v = &s[key];
     let wrong = |message: &str| in_field(key)(message.to_string());
     Ok(Kind::Wait(match key {
-        "Seconds" => {
-            WaitFor::Seconds(Seconds::Fixed(v.as_u64().ok_or_else(|| wrong("must be a non-negative integer"))?))
+        "Seconds" => WaitFor::Seconds(count_field(v, jsonata, false).map_err(in_field(key))?),
+        "Timestamp" if jsonata && v.as_str().is_some_and(|t| t.starts_with("{%")) => {
+            WaitFor::TimestampExpr(Expr::parse_required(v).map_err(in_field(key))?)
         }
         "SecondsPath" => WaitFor::Seconds(Seconds::Path(reference_path(v, key).map_err(in_field(key))?)),
         "Timestamp" => {
@@ -599,16 +765,19 @@ fn parse_wait(s: &Map<String, Value>) -> Result<Kind, StateError> {
 }
 
 /// A Fail state's Error/Cause: the literal field `lit` or the path/intrinsic field `path`.
-fn fail_source(s: &Map<String, Value>, lit: &str, path: &str) -> Result<Option<Source>, StateError> {
+fn fail_source(s: &Map<String, Value>, lit: &str, path: &str, jsonata: bool) -> Result<Option<Source>, StateError> {
     match (string_field(s, lit).map_err(in_field(lit))?, string_field(s, path).map_err(in_field(path))?) {
         (Some(_), Some(_)) => Err(format!("use only one of {lit} and {path}").into()),
+        (Some(v), None) if jsonata && v.starts_with("{%") => {
+            Ok(Some(Source::Expr(Expr::parse_required(&s[lit]).map_err(in_field(lit))?)))
+        }
         (Some(v), None) => Ok(Some(Source::Fixed(v.to_string()))),
         (None, Some(p)) => Ok(Some(Source::Dynamic(Dynamic::parse(p).map_err(in_field(path))?))),
         (None, None) => Ok(None),
     }
 }
 
-fn parse_parallel(s: &Map<String, Value>) -> Result<Kind, StateError> {
+fn parse_parallel(s: &Map<String, Value>, machine_jsonata: bool) -> Result<Kind, StateError> {
     let items = match s.get("Branches") {
         Some(Value::Array(a)) if !a.is_empty() => a,
         _ => return Err(in_field("Branches")("must be a non-empty array".into())),
@@ -617,22 +786,24 @@ fn parse_parallel(s: &Map<String, Value>) -> Result<Kind, StateError> {
     for (i, b) in items.iter().enumerate() {
         let part = format!("branch {i}");
         let obj = b.as_object().ok_or_else(|| in_field(format!("Branches[{i}]"))("must be an object".into()))?;
-        branches.push(Arc::new(nested_machine(obj, part)?));
+        branches.push(Arc::new(nested_machine(obj, part, machine_jsonata)?));
     }
     Ok(Kind::Parallel { branches })
 }
 
 /// A Parallel branch or a Map processor; its problems are reported as [`Problem::Nested`].
-fn nested_machine(obj: &Map<String, Value>, part: String) -> Result<Machine, StateError> {
+fn nested_machine(obj: &Map<String, Value>, part: String, machine_jsonata: bool) -> Result<Machine, StateError> {
     for key in obj.keys() {
         if !["StartAt", "States", "Comment", "ProcessorConfig", "QueryLanguage"].contains(&key.as_str()) {
             return Err(StateError::Nested { part, problem: Problem::Machine(format!("unknown field '{key}'")) });
         }
     }
-    parse_machine(obj, "this machine").map_err(|problem| StateError::Nested { part, problem })
+    let jsonata = query_language(obj.get("QueryLanguage"), machine_jsonata)
+        .map_err(|e| StateError::Nested { part: part.clone(), problem: Problem::Machine(e) })?;
+    parse_machine(obj, "this machine", jsonata).map_err(|problem| StateError::Nested { part, problem })
 }
 
-fn parse_map(s: &Map<String, Value>) -> Result<Kind, StateError> {
+fn parse_map(s: &Map<String, Value>, jsonata: bool, machine_jsonata: bool) -> Result<Kind, StateError> {
     let (key, proc_value) = match (s.get("ItemProcessor"), s.get("Iterator")) {
         (Some(_), Some(_)) => return Err("use only one of ItemProcessor and Iterator".into()),
         (Some(v), None) => ("ItemProcessor", v),
@@ -641,6 +812,11 @@ fn parse_map(s: &Map<String, Value>) -> Result<Kind, StateError> {
     };
     let obj = proc_value.as_object().ok_or_else(|| in_field(key)("must be an object".into()))?;
     let distributed_mode = processor_mode(obj).map_err(in_field(format!("{key}.ProcessorConfig")))?;
+    if distributed_mode && jsonata {
+        return Err(in_field(format!("{key}.ProcessorConfig"))(
+            "a Distributed Map in a JSONata state is not supported by this engine".into(),
+        ));
+    }
     let distributed = if distributed_mode {
         let parsed = distributed::parse(s).map_err(|(f, m)| in_field(f)(m))?;
         if parsed.reader.is_some() && s.contains_key("ItemsPath") {
@@ -653,7 +829,7 @@ fn parse_map(s: &Map<String, Value>) -> Result<Kind, StateError> {
         }
         None
     };
-    let processor = Arc::new(nested_machine(obj, format!("the {key}"))?);
+    let processor = Arc::new(nested_machine(obj, format!("the {key}"), machine_jsonata)?);
     let items_path = match s.get("ItemsPath") {
         None => Path::parse("$")?,
         Some(v) => reference_path(v, "ItemsPath").map_err(in_field("ItemsPath"))?,
@@ -661,21 +837,21 @@ fn parse_map(s: &Map<String, Value>) -> Result<Kind, StateError> {
     if s.contains_key("ItemSelector") && s.contains_key("Parameters") {
         return Err("use only one of ItemSelector and Parameters".into());
     }
-    let item_selector = match template(s, "ItemSelector")? {
-        Some(t) => Some(t),
-        None => template(s, "Parameters")?,
+    let (item_selector, item_template) = if jsonata {
+        (None, jsonata_template(s, "ItemSelector")?)
+    } else {
+        (template(s, "ItemSelector")?.or(template(s, "Parameters")?), None)
     };
+    let items = jsonata_template(s, "Items")?;
     let max_concurrency = match (s.get("MaxConcurrency"), s.get("MaxConcurrencyPath")) {
         (Some(_), Some(_)) => return Err("use only one of MaxConcurrency and MaxConcurrencyPath".into()),
-        (Some(v), None) => Seconds::Fixed(
-            v.as_u64().ok_or_else(|| in_field("MaxConcurrency")("must be a non-negative integer".into()))?,
-        ),
+        (Some(v), None) => count_field(v, jsonata, false).map_err(in_field("MaxConcurrency"))?,
         (None, Some(v)) => {
             Seconds::Path(reference_path(v, "MaxConcurrencyPath").map_err(in_field("MaxConcurrencyPath"))?)
         }
         (None, None) => Seconds::Fixed(0),
     };
-    Ok(Kind::Map { processor, items_path, item_selector, max_concurrency, distributed })
+    Ok(Kind::Map { processor, items_path, item_selector, items, item_template, max_concurrency, distributed })
 }
 
 /// ProcessorConfig: `true` for Mode DISTRIBUTED (which needs ExecutionType STANDARD or EXPRESS).
@@ -772,14 +948,21 @@ fn parse_retrier(v: &Value) -> Result<Retrier, String> {
     Ok(Retrier { errors, interval_seconds, max_attempts, backoff_rate, max_delay_seconds, jitter_full })
 }
 
-fn parse_catcher(v: &Value) -> Result<Catcher, String> {
+fn parse_catcher(v: &Value, jsonata: bool) -> Result<Catcher, String> {
     let obj = v.as_object().ok_or("a catcher must be an object")?;
+    let (own, other) = if jsonata { ("Output", "ResultPath") } else { ("ResultPath", "Output") };
     for key in obj.keys() {
-        if !["ErrorEquals", "Next", "ResultPath", "Comment"].contains(&key.as_str()) {
+        if key == other {
+            let ql = if jsonata { "JSONata" } else { "JSONPath" };
+            return Err(format!("catcher field '{key}' is not valid in a {ql} state (use {own})"));
+        }
+        if !["ErrorEquals", "Next", own, "Assign", "Comment"].contains(&key.as_str()) {
             return Err(format!("unknown catcher field '{key}'"));
         }
     }
     let errors = error_list(obj.get("ErrorEquals"))?;
     let next = string_field(obj, "Next")?.ok_or("a catcher needs 'Next'")?.to_string();
-    Ok(Catcher { errors, next, result_path: io_path(obj, "ResultPath", true)? })
+    let output = obj.get("Output").map(JTemplate::parse).transpose().map_err(|e| format!("Output: {e}"))?;
+    let assign = obj.get("Assign").map(|v| parse_assign(v, jsonata)).transpose().map_err(|e| format!("Assign: {e}"))?;
+    Ok(Catcher { errors, next, result_path: io_path(obj, "ResultPath", true)?, output, assign })
 }

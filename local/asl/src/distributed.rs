@@ -124,7 +124,7 @@ fn valid_label(l: &str) -> bool {
 fn reference(v: &Value) -> Result<Path, String> {
     let text = v.as_str().ok_or("must be a string")?;
     let p = Path::parse(text)?;
-    if !p.is_reference() || p.context {
+    if !p.is_reference() || p.context || p.variable.is_some() {
         return Err(format!("'{text}' must be a Reference Path (only fields and indexes)"));
     }
     Ok(p)

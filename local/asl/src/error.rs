@@ -94,6 +94,8 @@ pub mod names {
     pub const RESULT_WRITER_FAILED: &str = "States.ResultWriterFailed";
     /// More items of a Distributed Map failed than ToleratedFailureCount/Percentage allow.
     pub const EXCEED_TOLERATED_FAILURE_THRESHOLD: &str = "States.ExceedToleratedFailureThreshold";
+    /// A JSONata expression failed or returned nothing where a value is needed.
+    pub const QUERY_EVALUATION_ERROR: &str = "States.QueryEvaluationError";
 }
 
 /// The payload limit of Step Functions: 256 KiB for a state's input, result or output.

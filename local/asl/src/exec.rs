@@ -1,14 +1,16 @@
 //! The interpreter: runs states, records history and checkpoints each top-level transition.
 
-use crate::choice::Rule;
-use crate::definition::{error_matches, Kind, Machine, Retrier, Seconds, Source, State, WaitFor};
+use crate::definition::{
+    error_matches, Assign, ChoiceRule, ChoiceTest, Kind, Machine, Retrier, Seconds, Source, State, WaitFor,
+};
 use crate::error::{names, StatesError, PAYLOAD_LIMIT_BYTES};
 use crate::history::{ExecutionDescription, ExecutionStatus, HistoryEvent};
 use crate::invoke::{DelayReason, DelayRecord, EngineOptions, TaskContext, TaskInvoker};
 use crate::map_run::MapSpec;
 use crate::path::{kind, Path};
+use crate::query::{JTemplate, States};
 use crate::slots::TaskSlots;
-use crate::template::Template;
+use crate::template::{Scope, Template, Vars};
 use crate::time;
 use crate::Definition;
 use serde::{Deserialize, Serialize};
@@ -37,7 +39,16 @@ pub(crate) struct Checkpoint {
     /// A pending wait (Wait state or retry backoff) ends at this real time.
     #[serde(default)]
     pub wake_at: Option<String>,
+    /// The workflow variables when the state was entered.
+    #[serde(default)]
+    pub variables: Vars,
 }
+
+/// The largest value one variable may hold, and all the values of one `Assign` together
+/// (the AWS limit).
+pub(crate) const VARIABLE_LIMIT_BYTES: usize = 256 * 1024;
+/// The largest size of all the variables of an execution together (the AWS limit).
+pub(crate) const VARIABLES_TOTAL_LIMIT_BYTES: usize = 10 * 1024 * 1024;
 
 /// What the store keeps for one execution.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -227,8 +238,9 @@ pub(crate) struct Runner {
     pub slots: Arc<TaskSlots>,
 }
 
-/// How a state ends: the next state (or `None` at an end) and its output.
-type Step = (Option<String>, Value);
+/// How a state ends: the next state (or `None` at an end), its output and the variables it
+/// assigns.
+type Step = (Option<String>, Value, Vars);
 
 /// One visit of a state: what its steps, attempts and checkpoints share.
 pub(crate) struct Visit<'a> {
@@ -239,6 +251,8 @@ pub(crate) struct Visit<'a> {
     pub entered: String,
     /// A top-level state, checkpointed (states of branches and iterations are not).
     pub top: bool,
+    /// The variables in scope when the state was entered.
+    pub vars: Arc<Vars>,
 }
 
 impl Visit<'_> {
@@ -258,6 +272,61 @@ impl Visit<'_> {
         self.within_limit(output, "the state output")
     }
 
+    /// JSONata: the state output (`Output`, or `default`) and the `Assign` values, both
+    /// evaluated with the variables from before the state.
+    fn finish_jsonata(
+        &self,
+        scope: &Scope,
+        states: States<'_>,
+        output: Option<&JTemplate>,
+        assign: Option<&Assign>,
+        default: Value,
+    ) -> Result<(Value, Vars), StatesError> {
+        let value = match output {
+            Some(t) => t.eval(states, scope, "Output").map_err(|e| self.at(e))?,
+            None => default,
+        };
+        let assigned = self.assign(assign, &Value::Null, states, scope)?;
+        Ok((self.within_limit(value, "the state output")?, assigned))
+    }
+
+    /// Evaluates an `Assign` (JSONPath: `.$` fields read `dollar`; JSONata: `$states`) and
+    /// checks AWS's size limits.
+    fn assign(
+        &self,
+        assign: Option<&Assign>,
+        dollar: &Value,
+        states: States<'_>,
+        scope: &Scope,
+    ) -> Result<Vars, StatesError> {
+        let Some(assign) = assign else { return Ok(Vars::new()) };
+        let value = match assign {
+            Assign::Path(t) => t.eval(dollar, scope),
+            Assign::Jsonata(t) => t.eval(states, scope, "Assign"),
+        }
+        .map_err(|e| self.at(e))?;
+        let Value::Object(assigned) = value else {
+            return Err(self.at(StatesError::runtime("Assign must build an object")));
+        };
+        for (name, v) in &assigned {
+            let size = json_size(v);
+            if size > VARIABLE_LIMIT_BYTES {
+                return Err(self.at(StatesError::new(
+                    names::DATA_LIMIT_EXCEEDED,
+                    format!("variable '{name}' is {size} bytes, over the limit of {VARIABLE_LIMIT_BYTES} bytes"),
+                )));
+            }
+        }
+        let total = json_size(&assigned);
+        if total > VARIABLE_LIMIT_BYTES {
+            return Err(self.at(StatesError::new(
+                names::DATA_LIMIT_EXCEEDED,
+                format!("the Assign values are {total} bytes, over the limit of {VARIABLE_LIMIT_BYTES} bytes"),
+            )));
+        }
+        Ok(assigned)
+    }
+
     /// `value` unchanged, or States.DataLimitExceeded when its JSON is over the payload limit.
     fn within_limit(&self, value: Value, what: &str) -> Result<Value, StatesError> {
         let size = json_size(&value);
@@ -272,7 +341,7 @@ impl Visit<'_> {
 }
 
 /// The length of `value` as compact JSON, counted without building the text.
-pub(crate) fn json_size(value: &Value) -> usize {
+pub(crate) fn json_size(value: &impl Serialize) -> usize {
     struct Counter(usize);
     impl std::io::Write for Counter {
         fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
@@ -289,23 +358,63 @@ pub(crate) fn json_size(value: &Value) -> usize {
     counter.0
 }
 
-/// A Choice state: the first matching rule's target (or Default) and the output.
-fn choose(visit: &Visit<'_>, choices: &[(Rule, String)], default: &Option<String>) -> Result<Step, StatesError> {
+/// A Choice state: the first matching rule's target (or Default), the output and the
+/// assignments (the matching rule's Assign and Output, else the state's).
+fn choose(
+    visit: &Visit<'_>,
+    scope: &Scope,
+    choices: &[ChoiceRule],
+    default: &Option<String>,
+) -> Result<Step, StatesError> {
     let effective = visit.effective_input()?;
-    let mut next = None;
-    for (rule, target) in choices {
-        if rule.eval(&effective).map_err(|e| visit.at(e))? {
-            next = Some(target.clone());
-            break;
+    let state = visit.state;
+    for rule in choices {
+        let matched = match &rule.test {
+            ChoiceTest::Rule(r) => r.eval(&effective, scope).map_err(|e| visit.at(e))?,
+            ChoiceTest::Condition(c) => match c.eval(States::input(visit.raw), scope, "Condition") {
+                Ok(Value::Bool(b)) => b,
+                Ok(other) => {
+                    return Err(visit.at(StatesError::new(
+                        names::QUERY_EVALUATION_ERROR,
+                        format!("The Condition of a Choice rule must return a boolean, not {}", kind(&other)),
+                    )))
+                }
+                Err(e) => return Err(visit.at(e)),
+            },
+        };
+        if matched {
+            let assign = rule.assign.as_ref().or(state.assign.as_ref());
+            let (output, assigned) =
+                pass_through(visit, scope, assign, rule.output.as_ref().or(state.output.as_ref()))?;
+            return Ok((Some(rule.next.clone()), output, assigned));
         }
     }
-    let Some(next) = next.or_else(|| default.clone()) else {
+    let Some(next) = default.clone() else {
         return Err(StatesError::new(
             names::NO_CHOICE_MATCHED,
-            format!("No Choice rule of state '{}' matched and there is no Default", visit.state.name),
+            format!("No Choice rule of state '{}' matched and there is no Default", state.name),
         ));
     };
-    Ok((Some(next), visit.output(effective)?))
+    let (output, assigned) = pass_through(visit, scope, state.assign.as_ref(), state.output.as_ref())?;
+    Ok((Some(next), output, assigned))
+}
+
+/// The output and assignments of a state that passes its input on (Choice, Wait, Succeed):
+/// JSONPath: the effective input after OutputPath, `$` in Assign is the effective input;
+/// JSONata: `Output` or the input.
+fn pass_through(
+    visit: &Visit<'_>,
+    scope: &Scope,
+    assign: Option<&Assign>,
+    output: Option<&JTemplate>,
+) -> Result<(Value, Vars), StatesError> {
+    let states = States::input(visit.raw);
+    if visit.state.jsonata {
+        return visit.finish_jsonata(scope, states, output, assign, visit.raw.clone());
+    }
+    let effective = visit.effective_input()?;
+    let assigned = visit.assign(assign, &effective, states, scope)?;
+    Ok((visit.output(effective)?, assigned))
 }
 
 /// The array a Map state's ItemsPath selects.
@@ -324,22 +433,46 @@ pub(crate) fn select_items(visit: &Visit<'_>, items_path: &Path, effective: &Val
     }
 }
 
-/// Each Map iteration's input: the item, or the ItemSelector built with `$$.Map.Item`.
+/// Each Map iteration's input: the item, or the ItemSelector built with `$$.Map.Item`
+/// (`$states.context.Map.Item` in JSONata).
 fn map_inputs(
     visit: &Visit<'_>,
     item_selector: &Option<Template>,
+    item_template: &Option<JTemplate>,
     items: Vec<Value>,
     effective: &Value,
-    ctx: &Value,
+    scope: &Scope,
 ) -> Result<Vec<Value>, StatesError> {
-    let Some(selector) = item_selector else { return Ok(items) };
+    if item_selector.is_none() && item_template.is_none() {
+        return Ok(items);
+    }
     let mut inputs = Vec::with_capacity(items.len());
+    let mut scope = scope.clone();
     for (index, item) in items.into_iter().enumerate() {
-        let mut ctx = ctx.clone();
-        ctx["Map"] = json!({"Item": {"Index": index, "Value": item}});
-        inputs.push(selector.eval(effective, &ctx).map_err(|e| visit.at(e))?);
+        scope.context["Map"] = json!({"Item": {"Index": index, "Value": item}});
+        let input = match (item_selector, item_template) {
+            (Some(t), _) => t.eval(effective, &scope),
+            (None, Some(t)) => t.eval(States::input(visit.raw), &scope, "ItemSelector"),
+            (None, None) => Ok(Value::Null),
+        };
+        inputs.push(input.map_err(|e| visit.at(e))?);
     }
     Ok(inputs)
+}
+
+/// A JSONata Map state's items: `Items` evaluated, or the state input; an array.
+fn jsonata_items(visit: &Visit<'_>, items: &Option<JTemplate>, scope: &Scope) -> Result<Vec<Value>, StatesError> {
+    let value = match items {
+        Some(t) => t.eval(States::input(visit.raw), scope, "Items").map_err(|e| visit.at(e))?,
+        None => visit.raw.clone(),
+    };
+    match value {
+        Value::Array(items) => Ok(items),
+        other => Err(visit.at(StatesError::new(
+            names::QUERY_EVALUATION_ERROR,
+            format!("The Items of a Map state must be an array, not {}", kind(&other)),
+        ))),
+    }
 }
 
 impl Runner {
@@ -355,7 +488,7 @@ impl Runner {
         }
         let machine = exec.definition.machine.clone();
         let input = exec.input.clone();
-        let run = self.run_machine(&machine, input, &mut cur, true, resume);
+        let run = self.run_machine(&machine, input, &mut cur, true, resume, Arc::new(Vars::new()));
         let outcome = match machine.timeout_seconds {
             None => Some(run.await),
             Some(limit) => {
@@ -409,23 +542,43 @@ impl Runner {
         cur: &'a mut u64,
         top: bool,
         resume: Option<Checkpoint>,
+        vars: Arc<Vars>,
     ) -> BoxFuture<'a, Result<Value, StatesError>> {
         Box::pin(async move {
-            let (mut name, mut input, mut resume) = match resume {
-                Some(cp) => (cp.state.clone(), cp.input.clone(), Some(cp)),
-                None => (machine.start_at.clone(), input, None),
+            let (mut name, mut input, mut resume, mut vars) = match resume {
+                Some(cp) => (cp.state.clone(), cp.input.clone(), Some(cp.clone()), Arc::new(cp.variables)),
+                None => (machine.start_at.clone(), input, None, vars),
             };
             loop {
                 let state = machine
                     .states
                     .get(&name)
                     .ok_or_else(|| StatesError::runtime(format!("state '{name}' does not exist")))?;
-                match self.run_state(state, input, cur, top, resume.take()).await? {
-                    (Some(next), output) => {
+                let (next, output, assigned) =
+                    self.run_state(state, input, cur, top, resume.take(), vars.clone()).await?;
+                if !assigned.is_empty() {
+                    let all = Arc::make_mut(&mut vars);
+                    all.extend(assigned);
+                    let total = json_size(&*all);
+                    if total > VARIABLES_TOTAL_LIMIT_BYTES {
+                        return Err(at(
+                            state,
+                            StatesError::new(
+                                names::DATA_LIMIT_EXCEEDED,
+                                format!(
+                                    "the variables are {total} bytes together, over the limit of \
+                                     {VARIABLES_TOTAL_LIMIT_BYTES} bytes"
+                                ),
+                            ),
+                        ));
+                    }
+                }
+                match next {
+                    Some(next) => {
                         name = next;
                         input = output;
                     }
-                    (None, output) => return Ok(output),
+                    None => return Ok(output),
                 }
             }
         })
@@ -433,6 +586,11 @@ impl Runner {
 
     pub(crate) fn emit(&self, cur: &mut u64, event_type: &str, details: Option<(&str, Value)>) {
         *cur = self.exec.event(*cur, event_type, details);
+    }
+
+    /// The context object and the variables for a visit.
+    fn scope(&self, visit: &Visit<'_>, retry_count: u32) -> Scope {
+        Scope { context: self.context(&visit.state.name, &visit.entered, retry_count), vars: visit.vars.clone() }
     }
 
     /// The context object (`$$`) for a state.
@@ -460,6 +618,7 @@ impl Runner {
         cur: &mut u64,
         top: bool,
         resume: Option<Checkpoint>,
+        vars: Arc<Vars>,
     ) -> Result<Step, StatesError> {
         let entered = match &resume {
             Some(cp) => cp.entered_time.clone(),
@@ -471,7 +630,7 @@ impl Runner {
                 time::now_string()
             }
         };
-        let visit = Visit { state, raw: &raw, entered, top };
+        let visit = Visit { state, raw: &raw, entered, top, vars };
         let mut counts = resume.as_ref().map(|cp| cp.retry_counts.clone()).unwrap_or_default();
         counts.resize(state.retry.len(), 0);
         let pending_wake = resume.and_then(|cp| cp.wake_at);
@@ -480,15 +639,25 @@ impl Runner {
         }
         let step = match &state.kind {
             Kind::Fail { error, cause } => return Err(self.fail_error(&visit, error, cause)?),
-            Kind::Succeed => (None, visit.output(visit.effective_input()?)?),
-            Kind::Choice { choices, default } => choose(&visit, choices, default)?,
+            Kind::Succeed => {
+                let (output, assigned) = pass_through(&visit, &self.scope(&visit, 0), None, state.output.as_ref())?;
+                (None, output, assigned)
+            }
+            Kind::Choice { choices, default } => choose(&visit, &self.scope(&visit, 0), choices, default)?,
             Kind::Wait(how) => self.wait(&visit, how, pending_wake, &counts).await?,
-            Kind::Pass { result } => (state.next.clone(), self.pass(&visit, result)?),
+            Kind::Pass { result } => self.pass(&visit, result)?,
             Kind::Task { .. } | Kind::Parallel { .. } | Kind::Map { .. } => {
                 self.run_with_retries(&visit, counts, pending_wake, cur).await?
             }
         };
-        let details = json!({"name": state.name, "output": step.1.to_string(), "outputDetails": {"truncated": false}});
+        let mut details =
+            json!({"name": state.name, "output": step.1.to_string(), "outputDetails": {"truncated": false}});
+        if !step.2.is_empty() {
+            let assigned: serde_json::Map<String, Value> =
+                step.2.iter().map(|(k, v)| (k.clone(), Value::String(v.to_string()))).collect();
+            details["assignedVariables"] = Value::Object(assigned);
+            details["assignedVariablesDetails"] = json!({"truncated": false});
+        }
         let event = format!("{}StateExited", state.kind.event_prefix());
         self.emit(cur, &event, Some(("stateExitedEventDetails", details)));
         Ok(step)
@@ -503,6 +672,7 @@ impl Runner {
                 entered_time: visit.entered.clone(),
                 retry_counts: counts.to_vec(),
                 wake_at,
+                variables: (*visit.vars).clone(),
             });
         }
     }
@@ -519,16 +689,26 @@ impl Runner {
                 None => Ok(String::new()),
                 Some(Source::Fixed(v)) => Ok(v.clone()),
                 Some(Source::Dynamic(d)) => {
-                    let ctx = self.context(&visit.state.name, &visit.entered, 0);
-                    match d.eval(visit.raw, &ctx, field).map_err(|e| visit.at(e))? {
+                    match d.eval(visit.raw, &self.scope(visit, 0), field).map_err(|e| visit.at(e))? {
                         Value::String(s) => Ok(s),
                         other => Err(visit
                             .at(StatesError::runtime(format!("the {field} must be a string, not {}", kind(&other))))),
                     }
                 }
+                Some(Source::Expr(e)) => {
+                    match e.eval(States::input(visit.raw), &self.scope(visit, 0), field).map_err(|e| visit.at(e))? {
+                        Value::String(s) => Ok(s),
+                        other => Err(visit.at(StatesError::new(
+                            names::QUERY_EVALUATION_ERROR,
+                            format!("the {field} must be a string, not {}", kind(&other)),
+                        ))),
+                    }
+                }
             }
         };
-        Ok(StatesError { error: pick(error, "ErrorPath")?, cause: pick(cause, "CausePath")? })
+        let (error_field, cause_field) =
+            if visit.state.jsonata { ("Error", "Cause") } else { ("ErrorPath", "CausePath") };
+        Ok(StatesError { error: pick(error, error_field)?, cause: pick(cause, cause_field)? })
     }
 
     /// A Wait state: waits (or finishes a wait interrupted by a restart) and passes its input on.
@@ -540,32 +720,39 @@ impl Runner {
         counts: &[u32],
     ) -> Result<Step, StatesError> {
         let effective = visit.effective_input()?;
+        let scope = self.scope(visit, 0);
         let wake = match pending_wake {
             Some(wake) => wake,
             None => {
-                let seconds = wait_seconds(how, &effective).map_err(|e| visit.at(e))?;
+                let seconds = wait_seconds(how, &effective, &scope).map_err(|e| visit.at(e))?;
                 let wake = self.delay_target(visit.state, DelayReason::Wait, seconds);
                 self.checkpoint(visit, counts, Some(wake.clone()));
                 wake
             }
         };
         sleep_until(&wake).await;
-        Ok((visit.state.next.clone(), visit.output(effective)?))
+        let (output, assigned) = pass_through(visit, &scope, visit.state.assign.as_ref(), visit.state.output.as_ref())?;
+        Ok((visit.state.next.clone(), output, assigned))
     }
 
     /// A Pass state: Result, or the Parameters, or the effective input, placed by ResultPath.
-    fn pass(&self, visit: &Visit<'_>, result: &Option<Value>) -> Result<Value, StatesError> {
+    /// JSONata: `Output` or the input. Assign's `$` (JSONPath) is the value placed by ResultPath.
+    fn pass(&self, visit: &Visit<'_>, result: &Option<Value>) -> Result<Step, StatesError> {
+        let state = visit.state;
+        let scope = self.scope(visit, 0);
+        if state.jsonata {
+            let (output, assigned) = pass_through(visit, &scope, state.assign.as_ref(), state.output.as_ref())?;
+            return Ok((state.next.clone(), output, assigned));
+        }
         let effective = visit.effective_input()?;
-        let value = match (result, &visit.state.parameters) {
+        let value = match (result, &state.parameters) {
             (Some(r), _) => r.clone(),
-            (None, Some(t)) => {
-                let ctx = self.context(&visit.state.name, &visit.entered, 0);
-                t.eval(&effective, &ctx).map_err(|e| visit.at(e))?
-            }
+            (None, Some(t)) => t.eval(&effective, &scope).map_err(|e| visit.at(e))?,
             (None, None) => effective,
         };
-        let combined = apply_result_path(visit.state, &visit.state.result_path, visit.raw, value)?;
-        visit.output(combined)
+        let assigned = visit.assign(state.assign.as_ref(), &value, States::input(visit.raw), &scope)?;
+        let combined = apply_result_path(state, &state.result_path, visit.raw, value)?;
+        Ok((state.next.clone(), visit.output(combined)?, assigned))
     }
 
     /// Runs attempts of a Task, Parallel or Map state until one succeeds, the retriers give up
@@ -584,7 +771,7 @@ impl Runner {
         loop {
             let total: u32 = counts.iter().sum();
             let error = match self.attempt(visit, total, cur).await {
-                Ok(output) => return Ok((state.next.clone(), output)),
+                Ok((output, assigned)) => return Ok((state.next.clone(), output, assigned)),
                 Err(e) => e,
             };
             if let Some(wake) = self.retry_wake(visit, &mut counts, &error.error) {
@@ -596,8 +783,22 @@ impl Runner {
                 return Err(error);
             };
             let error_output = json!({"Error": error.error, "Cause": error.cause});
+            let scope = self.scope(visit, total);
+            let next = Some(catcher.next.clone());
+            if state.jsonata {
+                let states = States { input: visit.raw, result: None, error_output: Some(&error_output) };
+                let (output, assigned) = visit.finish_jsonata(
+                    &scope,
+                    states,
+                    catcher.output.as_ref(),
+                    catcher.assign.as_ref(),
+                    error_output.clone(),
+                )?;
+                return Ok((next, output, assigned));
+            }
+            let assigned = visit.assign(catcher.assign.as_ref(), &error_output, States::input(visit.raw), &scope)?;
             let output = apply_result_path(state, &catcher.result_path, visit.raw, error_output)?;
-            return Ok((Some(catcher.next.clone()), output));
+            return Ok((next, output, assigned));
         }
     }
 
@@ -632,47 +833,69 @@ impl Runner {
         visit: &Visit<'_>,
         retry_count: u32,
         cur: &mut u64,
-    ) -> Result<Value, StatesError> {
+    ) -> Result<(Value, Vars), StatesError> {
         let state = visit.state;
-        let ctx = self.context(&state.name, &visit.entered, retry_count);
+        let scope = self.scope(visit, retry_count);
         let effective = visit.effective_input()?;
         let parameters = || -> Result<Value, StatesError> {
-            let input = match &state.parameters {
-                Some(t) => t.eval(&effective, &ctx).map_err(|e| visit.at(e))?,
-                None => effective.clone(),
+            let input = match (&state.parameters, &state.arguments) {
+                (Some(t), _) => t.eval(&effective, &scope),
+                (None, Some(t)) => t.eval(States::input(visit.raw), &scope, "Arguments"),
+                (None, None) => Ok(effective.clone()),
             };
-            visit.within_limit(input, "the input after Parameters")
+            visit.within_limit(input.map_err(|e| visit.at(e))?, "the input after Parameters")
+        };
+        let (timeout_field, concurrency_field) = if state.jsonata {
+            ("TimeoutSeconds", "MaxConcurrency")
+        } else {
+            ("TimeoutSecondsPath", "MaxConcurrencyPath")
         };
         let result = match &state.kind {
             Kind::Task { resource, timeout } => {
                 let input = parameters()?;
                 let timeout = match timeout {
                     None => None,
-                    Some(s) => Some(resolve_count(s, &effective, "TimeoutSecondsPath").map_err(|e| visit.at(e))?),
+                    Some(s) => Some(count_in(s, &effective, timeout_field, &scope).map_err(|e| visit.at(e))?),
                 };
                 let result = self.invoke_task(visit, resource, input, timeout, retry_count, cur).await?;
                 visit.within_limit(result, "the task result")?
             }
-            Kind::Parallel { branches } => self.parallel(branches, parameters()?, cur).await?,
-            Kind::Map { processor, items_path, item_selector, max_concurrency, distributed: Some(dist) } => {
+            Kind::Parallel { branches } => self.parallel(branches, parameters()?, cur, &visit.vars).await?,
+            Kind::Map { processor, items_path, item_selector, max_concurrency, distributed: Some(dist), .. } => {
                 let spec = MapSpec { processor, items_path, item_selector, max_concurrency, dist };
-                self.distributed_map(visit, spec, &effective, &ctx, retry_count, cur).await?
+                self.distributed_map(visit, spec, &effective, &scope, retry_count, cur).await?
             }
-            Kind::Map { processor, items_path, item_selector, max_concurrency, distributed: None } => {
-                let items = select_items(visit, items_path, &effective)?;
+            Kind::Map {
+                processor,
+                items_path,
+                item_selector,
+                items,
+                item_template,
+                max_concurrency,
+                distributed: None,
+            } => {
+                let items = match state.jsonata {
+                    true => jsonata_items(visit, items, &scope)?,
+                    false => select_items(visit, items_path, &effective)?,
+                };
                 let limit =
-                    resolve_count(max_concurrency, &effective, "MaxConcurrencyPath").map_err(|e| visit.at(e))?;
-                let inputs = map_inputs(visit, item_selector, items, &effective, &ctx)?;
-                self.map(state, processor, inputs, limit, cur).await?
+                    count_in(max_concurrency, &effective, concurrency_field, &scope).map_err(|e| visit.at(e))?;
+                let inputs = map_inputs(visit, item_selector, item_template, items, &effective, &scope)?;
+                self.map(state, processor, inputs, limit, cur, &visit.vars).await?
             }
             _ => return Err(visit.at(StatesError::runtime("only Task, Parallel and Map states make attempts"))),
         };
+        if state.jsonata {
+            let states = States { input: visit.raw, result: Some(&result), error_output: None };
+            return visit.finish_jsonata(&scope, states, state.output.as_ref(), state.assign.as_ref(), result.clone());
+        }
         let result = match &state.result_selector {
-            Some(t) => t.eval(&result, &ctx).map_err(|e| visit.at(e))?,
+            Some(t) => t.eval(&result, &scope).map_err(|e| visit.at(e))?,
             None => result,
         };
+        let assigned = visit.assign(state.assign.as_ref(), &result, States::input(visit.raw), &scope)?;
         let combined = apply_result_path(state, &state.result_path, visit.raw, result)?;
-        visit.output(combined)
+        Ok((visit.output(combined)?, assigned))
     }
 
     /// A Parallel state's branches, with their history events.
@@ -681,9 +904,10 @@ impl Runner {
         branches: &[Arc<Machine>],
         input: Value,
         cur: &mut u64,
+        vars: &Arc<Vars>,
     ) -> Result<Value, StatesError> {
         self.emit(cur, "ParallelStateStarted", None);
-        match self.run_parallel(branches, input, *cur).await {
+        match self.run_parallel(branches, input, *cur, vars).await {
             Ok(results) => {
                 self.emit(cur, "ParallelStateSucceeded", None);
                 Ok(Value::Array(results))
@@ -703,9 +927,10 @@ impl Runner {
         inputs: Vec<Value>,
         limit: u64,
         cur: &mut u64,
+        vars: &Arc<Vars>,
     ) -> Result<Value, StatesError> {
         self.emit(cur, "MapStateStarted", Some(("mapStateStartedEventDetails", json!({"length": inputs.len()}))));
-        match self.run_map(state, processor, inputs, limit, *cur).await {
+        match self.run_map(state, processor, inputs, limit, *cur, vars).await {
             Ok(results) => {
                 self.emit(cur, "MapStateSucceeded", None);
                 Ok(Value::Array(results))
@@ -790,13 +1015,14 @@ impl Runner {
         branches: &[Arc<Machine>],
         input: Value,
         started: u64,
+        vars: &Arc<Vars>,
     ) -> Result<Vec<Value>, StatesError> {
         let mut set = tokio::task::JoinSet::new();
         for (i, branch) in branches.iter().enumerate() {
-            let (me, branch, input) = (self.clone(), branch.clone(), input.clone());
+            let (me, branch, input, vars) = (self.clone(), branch.clone(), input.clone(), vars.clone());
             set.spawn(async move {
                 let mut cur = started;
-                (i, me.run_machine(&branch, input, &mut cur, false, None).await)
+                (i, me.run_machine(&branch, input, &mut cur, false, None, vars).await)
             });
         }
         collect(set, branches.len()).await
@@ -809,12 +1035,14 @@ impl Runner {
         inputs: Vec<Value>,
         limit: u64,
         started: u64,
+        vars: &Arc<Vars>,
     ) -> Result<Vec<Value>, StatesError> {
         let count = inputs.len();
         let permits = (limit > 0).then(|| Arc::new(tokio::sync::Semaphore::new(limit.min(10_000) as usize)));
         let mut set = tokio::task::JoinSet::new();
         for (index, input) in inputs.into_iter().enumerate() {
             let (me, processor, permits, name) = (self.clone(), processor.clone(), permits.clone(), state.name.clone());
+            let vars = vars.clone();
             set.spawn(async move {
                 let _permit = match permits {
                     Some(p) => match p.acquire_owned().await {
@@ -826,7 +1054,7 @@ impl Runner {
                 let mut cur = started;
                 let iteration = json!({"name": name, "index": index});
                 me.emit(&mut cur, "MapIterationStarted", Some(("mapIterationStartedEventDetails", iteration.clone())));
-                let result = me.run_machine(&processor, input, &mut cur, false, None).await;
+                let result = me.run_machine(&processor, input, &mut cur, false, None, vars).await;
                 let kind = if result.is_ok() { "MapIterationSucceeded" } else { "MapIterationFailed" };
                 let key =
                     if result.is_ok() { "mapIterationSucceededEventDetails" } else { "mapIterationFailedEventDetails" };
@@ -886,10 +1114,20 @@ fn apply_result_path(state: &State, path: &Option<Path>, raw: &Value, result: Va
     }
 }
 
+/// A non-negative whole number from a definition field, a Reference Path or (in a JSONata
+/// state, whose effective input is its input) a JSONata expression.
+fn count_in(s: &Seconds, input: &Value, field: &str, scope: &Scope) -> Result<u64, StatesError> {
+    match s {
+        Seconds::Expr(e) => e.eval_count(States::input(input), scope, field, 0),
+        _ => resolve_count(s, input, field),
+    }
+}
+
 /// A non-negative whole number from a definition field or a Reference Path.
 pub(crate) fn resolve_count(s: &Seconds, input: &Value, field: &str) -> Result<u64, StatesError> {
     match s {
         Seconds::Fixed(n) => Ok(*n),
+        Seconds::Expr(_) => Err(StatesError::runtime(format!("{field}: a JSONata expression is not valid here"))),
         Seconds::Path(p) => match p.select(input) {
             Some(v) => v.as_u64().ok_or_else(|| {
                 StatesError::runtime(format!("{field} '{}' must select a non-negative integer, not {v}", p.text()))
@@ -899,15 +1137,22 @@ pub(crate) fn resolve_count(s: &Seconds, input: &Value, field: &str) -> Result<u
     }
 }
 
-fn wait_seconds(how: &WaitFor, input: &Value) -> Result<f64, StatesError> {
+fn wait_seconds(how: &WaitFor, input: &Value, scope: &Scope) -> Result<f64, StatesError> {
     let until = |ts: &str| -> Result<f64, StatesError> {
         let t = time::parse(ts).ok_or_else(|| StatesError::runtime(format!("'{ts}' is not an RFC 3339 timestamp")))?;
         let ms = (t.with_timezone(&chrono::Utc) - chrono::Utc::now()).num_milliseconds();
         Ok((ms.max(0) as f64) / 1000.0)
     };
     match how {
-        WaitFor::Seconds(s) => Ok(resolve_count(s, input, "SecondsPath")? as f64),
+        WaitFor::Seconds(s) => Ok(count_in(s, input, "SecondsPath", scope)? as f64),
         WaitFor::Timestamp(ts) => until(ts),
+        WaitFor::TimestampExpr(e) => match e.eval(States::input(input), scope, "Timestamp")? {
+            Value::String(ts) => until(&ts),
+            other => Err(StatesError::new(
+                names::QUERY_EVALUATION_ERROR,
+                format!("The Timestamp expression must return a string, not {}", kind(&other)),
+            )),
+        },
         WaitFor::TimestampPath(p) => match p.select(input) {
             Some(Value::String(ts)) => until(&ts),
             Some(other) => {

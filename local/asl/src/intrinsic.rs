@@ -204,21 +204,18 @@ impl Call {
     /// Evaluates against the effective input and the context object. A path argument that
     /// matches nothing is `States.Runtime` (as on AWS); a failure of the function itself is
     /// `States.IntrinsicFailure`.
-    pub fn eval(&self, input: &Value, context: &Value) -> Result<Value, StatesError> {
+    pub fn eval(&self, input: &Value, context: &crate::template::Scope) -> Result<Value, StatesError> {
         let mut args = Vec::with_capacity(self.args.len());
         for a in &self.args {
             args.push(match a {
                 Arg::Str { value, .. } => Value::String(value.clone()),
                 Arg::Lit(v) => v.clone(),
-                Arg::Path(p) => {
-                    let root = if p.context { context } else { input };
-                    p.select(root).ok_or_else(|| {
-                        StatesError::runtime(format!(
-                            "The JsonPath argument for the field '{}' could not be found in the input '{root}'",
-                            p.text()
-                        ))
-                    })?
-                }
+                Arg::Path(p) => p.select_in(input, context).ok_or_else(|| {
+                    StatesError::runtime(format!(
+                        "The JsonPath argument for the field '{}' could not be found in the input '{input}'",
+                        p.text()
+                    ))
+                })?,
                 Arg::Call(c) => c.eval(input, context)?,
             });
         }

@@ -1,6 +1,7 @@
 //! An embedded Amazon States Language engine with durable executions.
 //!
-//! It runs Step Functions state machine definitions (QueryLanguage JSONPath) as the spec says:
+//! It runs Step Functions state machine definitions (QueryLanguage JSONPath or JSONata) as the
+//! spec says:
 //! Task, Pass, Choice, Wait, Succeed, Fail, Parallel and Map states; InputPath -> Parameters ->
 //! task -> ResultSelector -> ResultPath -> OutputPath with `.$` fields, the `$$` context object
 //! and intrinsic functions; Retry (IntervalSeconds, MaxAttempts, BackoffRate, MaxDelaySeconds,
@@ -60,8 +61,7 @@
 //!
 //! Differences from AWS worth knowing: a Task without TimeoutSeconds has no timeout (AWS
 //! default); all Task events are
-//! `Task*` (no `LambdaFunction*` events); JSONata and variables (`Assign`) are rejected at load
-//! with a clear error;
+//! `Task*` (no `LambdaFunction*` events); JSONata states and variables are described below;
 //! HeartbeatSeconds is accepted and ignored; `States.Hash` supports MD5, SHA-1, SHA-256, SHA-384
 //! and SHA-512; `States.StringSplit` splits on any character of the delimiter string and drops
 //! empty parts. Distributed Map: ReaderConfig InputType `PARQUET`/`MANIFEST`, CSVDelimiter,
@@ -72,6 +72,21 @@
 //! child's output is at most 256 KiB); children are not listed by [`Engine::list_executions`] (their
 //! ARNs are in the result files); EXPRESS children run like STANDARD ones; a Distributed Map
 //! nested in a Parallel branch or a Map iteration is not durable (it restarts with its state).
+//!
+//! # JSONata and variables
+//!
+//! `QueryLanguage` `JSONata` at the top or per state (a JSONPath machine may hold JSONata
+//! states, not the reverse; a branch or item processor inherits its machine's language).
+//! JSONata states take `Arguments` (Task, Parallel) and `Output` templates in which any string
+//! that is entirely `{% expr %}` is replaced by the expression's value, with `$states.input`,
+//! `$states.result` (Task, Parallel, Map), `$states.errorOutput` (Catch) and
+//! `$states.context`; Choice rules with `Condition` (a boolean), `Assign` and `Output`; Map
+//! `Items` and `ItemSelector` (`$states.context.Map.Item`); Wait `Seconds`/`Timestamp`, Fail
+//! `Error`/`Cause`, Task `TimeoutSeconds`/`HeartbeatSeconds` and Map `MaxConcurrency` as
+//! expressions; Catch `Output` and `Assign`. Every expression is parsed at load; the JSONPath
+//! fields are refused in JSONata states naming the state and the field. An expression that fails,
+//! returns nothing where a value is needed, or returns the wrong type is
+//! `States.QueryEvaluationError` (caught by `States.ALL`).
 
 mod choice;
 mod definition;
@@ -86,6 +101,7 @@ mod item_reader;
 mod map_run;
 mod mock;
 mod path;
+mod query;
 mod slots;
 mod template;
 mod time;

@@ -19,7 +19,7 @@ use crate::history::{ExecutionDescription, ExecutionStatus};
 use crate::invoke::TaskContext;
 use crate::item_reader;
 use crate::path::Path;
-use crate::template::Template;
+use crate::template::{Scope, Template};
 use crate::{time, Definition};
 use serde_json::{json, Value};
 use sha2::Digest as _;
@@ -95,7 +95,7 @@ impl Runner {
         visit: &Visit<'_>,
         spec: MapSpec<'_>,
         effective: &Value,
-        ctx: &Value,
+        ctx: &Scope,
         retry_count: u32,
         cur: &mut u64,
     ) -> Result<Value, StatesError> {
@@ -178,7 +178,7 @@ impl Runner {
         visit: &Visit<'_>,
         spec: &MapSpec<'_>,
         effective: &Value,
-        ctx: &Value,
+        ctx: &Scope,
         label: &str,
     ) -> Result<Plan, StatesError> {
         let batcher = match &spec.dist.batcher {
@@ -225,7 +225,7 @@ impl Runner {
         visit: &Visit<'_>,
         reader: &ItemReader,
         effective: &Value,
-        ctx: &Value,
+        ctx: &Scope,
         max: u64,
         children: &mut Children<'_>,
     ) -> Result<(), StatesError> {
@@ -396,7 +396,7 @@ impl Runner {
         visit: &Visit<'_>,
         parameters: &Template,
         effective: &Value,
-        ctx: &Value,
+        ctx: &Scope,
         plan: &Plan,
         outcomes: &[Option<Outcome>],
     ) -> Result<Value, StatesError> {
@@ -557,7 +557,7 @@ struct Children<'a> {
     selector: &'a Option<Template>,
     effective: &'a Value,
     /// The context object; `$$.Map.Item` is set for each item in place.
-    ctx: Value,
+    ctx: Scope,
     index: usize,
     batcher: Option<Batcher>,
     out: Vec<(String, u64)>,
@@ -574,7 +574,7 @@ impl Children<'_> {
         let selected = match self.selector {
             None => item,
             Some(selector) => {
-                self.ctx["Map"] = json!({"Item": {"Index": self.index, "Value": item}});
+                self.ctx.context["Map"] = json!({"Item": {"Index": self.index, "Value": item}});
                 match selector.eval(self.effective, &self.ctx) {
                     Ok(selected) => selected,
                     Err(e) => {
@@ -636,7 +636,7 @@ struct Batcher {
 }
 
 impl Batcher {
-    fn new(b: &ItemBatcher, effective: &Value, ctx: &Value) -> Result<Batcher, StatesError> {
+    fn new(b: &ItemBatcher, effective: &Value, ctx: &Scope) -> Result<Batcher, StatesError> {
         let max_items = match &b.max_items {
             Some(m) => resolve_count(m, effective, "MaxItemsPerBatchPath")?.max(1),
             None => u64::MAX,

@@ -26,6 +26,8 @@ pub(crate) struct Path {
     text: String,
     /// `$$...`: evaluated against the context object.
     pub context: bool,
+    /// `$name...`: evaluated against the workflow variable `name`.
+    pub variable: Option<String>,
     segments: Vec<Segment>,
 }
 
@@ -39,8 +41,26 @@ impl Path {
         } else {
             return Err(format!("invalid JSONPath '{text}': it must start with '$'"));
         };
+        let name_len = if context { 0 } else { rest.find(['.', '[']).unwrap_or(rest.len()) };
+        let (name, rest) = rest.split_at(name_len);
+        let variable = if name.is_empty() {
+            None
+        } else {
+            check_variable_name(name).map_err(|e| format!("invalid JSONPath '{text}': {e}"))?;
+            Some(name.to_string())
+        };
         let segments = parse_segments(rest).map_err(|e| format!("invalid JSONPath '{text}': {e}"))?;
-        Ok(Path { text: text.to_string(), context, segments })
+        Ok(Path { text: text.to_string(), context, variable, segments })
+    }
+
+    /// Selects from the root this path names: the input, the context object or a variable
+    /// (`None` when the variable is not set or nothing matches).
+    pub fn select_in(&self, input: &Value, scope: &crate::template::Scope) -> Option<Value> {
+        match &self.variable {
+            Some(name) => self.select(scope.vars.get(name)?),
+            None if self.context => self.select(&scope.context),
+            None => self.select(input),
+        }
     }
 
     /// The path as written.
@@ -117,6 +137,26 @@ impl Path {
         }
         Ok(root)
     }
+}
+
+/// Longest variable name (the AWS limit).
+pub(crate) const MAX_VARIABLE_NAME: usize = 80;
+
+/// A workflow variable name as AWS allows it: a letter or `_` then letters, digits and `_`,
+/// at most 80 characters, not the reserved `states`.
+pub(crate) fn check_variable_name(name: &str) -> Result<(), String> {
+    let mut chars = name.chars();
+    let first_ok = chars.next().is_some_and(|c| c.is_ascii_alphabetic() || c == '_');
+    if !first_ok || !chars.all(|c| c.is_ascii_alphanumeric() || c == '_') {
+        return Err(format!("'{name}' is not a valid variable name (a letter or '_', then letters, digits or '_')"));
+    }
+    if name.len() > MAX_VARIABLE_NAME {
+        return Err(format!("variable name '{name}' is longer than {MAX_VARIABLE_NAME} characters"));
+    }
+    if name == "states" {
+        return Err("'states' is a reserved variable name".into());
+    }
+    Ok(())
 }
 
 /// A short description of a JSON value's type for error messages.
@@ -391,9 +431,22 @@ mod tests {
 
     #[test]
     fn rejects_bad_paths() {
-        for bad in ["a.b", "$.", "$[", "$.a[?(@.x)]", "$[1:2:0]", "$.a[x]", "$..", "$a"] {
+        for bad in ["a.b", "$.", "$[", "$.a[?(@.x)]", "$[1:2:0]", "$.a[x]", "$..", "$1a", "$a-b.c", "$states"] {
             assert!(Path::parse(bad).is_err(), "{bad} should be rejected");
         }
+        assert!(Path::parse(&format!("${}", "v".repeat(81))).is_err(), "a variable name over 80 characters");
+    }
+
+    #[test]
+    fn variable_paths_read_the_variable() {
+        let p = Path::parse("$order.items[1]").unwrap();
+        assert_eq!(p.variable.as_deref(), Some("order"));
+        let mut vars = Map::new();
+        vars.insert("order".into(), json!({"items": ["a", "b"]}));
+        let scope = crate::template::Scope { context: json!({}), vars: std::sync::Arc::new(vars) };
+        assert_eq!(p.select_in(&json!({"order": "input"}), &scope), Some(json!("b")));
+        let unset = Path::parse("$other").unwrap();
+        assert_eq!(unset.select_in(&json!({}), &scope), None);
     }
 
     #[test]

@@ -5,6 +5,18 @@ use crate::error::StatesError;
 use crate::intrinsic::Call;
 use crate::path::Path;
 use serde_json::{Map, Value};
+use std::sync::Arc;
+
+/// Workflow variables by name.
+pub(crate) type Vars = Map<String, Value>;
+
+/// What a state's paths and expressions read besides their input: the context object (`$$`,
+/// `$states.context`) and the workflow variables in scope.
+#[derive(Debug, Clone)]
+pub(crate) struct Scope {
+    pub context: Value,
+    pub vars: Arc<Vars>,
+}
 
 /// A dynamic value: a Path, a context Path or an intrinsic function call.
 #[derive(Debug, Clone, PartialEq)]
@@ -27,18 +39,15 @@ impl Dynamic {
 
     /// Evaluates for the field `field` (named in errors). A Path that matches nothing is
     /// `States.Runtime`, as on AWS.
-    pub fn eval(&self, input: &Value, context: &Value, field: &str) -> Result<Value, StatesError> {
+    pub fn eval(&self, input: &Value, scope: &Scope, field: &str) -> Result<Value, StatesError> {
         match self {
-            Dynamic::Path(p) => {
-                let root = if p.context { context } else { input };
-                p.select(root).ok_or_else(|| {
-                    StatesError::runtime(format!(
-                        "The JSONPath '{}' specified for the field '{field}' could not be found in the input '{root}'",
-                        p.text()
-                    ))
-                })
-            }
-            Dynamic::Call(c) => c.eval(input, context),
+            Dynamic::Path(p) => p.select_in(input, scope).ok_or_else(|| {
+                StatesError::runtime(format!(
+                    "The JSONPath '{}' specified for the field '{field}' could not be found in the input '{input}'",
+                    p.text()
+                ))
+            }),
+            Dynamic::Call(c) => c.eval(input, scope),
         }
     }
 }
@@ -80,8 +89,8 @@ impl Template {
         })
     }
 
-    /// Builds the payload from `input` and the context object.
-    pub fn eval(&self, input: &Value, context: &Value) -> Result<Value, StatesError> {
+    /// Builds the payload from `input`, the context object and the variables.
+    pub fn eval(&self, input: &Value, context: &Scope) -> Result<Value, StatesError> {
         Ok(match self {
             Template::Literal(v) => v.clone(),
             Template::Array(items) => {

@@ -137,17 +137,17 @@ fn each_invalid_definition_names_its_problem() {
             &["'ResultSelector' is not valid in a Pass state"],
         ),
         (
-            json!({"StartAt": "A", "States": {"A": {"Type": "Pass", "End": true, "Assign": {"x": 1}}}}),
-            &["'Assign'", "not supported"],
+            json!({"StartAt": "A", "States": {"A": {"Type": "Pass", "End": true, "Assign": {"x-y": 1}}}}),
+            &["state 'A'", "Assign", "'x-y' is not a valid variable name"],
         ),
         (json!({"StartAt": "A", "States": {"A": {"Type": "Pass", "End": true, "Typo": 1}}}), &["'Typo'"]),
         (
-            json!({"QueryLanguage": "JSONata", "StartAt": "A", "States": {"A": {"Type": "Pass", "End": true}}}),
-            &["JSONata", "not support"],
+            json!({"QueryLanguage": "JSONata", "StartAt": "A", "States": {"A": {"Type": "Pass", "End": true, "QueryLanguage": "JSONPath"}}}),
+            &["state 'A'", "JSONPath is not allowed inside a JSONata state machine"],
         ),
         (
-            json!({"StartAt": "A", "States": {"A": {"Type": "Pass", "End": true, "QueryLanguage": "JSONata"}}}),
-            &["state 'A'", "JSONata"],
+            json!({"StartAt": "A", "States": {"A": {"Type": "Pass", "End": true, "QueryLanguage": "XPath"}}}),
+            &["state 'A'", "QueryLanguage must be"],
         ),
         (
             json!({"StartAt": "A", "TimeoutSeconds": -1, "States": {"A": {"Type": "Pass", "End": true}}}),
