@@ -39,6 +39,7 @@ impl Definition {
             }
         }
         let mut machine = parse_machine(obj, "the definition", jsonata).map_err(DefinitionError::Invalid)?;
+        check_variable_scopes(&machine, &HashSet::new()).map_err(DefinitionError::Invalid)?;
         machine.timeout_seconds = match obj.get("TimeoutSeconds") {
             None => None,
             Some(v) => Some(positive_int(v).ok_or_else(|| invalid("'TimeoutSeconds' must be a positive integer"))?),
@@ -137,6 +138,61 @@ pub(crate) enum Assign {
     Path(Template),
     /// JSONata: `{% … %}` strings anywhere in the values.
     Jsonata(JTemplate),
+}
+
+impl Assign {
+    /// The names of the variables it assigns.
+    pub fn names(&self) -> Vec<&str> {
+        match self {
+            Assign::Path(Template::Object(fields)) => fields.iter().map(|(k, _)| k.as_str()).collect(),
+            Assign::Jsonata(JTemplate::Object(fields)) => fields.iter().map(|(k, _)| k.as_str()).collect(),
+            _ => Vec::new(),
+        }
+    }
+}
+
+/// Every variable name a state may assign (its own Assign, its catchers' and its Choice rules').
+fn assigned_names(state: &State) -> Vec<&str> {
+    let mut names: Vec<&str> = state.assign.iter().flat_map(Assign::names).collect();
+    names.extend(state.catch.iter().filter_map(|c| c.assign.as_ref()).flat_map(Assign::names));
+    if let Kind::Choice { choices, .. } = &state.kind {
+        names.extend(choices.iter().filter_map(|c| c.assign.as_ref()).flat_map(Assign::names));
+    }
+    names
+}
+
+/// A Parallel branch or Map iteration reads the variables of the scopes around it but may not
+/// assign them: a name assigned in an enclosing scope cannot be assigned inside.
+fn check_variable_scopes(machine: &Machine, outer: &HashSet<String>) -> Result<(), Problem> {
+    let mut visible = outer.clone();
+    visible.extend(machine.states.values().flat_map(assigned_names).map(str::to_string));
+    for state in machine.states.values() {
+        let (nested, part): (Vec<&Arc<Machine>>, &str) = match &state.kind {
+            Kind::Parallel { branches } => (branches.iter().collect(), "a branch"),
+            Kind::Map { processor, distributed: None, .. } => (vec![processor], "the item processor"),
+            _ => continue,
+        };
+        for inner in nested {
+            for inner_state in inner.states.values() {
+                if let Some(name) = assigned_names(inner_state).into_iter().find(|n| visible.contains(*n)) {
+                    return Err(Problem::Nested {
+                        state: state.name.clone(),
+                        part: part.to_string(),
+                        problem: Box::new(Problem::State {
+                            state: inner_state.name.clone(),
+                            field: Some("Assign".into()),
+                            message: format!(
+                                "variable '{name}' belongs to an outer scope, which a Parallel branch or Map \
+                                 iteration can read but not assign"
+                            ),
+                        }),
+                    });
+                }
+            }
+            check_variable_scopes(inner, &visible)?;
+        }
+    }
+    Ok(())
 }
 
 /// One rule of a Choice state.
