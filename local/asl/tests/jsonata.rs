@@ -272,3 +272,48 @@ fn jsonpath_fields_and_bad_expressions_are_refused_at_load_naming_state_and_fiel
     let jsonpath_output = json!({"StartAt": "P", "States": {"P": {"Type": "Pass", "End": true, "Output": 1}}});
     assert!(load_error(jsonpath_output).contains("only valid in a state with QueryLanguage JSONata"));
 }
+
+#[tokio::test]
+async fn the_functions_aws_adds_work_in_states_and_eval_is_absent() {
+    let def = jsonata(
+        json!({"P": {"Type": "Pass", "End": true, "Output": {
+            "parts": "{% $partition([1, 2, 3, 4, 5], 2) %}",
+            "hash": "{% $hash('abc', 'SHA-256') %}",
+            "parsed": "{% $parse($states.input.text).a %}",
+            "uuid": "{% $length($uuid()) %}"
+        }}}),
+        "P",
+    );
+    let (d, _) = run(&def, json!({"text": "{\"a\": [1, 2]}"}), Recorder::echo()).await;
+    let out = output(&d);
+    assert_eq!(out["parts"], json!([[1, 2], [3, 4], [5]]));
+    assert_eq!(out["hash"], json!("ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"));
+    assert_eq!(out["parsed"], json!([1, 2]));
+    assert_eq!(out["uuid"], json!(36));
+    let eval = jsonata(json!({"P": {"Type": "Pass", "End": true, "Output": "{% $eval('1 + 1') %}"}}), "P");
+    let (d, _) = run(&eval, json!({}), Recorder::echo()).await;
+    assert_eq!(d.error.as_deref(), Some("States.QueryEvaluationError"));
+}
+
+#[tokio::test]
+async fn runaway_expressions_stop_with_a_query_evaluation_error() {
+    for expr in [
+        "{% $count([1..10000000].($ * 2)) %}",
+        "{% ($f := function($n) { $f($n + 1) + 1 }; $f(0)) %}",
+        "{% $pad('', 100000000, 'x') %}",
+    ] {
+        let def = jsonata(json!({"P": {"Type": "Pass", "End": true, "Output": expr}}), "P");
+        let (d, _) = run(&def, json!({}), Recorder::echo()).await;
+        assert_eq!(d.error.as_deref(), Some("States.QueryEvaluationError"), "{expr}: {:?}", d.cause);
+    }
+}
+
+#[test]
+fn oversized_and_deeply_nested_expressions_are_load_errors() {
+    let deep = format!("{{% {}1{} %}}", "(".repeat(5000), ")".repeat(5000));
+    let long = format!("{{% {} %}}", "1 + ".repeat(60_000) + "1");
+    for expr in [deep, long] {
+        let e = load_error(jsonata(json!({"P": {"Type": "Pass", "End": true, "Output": {"x": [expr]}}}), "P"));
+        assert!(e.contains("state 'P'") && e.contains("Output"), "{e}");
+    }
+}
