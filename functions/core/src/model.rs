@@ -117,43 +117,7 @@ pub struct LabelSet {
     pub labels: Vec<Label>,
 }
 
-/// One label with its confidence (0-100), hierarchy and instances.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Default)]
-#[serde(rename_all = "camelCase")]
-pub struct Label {
-    pub name: String,
-    pub confidence: f32,
-    #[serde(default)]
-    pub parents: Vec<String>,
-    #[serde(default)]
-    pub aliases: Vec<String>,
-    #[serde(default)]
-    pub categories: Vec<String>,
-    #[serde(default)]
-    pub instances: Vec<Instance>,
-    /// Which kind of model gave the label: `rekognition`, `custom-labels` (AWS), `detector`,
-    /// `classifier`, `custom` (local); several when models agree.
-    #[serde(default)]
-    pub sources: Vec<String>,
-}
-
-/// One located instance of a label.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Default)]
-#[serde(rename_all = "camelCase")]
-pub struct Instance {
-    pub confidence: f32,
-    pub bounding_box: BoundingBox,
-}
-
-/// A box as ratios (0-1) of the oriented image.
-#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Default)]
-#[serde(rename_all = "camelCase")]
-pub struct BoundingBox {
-    pub left: f32,
-    pub top: f32,
-    pub width: f32,
-    pub height: f32,
-}
+pub use imgpipe_labels::{BoundingBox, Instance, Label};
 
 /// One element of `$.thumbnails`.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]

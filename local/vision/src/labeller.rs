@@ -1,7 +1,6 @@
 //! All local models together: the detector (COCO objects with boxes), the ImageNet classifier
 //! (scenes and objects, no boxes) and optionally the user's own model, merged into one answer.
 
-use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
@@ -186,49 +185,7 @@ pub fn classifier_labels(probs: &[f32], min_confidence: f32) -> Vec<Label> {
         .collect()
 }
 
-/// Merge labels from several models: one label per name, with the highest confidence any model
-/// gave it, every model's instances (boxes), and the union of parents, aliases, categories and
-/// sources. Keeps those at or above `min_confidence`; sorts by confidence, then labels with
-/// boxes first, then by name; keeps the first `max_labels`.
-pub fn merge(labels: Vec<Label>, min_confidence: f32, max_labels: usize) -> Vec<Label> {
-    let mut by_name: BTreeMap<String, Label> = BTreeMap::new();
-    for label in labels {
-        if label.confidence.is_nan() || label.confidence < min_confidence {
-            continue;
-        }
-        match by_name.get_mut(&label.name) {
-            None => {
-                by_name.insert(label.name.clone(), label);
-            }
-            Some(kept) => {
-                kept.confidence = kept.confidence.max(label.confidence);
-                kept.instances.extend(label.instances);
-                kept.instances.sort_by(|a, b| b.confidence.total_cmp(&a.confidence));
-                for (into, from) in [
-                    (&mut kept.parents, label.parents),
-                    (&mut kept.aliases, label.aliases),
-                    (&mut kept.categories, label.categories),
-                    (&mut kept.sources, label.sources),
-                ] {
-                    for item in from {
-                        if !into.contains(&item) {
-                            into.push(item);
-                        }
-                    }
-                }
-            }
-        }
-    }
-    let mut merged: Vec<Label> = by_name.into_values().collect();
-    merged.sort_by(|a, b| {
-        b.confidence
-            .total_cmp(&a.confidence)
-            .then_with(|| a.instances.is_empty().cmp(&b.instances.is_empty()))
-            .then_with(|| a.name.cmp(&b.name))
-    });
-    merged.truncate(max_labels);
-    merged
-}
+pub use imgpipe_labels::merge;
 
 #[cfg(test)]
 mod tests {

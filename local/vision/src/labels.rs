@@ -21,47 +21,7 @@ pub struct Labels {
     pub labels: Vec<Label>,
 }
 
-/// One label; parent labels (e.g. "Animal" for "Dog") come without instances.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct Label {
-    pub name: String,
-    /// 0-100: the highest confidence of its instances (or, for a parent, of its children).
-    pub confidence: f32,
-    pub parents: Vec<String>,
-    pub aliases: Vec<String>,
-    pub categories: Vec<String>,
-    pub instances: Vec<Instance>,
-    /// Which kind of model gave the label: "detector", "classifier" and/or "custom".
-    #[serde(default)]
-    pub sources: Vec<String>,
-}
-
-/// One located object of a label.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct Instance {
-    /// 0-100.
-    pub confidence: f32,
-    pub bounding_box: BoundingBox,
-}
-
-/// A box as ratios (0..1) of the image's width and height.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct BoundingBox {
-    pub left: f32,
-    pub top: f32,
-    pub width: f32,
-    pub height: f32,
-}
-
-impl BoundingBox {
-    /// Whether the point (x, y), in ratios of the image, lies inside the box.
-    pub fn contains(&self, x: f32, y: f32) -> bool {
-        x >= self.left && x <= self.left + self.width && y >= self.top && y <= self.top + self.height
-    }
-}
+pub use imgpipe_labels::{BoundingBox, Instance, Label};
 
 impl Labels {
     /// The label with this name, if present.

@@ -2,7 +2,6 @@
 //! model is the other adapter, in the `imgpipe` binary). On AWS an optional Rekognition Custom
 //! Labels model runs beside DetectLabels; [`merge_labels`] makes one answer of both.
 
-use std::collections::BTreeMap;
 use std::future::Future;
 use std::pin::Pin;
 
@@ -53,53 +52,7 @@ pub async fn run(p: &Pipeline, input: DetectInput) -> Result<LabelSet, StepError
     Ok(set)
 }
 
-/// Merges labels from one or several models: one label per name (names match exactly), with the
-/// highest confidence any model gave it, every model's instances (highest confidence first), and
-/// the union of parents, aliases, categories and sources, in first-seen order. Then keeps those
-/// with a finite confidence of at least `min_confidence` (capped at 100), sorts them by
-/// confidence, labels with boxes first, then by name, and keeps the first `max_labels`.
-pub fn merge_labels(labels: Vec<Label>, min_confidence: f32, max_labels: usize) -> Vec<Label> {
-    let mut by_name: BTreeMap<String, Label> = BTreeMap::new();
-    for mut label in labels {
-        if !label.confidence.is_finite() {
-            continue;
-        }
-        label.confidence = label.confidence.min(100.0);
-        match by_name.get_mut(&label.name) {
-            None => {
-                by_name.insert(label.name.clone(), label);
-            }
-            Some(kept) => {
-                kept.confidence = kept.confidence.max(label.confidence);
-                kept.instances.extend(label.instances);
-                for (into, from) in [
-                    (&mut kept.parents, label.parents),
-                    (&mut kept.aliases, label.aliases),
-                    (&mut kept.categories, label.categories),
-                    (&mut kept.sources, label.sources),
-                ] {
-                    for item in from {
-                        if !into.contains(&item) {
-                            into.push(item);
-                        }
-                    }
-                }
-            }
-        }
-    }
-    let mut merged: Vec<Label> = by_name.into_values().filter(|l| l.confidence >= min_confidence).collect();
-    for label in &mut merged {
-        label.instances.sort_by(|a, b| b.confidence.total_cmp(&a.confidence));
-    }
-    merged.sort_by(|a, b| {
-        b.confidence
-            .total_cmp(&a.confidence)
-            .then_with(|| a.instances.is_empty().cmp(&b.instances.is_empty()))
-            .then_with(|| a.name.cmp(&b.name))
-    });
-    merged.truncate(max_labels);
-    merged
-}
+pub use imgpipe_labels::merge as merge_labels;
 
 /// A Rekognition Custom Labels model version, as its ARN names it:
 /// `arn:<partition>:rekognition:<region>:<account>:project/<project>/version/<version>/<created>`

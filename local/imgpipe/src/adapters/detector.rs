@@ -5,7 +5,7 @@
 use std::path::Path;
 use std::sync::Arc;
 
-use imgpipe_core::model::{BoundingBox, ImageMeta, Instance, Label, LabelSet};
+use imgpipe_core::model::{ImageMeta, LabelSet};
 use imgpipe_core::steps::detect::BoxFuture;
 use imgpipe_core::steps::LabelDetector;
 use imgpipe_core::StepError;
@@ -99,25 +99,12 @@ impl LabelDetector for LocalDetector {
     }
 }
 
-/// The local model's labels in the pipeline's (Rekognition's) terms, field by field, so a change
-/// on either side is a compile error rather than a lost field.
+/// The local models' labels as the pipeline's label set (both use `imgpipe_labels::Label`).
 pub fn label_set(labels: vision::Labels) -> LabelSet {
     LabelSet {
         source: labels.source,
         model_version: labels.model_version,
         models: labels.models.iter().map(ToString::to_string).collect(),
-        labels: labels.labels.into_iter().map(label).collect(),
+        labels: labels.labels,
     }
-}
-
-fn label(l: vision::Label) -> Label {
-    let vision::Label { name, confidence, parents, aliases, categories, instances, sources } = l;
-    let instances = instances.into_iter().map(instance).collect();
-    Label { name, confidence, parents, aliases, categories, instances, sources }
-}
-
-fn instance(i: vision::Instance) -> Instance {
-    let vision::Instance { confidence, bounding_box: b } = i;
-    let vision::BoundingBox { left, top, width, height } = b;
-    Instance { confidence, bounding_box: BoundingBox { left, top, width, height } }
 }
