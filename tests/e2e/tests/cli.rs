@@ -267,6 +267,48 @@ fn sfn_run_reports_success_failure_and_bad_definitions_by_exit_code() {
     assert_eq!(out.code, Some(2), "not JSON:\n{out}");
 }
 
+const JSONATA_DEFINITION: &str = r#"{
+  "QueryLanguage": "JSONata",
+  "StartAt": "Remember",
+  "States": {
+    "Remember": { "Type": "Pass", "Assign": { "order": "{% $states.input.order %}" }, "Next": "Charge" },
+    "Charge": {
+      "Type": "Task",
+      "Resource": "arn:aws:lambda:us-east-1:123456789012:function:charge",
+      "Arguments": { "order": "{% $order %}" },
+      "Assign": { "amount": "{% $states.result.amount %}" },
+      "Retry": [{ "ErrorEquals": ["Retryable"], "IntervalSeconds": 1, "MaxAttempts": 2 }],
+      "Next": "Big?"
+    },
+    "Big?": {
+      "Type": "Choice",
+      "Choices": [{ "Condition": "{% $amount > 10 %}", "Next": "Done" }],
+      "Default": "Small"
+    },
+    "Done": { "Type": "Succeed", "Output": { "order": "{% $order %}", "amount": "{% $amount %}" } },
+    "Small": { "Type": "Fail", "Error": "Small", "Cause": "{% 'only ' & $string($amount) %}" }
+  }
+}"#;
+
+#[test]
+fn sfn_run_takes_a_jsonata_definition_with_variables_and_a_mock_config() {
+    let dir = TempDir::new("cli-jsonata");
+    let def = dir.join("OrderFlow.json");
+    write(&def, JSONATA_DEFINITION.as_bytes());
+    let mocks = dir.join("mocks.json");
+    write(&mocks, MOCK_CONFIG.as_bytes());
+    let args = ["--mock-config", &mocks.display().to_string(), "--test-case", "BusyOnce"].map(String::from);
+    let out = sfn_run(&dir, &def, r#"{"order": 7}"#, &args.iter().map(String::as_str).collect::<Vec<_>>());
+    assert_eq!(out.code, Some(0), "{out}");
+    assert_eq!(json_stdout(&out), json!({ "order": 7, "amount": 12 }), "{out}");
+
+    let bad = dir.join("bad.asl.json");
+    write(&bad, JSONATA_DEFINITION.replace("\"Arguments\"", "\"Parameters\"").as_bytes());
+    let out = sfn_run(&dir, &bad, "{}", &[]);
+    assert_eq!(out.code, Some(2), "a JSONPath field in a JSONata state:\n{out}");
+    assert!(out.stderr.contains("Charge") && out.stderr.contains("Parameters"), "{out}");
+}
+
 const TASK_DEFINITION: &str = r#"{
   "StartAt": "Charge",
   "States": {
