@@ -8,7 +8,7 @@ use crate::history::{ExecutionDescription, ExecutionStatus, HistoryEvent};
 use crate::invoke::{DelayReason, DelayRecord, EngineOptions, TaskContext, TaskInvoker};
 use crate::map_run::MapSpec;
 use crate::path::{kind, Path};
-use crate::query::{JTemplate, States};
+use crate::query::{Bindings, JTemplate, States};
 use crate::slots::TaskSlots;
 use crate::template::{Scope, Template, Vars};
 use crate::time;
@@ -448,12 +448,18 @@ fn map_inputs(
     }
     let mut inputs = Vec::with_capacity(items.len());
     let mut scope = scope.clone();
+    let mut bindings = item_template.as_ref().map(|_| Bindings::new(States::input(visit.raw), &scope));
     for (index, item) in items.into_iter().enumerate() {
-        scope.context["Map"] = json!({"Item": {"Index": index, "Value": item}});
-        let input = match (item_selector, item_template) {
-            (Some(t), _) => t.eval(effective, &scope),
-            (None, Some(t)) => t.eval(States::input(visit.raw), &scope, "ItemSelector"),
-            (None, None) => Ok(Value::Null),
+        let input = match (item_selector, item_template, &mut bindings) {
+            (Some(t), _, _) => {
+                scope.context["Map"] = json!({"Item": {"Index": index, "Value": item}});
+                t.eval(effective, &scope)
+            }
+            (None, Some(t), Some(b)) => {
+                b.set_map_item(index, item);
+                t.eval_bound(b, "ItemSelector")
+            }
+            _ => Ok(item),
         };
         inputs.push(input.map_err(|e| visit.at(e))?);
     }

@@ -54,21 +54,16 @@ impl Expr {
 
     /// Evaluates; an error or an undefined result is `States.QueryEvaluationError`.
     pub fn eval(&self, states: States<'_>, scope: &Scope, field: &str) -> Result<Value, StatesError> {
-        self.eval_optional(states, scope, field)?.ok_or_else(|| {
-            StatesError::new(
-                names::QUERY_EVALUATION_ERROR,
-                format!(
-                    "The JSONata expression '{}' specified for the field '{field}' returned nothing (undefined).",
-                    self.text
-                ),
-            )
-        })
+        self.eval_optional(states, scope, field)?.ok_or_else(|| undefined(self, field))
     }
 
     /// Evaluates; `None` for an undefined result.
     pub fn eval_optional(&self, states: States<'_>, scope: &Scope, field: &str) -> Result<Option<Value>, StatesError> {
-        let bindings = bindings(states, scope);
-        self.parsed.evaluate(Some(states.input), &bindings).map_err(|e| {
+        self.eval_bound(&Bindings::new(states, scope), field)
+    }
+
+    fn eval_bound(&self, bindings: &Bindings, field: &str) -> Result<Option<Value>, StatesError> {
+        self.parsed.evaluate(Some(&bindings.input), &bindings.map).map_err(|e| {
             StatesError::new(
                 names::QUERY_EVALUATION_ERROR,
                 format!("The JSONata expression '{}' specified for the field '{field}' threw an error: {e}", self.text),
@@ -90,20 +85,33 @@ impl Expr {
     }
 }
 
-/// The variables in scope, and `states`.
-fn bindings(states: States<'_>, scope: &Scope) -> Map<String, Value> {
-    let mut bindings = (*scope.vars).clone();
-    let mut s = Map::new();
-    s.insert("input".into(), states.input.clone());
-    s.insert("context".into(), scope.context.clone());
-    if let Some(r) = states.result {
-        s.insert("result".into(), r.clone());
+/// What an expression sees: the variables in scope and `$states` (built once for all the
+/// expressions of a template, or all the items of a Map).
+pub(crate) struct Bindings {
+    input: Value,
+    map: Map<String, Value>,
+}
+
+impl Bindings {
+    pub fn new(states: States<'_>, scope: &Scope) -> Bindings {
+        let mut map = (*scope.vars).clone();
+        let mut s = Map::new();
+        s.insert("input".into(), states.input.clone());
+        s.insert("context".into(), scope.context.clone());
+        if let Some(r) = states.result {
+            s.insert("result".into(), r.clone());
+        }
+        if let Some(e) = states.error_output {
+            s.insert("errorOutput".into(), e.clone());
+        }
+        map.insert("states".into(), Value::Object(s));
+        Bindings { input: states.input.clone(), map }
     }
-    if let Some(e) = states.error_output {
-        s.insert("errorOutput".into(), e.clone());
+
+    /// Sets `$states.context.Map.Item` for one Map item.
+    pub fn set_map_item(&mut self, index: usize, value: Value) {
+        self.map["states"]["context"]["Map"] = serde_json::json!({"Item": {"Index": index, "Value": value}});
     }
-    bindings.insert("states".into(), Value::Object(s));
-    bindings
 }
 
 /// A JSON value whose strings may be `{% … %}` expressions, at any depth (Arguments, Output,
@@ -135,23 +143,38 @@ impl JTemplate {
     /// Builds the value; an expression that fails or returns nothing is
     /// `States.QueryEvaluationError`.
     pub fn eval(&self, states: States<'_>, scope: &Scope, field: &str) -> Result<Value, StatesError> {
+        match self {
+            JTemplate::Literal(v) => Ok(v.clone()),
+            _ => self.eval_bound(&Bindings::new(states, scope), field),
+        }
+    }
+
+    /// [`JTemplate::eval`] with bindings already built.
+    pub fn eval_bound(&self, bindings: &Bindings, field: &str) -> Result<Value, StatesError> {
         Ok(match self {
             JTemplate::Literal(v) => v.clone(),
-            JTemplate::Expr(e) => e.eval(states, scope, field)?,
+            JTemplate::Expr(e) => e.eval_bound(bindings, field)?.ok_or_else(|| undefined(e, field))?,
             JTemplate::Array(items) => Value::Array(
                 items
                     .iter()
                     .enumerate()
-                    .map(|(i, t)| t.eval(states, scope, &format!("{field}[{i}]")))
+                    .map(|(i, t)| t.eval_bound(bindings, &format!("{field}[{i}]")))
                     .collect::<Result<_, _>>()?,
             ),
             JTemplate::Object(fields) => {
                 let mut map = Map::new();
                 for (k, t) in fields {
-                    map.insert(k.clone(), t.eval(states, scope, &format!("{field}.{k}"))?);
+                    map.insert(k.clone(), t.eval_bound(bindings, &format!("{field}.{k}"))?);
                 }
                 Value::Object(map)
             }
         })
     }
+}
+
+fn undefined(e: &Expr, field: &str) -> StatesError {
+    StatesError::new(
+        names::QUERY_EVALUATION_ERROR,
+        format!("The JSONata expression '{}' specified for the field '{field}' returned nothing (undefined).", e.text),
+    )
 }
