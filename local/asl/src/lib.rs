@@ -87,6 +87,24 @@
 //! fields are refused in JSONata states naming the state and the field. An expression that fails,
 //! returns nothing where a value is needed, or returns the wrong type is
 //! `States.QueryEvaluationError` (caught by `States.ALL`).
+//!
+//! Variables: `Assign` on Pass, Task, Choice (and its rules), Wait, Parallel, Map and catchers,
+//! in both query languages (JSONPath: `.$` keys are paths or intrinsics whose `$` is the
+//! state's result after ResultSelector, a Pass state's Result/Parameters value, the effective
+//! input of Choice and Wait, a catcher's error output; JSONata: expressions over `$states`).
+//! Every value of an Assign, and Output, sees the variables from before the state. Read as
+//! `$name...` in JSONPath paths (Parameters, ResultSelector, Choice, intrinsic arguments; not in
+//! InputPath/OutputPath/ResultPath or the `*Path` fields) and as `$name` in JSONata. A Parallel
+//! branch or Map iteration reads outer variables and keeps its own; assigning a name assigned in
+//! an enclosing scope is a load error. Limits: 256 KiB per variable and per Assign, 10 MiB
+//! together (`States.DataLimitExceeded`). Variables are saved with each checkpoint and restored
+//! on resume; `*StateExited` events carry `assignedVariables` (JSON text) and
+//! `assignedVariablesDetails`.
+//!
+//! Not supported (refused at load or absent): a Distributed Map in a JSONata state; Distributed
+//! Map children do not see the parent's variables; `Credentials`; no `EvaluationFailed` history
+//! event. Each JSONata evaluation runs on its own short-lived thread (the engine's worker waits
+//! for it) within the jsonata crate's step, depth and string limits.
 
 mod choice;
 mod definition;
