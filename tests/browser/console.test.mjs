@@ -13,7 +13,7 @@ import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { createRequire } from "node:module";
-import { chromium } from "playwright-core";
+import { launchChromium, serverUrlFromEnv, testPhoto } from "./harness.mjs";
 import { createUser, signIn } from "./accounts.mjs";
 
 const AXE = createRequire(import.meta.url).resolve("axe-core/axe.min.js");
@@ -108,15 +108,9 @@ describe("the execution console", () => {
   const pageErrors = [];
 
   before(async () => {
-    serverUrl = process.env.IMGPIPE_URL;
-    if (!serverUrl) throw new Error("IMGPIPE_URL is not set (see imgpipe.test.mjs).");
-    serverUrl = new URL(serverUrl).href;
-    photo = path.join(process.env.IMGPIPE_TEST_PHOTOS || "", "chelsea.png");
-    if (!fs.existsSync(photo)) throw new Error(`IMGPIPE_TEST_PHOTOS must name a directory containing chelsea.png (got ${photo}).`);
-    browser = await chromium.launch({
-      executablePath: process.env.CHROMIUM_PATH || "/usr/bin/chromium",
-      args: ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking"],
-    });
+    serverUrl = serverUrlFromEnv();
+    photo = testPhoto();
+    browser = await launchChromium();
     const context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
     context.on("page", (p) => {
       p.on("pageerror", (err) => pageErrors.push(String(err)));

@@ -11,7 +11,7 @@ import os from "node:os";
 import path from "node:path";
 import { createRequire } from "node:module";
 import { fileURLToPath } from "node:url";
-import { chromium } from "playwright-core";
+import { launchChromium, serverUrlFromEnv, testPhoto } from "./harness.mjs";
 import { createUser, signIn } from "./accounts.mjs";
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
@@ -36,23 +36,12 @@ describe("imgpipe page in headless Chromium", () => {
   let user;
 
   before(async () => {
-    serverUrl = process.env.IMGPIPE_URL;
-    if (!serverUrl) {
-      throw new Error("IMGPIPE_URL is not set. Start `imgpipe serve --port 0 --data DIR` and set IMGPIPE_URL to the URL it prints (the README's test command does this).");
-    }
-    serverUrl = new URL(serverUrl).href;
-    photos = process.env.IMGPIPE_TEST_PHOTOS;
-    if (!photos || !fs.existsSync(path.join(photos, "chelsea.png"))) {
-      throw new Error(`IMGPIPE_TEST_PHOTOS must name a directory containing chelsea.png (got ${JSON.stringify(photos)}).`);
-    }
+    serverUrl = serverUrlFromEnv();
+    photos = path.dirname(testPhoto());
     scratch = fs.mkdtempSync(path.join(os.tmpdir(), "imgpipe-browser-"));
     fs.mkdirSync(ARTIFACTS, { recursive: true });
 
-    browser = await chromium.launch({
-      executablePath: process.env.CHROMIUM_PATH || "/usr/bin/chromium",
-      args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-        "--disable-background-networking", "--disable-component-update", "--disable-sync"],
-    });
+    browser = await launchChromium(["--disable-quic", "--disable-component-update", "--disable-sync"]);
     context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
     watch(context);
     page = await context.newPage();

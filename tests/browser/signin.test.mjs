@@ -7,8 +7,7 @@
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import fs from "node:fs";
-import path from "node:path";
-import { chromium } from "playwright-core";
+import { launchChromium, serverUrlFromEnv, testPhoto } from "./harness.mjs";
 import { createUser, signIn, signOut } from "./accounts.mjs";
 
 const PIPELINE_TIMEOUT = 180_000;
@@ -27,17 +26,11 @@ describe("signing in to the imgpipe page", () => {
   const pageErrors = [];
 
   before(async () => {
-    serverUrl = process.env.IMGPIPE_URL;
-    if (!serverUrl) throw new Error("IMGPIPE_URL is not set (see imgpipe.test.mjs).");
-    serverUrl = new URL(serverUrl).href;
-    photo = path.join(process.env.IMGPIPE_TEST_PHOTOS || "", "chelsea.png");
-    if (!fs.existsSync(photo)) throw new Error(`IMGPIPE_TEST_PHOTOS must name a directory containing chelsea.png (got ${photo}).`);
+    serverUrl = serverUrlFromEnv();
+    photo = testPhoto();
     alice = createUser("alice");
     bob = createUser("bob");
-    browser = await chromium.launch({
-      executablePath: process.env.CHROMIUM_PATH || "/usr/bin/chromium",
-      args: ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking"],
-    });
+    browser = await launchChromium();
     const context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
     context.on("request", (request) => {
       const url = new URL(request.url());
