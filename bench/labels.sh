@@ -14,6 +14,8 @@ CACHE="$HOME/.cache/imgpipe"
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$ROOT/target}"
 PROFILE="${PROFILE:-release}"
 say() { echo "[labels.sh] $*" >&2; }
+# shellcheck source=bench/lib.sh
+source "$HERE/lib.sh"
 
 MODEL="$(bash "$ROOT/scripts/fetch-model.sh" | tail -n 1)"
 # The reference data step fetches the original .tflite, mate-backgrounds and a venv with LiteRT.
@@ -22,13 +24,7 @@ bash "$ROOT/tests/vision-reference/run.sh" >/dev/null
 say "building the labels example (release) and imgpipe ($PROFILE)"
 cd "$ROOT"
 cargo build --release --quiet -p vision --example labels
-if [[ "$PROFILE" == release ]]; then
-    cargo build --release --quiet -p imgpipe --bins
-    BIN="$CARGO_TARGET_DIR/release/imgpipe"
-else
-    cargo build --quiet -p imgpipe --bins
-    BIN="$CARGO_TARGET_DIR/debug/imgpipe"
-fi
+build_imgpipe
 
 say "measuring"
 exec python3 "$HERE/labels.py" --labels-bin "$CARGO_TARGET_DIR/release/examples/labels" --imgpipe "$BIN" \

@@ -16,6 +16,8 @@ CACHE="${IMGPIPE_BENCH_CACHE:-$HOME/.cache/imgpipe/bench}"
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$ROOT/target}"
 PROFILE="${PROFILE:-dev}"
 say() { echo "[load.sh] $*" >&2; }
+# shellcheck source=bench/lib.sh
+source "$HERE/lib.sh"
 
 PHOTOS="$CACHE/photos/usr/share/backgrounds/mate"
 if [[ ! -d "$PHOTOS/nature" ]]; then
@@ -41,13 +43,7 @@ fi
 
 say "building imgpipe ($PROFILE profile) in $CARGO_TARGET_DIR"
 cd "$ROOT"
-if [[ "$PROFILE" == release ]]; then
-    cargo build --release --quiet -p imgpipe --bins
-    BIN="$CARGO_TARGET_DIR/release/imgpipe"
-else
-    cargo build --quiet -p imgpipe --bins
-    BIN="$CARGO_TARGET_DIR/debug/imgpipe"
-fi
+build_imgpipe
 
 say "measuring"
 exec python3 "$HERE/load.py" --imgpipe "$BIN" --model "$MODEL" --profile "$PROFILE" "${ARGS[@]}" "$@"
