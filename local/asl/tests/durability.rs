@@ -49,16 +49,6 @@ fn machine() -> Definition {
     }}).to_string()).unwrap()
 }
 
-async fn until(mut f: impl FnMut() -> bool) {
-    for _ in 0..500 {
-        if f() {
-            return;
-        }
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
-    panic!("condition not reached");
-}
-
 #[tokio::test]
 async fn a_crashed_execution_resumes_from_its_checkpoint() {
     let dir = TempDir::new();

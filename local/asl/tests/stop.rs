@@ -41,16 +41,6 @@ fn machine() -> Definition {
     .unwrap()
 }
 
-async fn until(mut f: impl FnMut() -> bool) {
-    for _ in 0..500 {
-        if f() {
-            return;
-        }
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
-    panic!("condition not reached");
-}
-
 #[tokio::test]
 async fn stopping_a_running_execution_aborts_it_durably() {
     let dir = std::env::temp_dir().join(format!("asl-stop-{}", uuid::Uuid::new_v4()));

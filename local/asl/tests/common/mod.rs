@@ -105,3 +105,14 @@ pub fn task(fields: Value) -> Value {
     }
     serde_json::json!({"StartAt": "T", "States": {"T": state}})
 }
+
+/// Waits (up to 5 s, polling every 10 ms) until `f` holds; panics otherwise.
+pub async fn until(mut f: impl FnMut() -> bool) {
+    for _ in 0..500 {
+        if f() {
+            return;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    panic!("condition not reached");
+}
