@@ -1,6 +1,7 @@
-// Evaluates every case of corpus.json with the reference JSONata (the version in package.json)
-// and writes the results as JSON: [{expr, result} | {expr, undefined: true} | {expr, error}].
-// Usage: node evaluate.js corpus.json > expected.json
+// Evaluates every case of the corpus files, in the order given, with the reference JSONata (the
+// version in package.json) and writes the results as JSON:
+// [{expr, result} | {expr, undefined: true} | {expr, error}]. The files' `inputs` are merged.
+// Usage: node evaluate.js corpus.json [corpus-more.json ...] > expected.json
 'use strict';
 const fs = require('fs');
 const jsonata = require('jsonata');
@@ -25,11 +26,12 @@ async function evaluateCase(testCase, inputs) {
 }
 
 async function main() {
-  const corpus = JSON.parse(fs.readFileSync(process.argv[2], 'utf8'));
+  const corpora = process.argv.slice(2).map((file) => JSON.parse(fs.readFileSync(file, 'utf8')));
+  const inputs = Object.assign({}, ...corpora.map((corpus) => corpus.inputs || {}));
   const results = [];
-  for (const testCase of corpus.cases) {
-    if (process.env.JSONATA_TRACE) console.error(testCase.id, testCase.expr);
-    results.push(await evaluateCase(testCase, corpus.inputs));
+  for (const testCase of corpora.flatMap((corpus) => corpus.cases)) {
+    if (process.env.JSONATA_TRACE) console.error(testCase.expr);
+    results.push(await evaluateCase(testCase, inputs));
   }
   process.stdout.write(JSON.stringify({ jsonata: require('jsonata/package.json').version, results }, null, 1) + '\n');
 }

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Evaluates corpus.json with the reference JSONata (npm jsonata, pinned in package-lock.json to
+# Evaluates the corpus (corpus.json, then every corpus-*.json in name order) with the reference JSONata (npm jsonata, pinned in package-lock.json to
 # the version AWS Step Functions uses) and writes the expected results for
 # local/jsonata/tests/reference.rs. Idempotent and cached on the inputs' hash.
 #
@@ -10,13 +10,16 @@ set -euo pipefail
 
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 OUT="${1:-${HOME}/.cache/imgpipe/jsonata-reference}"
-KEY="$(cat "$HERE/corpus.json" "$HERE/evaluate.js" "$HERE/package-lock.json" | sha256sum | cut -c1-16)"
+LC_COLLATE=C
+CORPUS=("$HERE/corpus.json")
+for extra in "$HERE"/corpus-*.json; do [[ -e "$extra" ]] && CORPUS+=("$extra"); done
+KEY="$(cat "${CORPUS[@]}" "$HERE/evaluate.js" "$HERE/package-lock.json" | sha256sum | cut -c1-16)"
 EXPECTED="$OUT/expected-$KEY.json"
 
 if [[ ! -f "$EXPECTED" ]]; then
     mkdir -p "$OUT"
     (cd "$HERE" && npm ci --silent --no-audit --no-fund) >&2
-    node "$HERE/evaluate.js" "$HERE/corpus.json" > "$EXPECTED.tmp"
+    node "$HERE/evaluate.js" "${CORPUS[@]}" > "$EXPECTED.tmp"
     mv "$EXPECTED.tmp" "$EXPECTED"
 fi
 echo "$EXPECTED"

@@ -1,5 +1,6 @@
 //! Compares this crate with the reference JSONata (npm `jsonata`, the version AWS Step Functions
-//! pins) over the corpus in `tests/jsonata-reference/corpus.json`. The expected results come from
+//! pins) over the corpus in `tests/jsonata-reference`: `corpus.json`, then every `corpus-*.json`
+//! in name order (their `inputs` are merged). The expected results come from
 //! `tests/jsonata-reference/run.sh` (run by scripts/test.sh, which exports
 //! IMGPIPE_JSONATA_REFERENCE); without that variable the test runs the script itself, and skips
 //! only when `node` is not installed.
@@ -61,16 +62,37 @@ fn check(case: &Value, expected: &Value, inputs: &Map<String, Value>) -> Result<
     }
 }
 
+/// The corpus files in the order run.sh passes them to the reference: merged inputs, all cases.
+fn load_corpus() -> (Map<String, Value>, Vec<Value>) {
+    let dir = repo_root().join("tests/jsonata-reference");
+    let mut extra: Vec<PathBuf> = std::fs::read_dir(&dir)
+        .expect("tests/jsonata-reference")
+        .filter_map(|entry| entry.ok().map(|e| e.path()))
+        .filter(|path| {
+            let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("");
+            name.starts_with("corpus-") && name.ends_with(".json")
+        })
+        .collect();
+    extra.sort();
+    let (mut inputs, mut cases) = (Map::new(), Vec::new());
+    for path in std::iter::once(dir.join("corpus.json")).chain(extra) {
+        let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+        let corpus: Value = serde_json::from_str(&text).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+        if let Some(more) = corpus.get("inputs").and_then(Value::as_object) {
+            inputs.extend(more.clone());
+        }
+        cases.extend(corpus["cases"].as_array().cloned().unwrap_or_default());
+    }
+    (inputs, cases)
+}
+
 #[test]
 fn results_match_the_reference_implementation() {
     let Some(expected_path) = expected_file() else {
         eprintln!("SKIPPED: node is not installed, so the JSONata reference results cannot be produced");
         return;
     };
-    let corpus: Value = serde_json::from_str(
-        &std::fs::read_to_string(repo_root().join("tests/jsonata-reference/corpus.json")).expect("corpus.json"),
-    )
-    .expect("corpus.json is JSON");
+    let (inputs, cases) = load_corpus();
     let expected: Value = serde_json::from_str(
         &std::fs::read_to_string(&expected_path).unwrap_or_else(|e| panic!("{}: {e}", expected_path.display())),
     )
@@ -81,17 +103,15 @@ fn results_match_the_reference_implementation() {
         .filter(|l| !l.trim().is_empty() && !l.starts_with('#'))
         .map(|l| l.split(" #").next().unwrap_or(l).to_string())
         .collect();
-    let cases = corpus["cases"].as_array().expect("cases");
     let results = expected["results"].as_array().expect("results");
     assert_eq!(cases.len(), results.len(), "stale reference results: rerun tests/jsonata-reference/run.sh");
-    let inputs = corpus["inputs"].as_object().expect("inputs");
     let mut passed = 0;
     let mut unexpected = Vec::new();
     let mut now_passing = Vec::new();
     for (case, result) in cases.iter().zip(results) {
         assert_eq!(case["expr"], result["expr"], "stale reference results: rerun tests/jsonata-reference/run.sh");
         let listed = known.iter().any(|k| Some(k.as_str()) == case["expr"].as_str());
-        match check(case, result, inputs) {
+        match check(case, result, &inputs) {
             Ok(()) if listed => now_passing.push(case["expr"].to_string()),
             Ok(()) => passed += 1,
             Err(_) if listed => {}
