@@ -237,7 +237,8 @@ pub(crate) enum Kind {
     Map {
         processor: Arc<Machine>,
         items_path: Path,
-        item_selector: Option<Template>,
+        /// Boxed: a JSONPath template is large and most Map states have none.
+        item_selector: Option<Box<Template>>,
         /// JSONata `Items` (default: the state input).
         items: Option<JTemplate>,
         /// JSONata `ItemSelector`.
@@ -896,7 +897,7 @@ fn parse_map(s: &Map<String, Value>, jsonata: bool, machine_jsonata: bool) -> Re
     let (item_selector, item_template) = if jsonata {
         (None, jsonata_template(s, "ItemSelector")?)
     } else {
-        (template(s, "ItemSelector")?.or(template(s, "Parameters")?), None)
+        (template(s, "ItemSelector")?.or(template(s, "Parameters")?).map(Box::new), None)
     };
     let items = jsonata_template(s, "Items")?;
     let max_concurrency = match (s.get("MaxConcurrency"), s.get("MaxConcurrencyPath")) {

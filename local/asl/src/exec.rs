@@ -437,7 +437,7 @@ pub(crate) fn select_items(visit: &Visit<'_>, items_path: &Path, effective: &Val
 /// (`$states.context.Map.Item` in JSONata).
 fn map_inputs(
     visit: &Visit<'_>,
-    item_selector: &Option<Template>,
+    item_selector: Option<&Template>,
     item_template: &Option<JTemplate>,
     items: Vec<Value>,
     effective: &Value,
@@ -868,7 +868,8 @@ impl Runner {
             }
             Kind::Parallel { branches } => self.parallel(branches, parameters()?, cur, &visit.vars).await?,
             Kind::Map { processor, items_path, item_selector, max_concurrency, distributed: Some(dist), .. } => {
-                let spec = MapSpec { processor, items_path, item_selector, max_concurrency, dist };
+                let spec =
+                    MapSpec { processor, items_path, item_selector: item_selector.as_deref(), max_concurrency, dist };
                 self.distributed_map(visit, spec, &effective, &scope, retry_count, cur).await?
             }
             Kind::Map {
@@ -886,7 +887,7 @@ impl Runner {
                 };
                 let limit =
                     count_in(max_concurrency, &effective, concurrency_field, &scope).map_err(|e| visit.at(e))?;
-                let inputs = map_inputs(visit, item_selector, item_template, items, &effective, &scope)?;
+                let inputs = map_inputs(visit, item_selector.as_deref(), item_template, items, &effective, &scope)?;
                 self.map(state, processor, inputs, limit, cur, &visit.vars).await?
             }
             _ => return Err(visit.at(StatesError::runtime("only Task, Parallel and Map states make attempts"))),

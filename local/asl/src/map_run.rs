@@ -45,7 +45,7 @@ const ARN_PREFIX: &str = "arn:aws:states:local:000000000000";
 pub(crate) struct MapSpec<'a> {
     pub processor: &'a Arc<Machine>,
     pub items_path: &'a Path,
-    pub item_selector: &'a Option<Template>,
+    pub item_selector: Option<&'a Template>,
     pub max_concurrency: &'a Seconds,
     pub dist: &'a Distributed,
 }
@@ -554,7 +554,7 @@ fn run_key(visit: &Visit<'_>, retry_count: u32) -> String {
 
 /// Collects child inputs: ItemSelector on each item, then the batcher; enforces the limits.
 struct Children<'a> {
-    selector: &'a Option<Template>,
+    selector: Option<&'a Template>,
     effective: &'a Value,
     /// The context object; `$$.Map.Item` is set for each item in place.
     ctx: Scope,
