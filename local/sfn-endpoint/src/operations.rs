@@ -564,8 +564,10 @@ struct Event {
     details: Map<String, Value>,
 }
 
-/// The members of event details that carry execution data.
-const DATA_MEMBERS: [&str; 4] = ["input", "inputDetails", "output", "outputDetails"];
+/// The members of event details that carry execution data: inputs, outputs and the workflow
+/// variables a state assigned (which the API model marks sensitive, like inputs and outputs).
+const DATA_MEMBERS: [&str; 6] =
+    ["input", "inputDetails", "output", "outputDetails", "assignedVariables", "assignedVariablesDetails"];
 
 impl Event {
     fn of(event: HistoryEvent, include_data: bool) -> Self {

@@ -244,6 +244,33 @@ async fn history_has_aws_event_types_and_fields_and_pages_both_ways() {
 }
 
 #[tokio::test]
+async fn assigned_variables_reach_the_sdk_and_go_with_the_execution_data() {
+    let stack = start().await;
+    let text = json!({"QueryLanguage": "JSONata", "StartAt": "Count", "States": {
+        "Count": {"Type": "Pass", "Assign": {"count": "{% $states.input.n + 1 %}", "who": "imgpipe"}, "End": true}
+    }});
+    let machine = stack.engine.register_state_machine("variables", Definition::parse(&text.to_string()).unwrap());
+    let sfn = client(&stack.endpoint.url);
+    let started = sfn.start_execution().state_machine_arn(&machine).input(r#"{"n": 41}"#).send().await.unwrap();
+    let arn = started.execution_arn().to_owned();
+    finished(&stack.engine, &arn).await;
+
+    let exited = |events: &[aws_sdk_sfn::types::HistoryEvent]| {
+        let event = events.iter().find(|e| e.r#type() == &HistoryEventType::PassStateExited).cloned();
+        event.and_then(|e| e.state_exited_event_details().cloned()).expect("a PassStateExited event")
+    };
+    let all = sfn.get_execution_history().execution_arn(&arn).send().await.unwrap();
+    let details = exited(all.events());
+    let assigned = details.assigned_variables().expect("assignedVariables");
+    assert_eq!((assigned["count"].as_str(), assigned["who"].as_str()), ("42", "\"imgpipe\""));
+    assert_eq!(details.assigned_variables_details().map(|d| d.truncated()), Some(false));
+
+    let metadata = sfn.get_execution_history().execution_arn(&arn).include_execution_data(false).send();
+    let details = exited(metadata.await.unwrap().events());
+    assert!(details.assigned_variables().is_none() && details.output().is_none(), "{details:?}");
+}
+
+#[tokio::test]
 async fn executions_list_newest_first_by_status_in_pages() {
     let stack = start().await;
     let sfn = client(&stack.endpoint.url);

@@ -5,7 +5,7 @@
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
-use super::redact::payload;
+use super::redact::{payload, redact};
 use crate::http::failure::ClientFailure;
 
 /// Events shown, at most (the pipeline writes a few dozen; AWS caps a history at 25,000).
@@ -27,6 +27,9 @@ pub struct EventView {
     pub attempt: Option<u32>,
     pub input: Option<Value>,
     pub output: Option<Value>,
+    /// The workflow variables a state assigned (`assignedVariables` of its `…StateExited` event),
+    /// name to value.
+    pub variables: Option<Map<String, Value>>,
     pub error: Option<ClientFailure>,
 }
 
@@ -55,6 +58,9 @@ pub(super) struct Details {
     pub parameters: Option<String>,
     pub error: Option<String>,
     pub cause: Option<String>,
+    /// Variable name to its value as JSON text.
+    #[serde(rename = "assignedVariables")]
+    pub assigned_variables: Option<Map<String, Value>>,
 }
 
 impl RawEvent {
@@ -120,6 +126,7 @@ pub fn view(history: &[Value]) -> (Vec<EventView>, bool) {
             attempt,
             input: details.input.as_deref().or(details.parameters.as_deref()).map(payload),
             output: details.output.as_deref().map(payload),
+            variables: details.assigned_variables.map(variables),
             error: has_error.then(|| {
                 ClientFailure::of_step(
                     details.error.as_deref().unwrap_or_default(),
@@ -132,6 +139,20 @@ pub fn view(history: &[Value]) -> (Vec<EventView>, bool) {
         }
     }
     (shown, history.len() > MAX_EVENTS)
+}
+
+/// Assigned variables as shown: each value parsed and redacted like a payload.
+fn variables(assigned: Map<String, Value>) -> Map<String, Value> {
+    assigned
+        .into_iter()
+        .map(|(name, value)| {
+            let shown = match value {
+                Value::String(text) => payload(&text),
+                other => redact(other),
+            };
+            (name, shown)
+        })
+        .collect()
 }
 
 /// RFC 3339 with milliseconds, from an RFC 3339 string or epoch seconds.
@@ -190,6 +211,24 @@ mod tests {
         assert_eq!((events[7].state.as_deref(), events[7].error.as_ref().unwrap().code.as_str()), (None, "TIMED_OUT"));
         let text = serde_json::to_string(&events).unwrap();
         assert!(!text.contains("123456789012") && !text.contains("arn:") && !text.contains("RequestId"), "{text}");
+    }
+
+    #[test]
+    fn assigned_variables_are_shown_parsed_and_redacted() {
+        let history = vec![
+            json!({"id": 1, "type": "TaskStateEntered", "stateEnteredEventDetails": {"name": "Validate"}}),
+            json!({"id": 2, "type": "TaskStateExited", "stateExitedEventDetails": {"name": "Validate", "output": "{}",
+                "assignedVariables": {"image": "{\"width\":640}", "who": "\"arn:aws:iam::123456789012:role/r\"",
+                    "odd": 5, "text": "not json"},
+                "assignedVariablesDetails": {"truncated": false}}}),
+            json!({"id": 3, "type": "PassStateExited", "stateExitedEventDetails": {"name": "P", "output": "{}"}}),
+        ];
+        let (events, _) = view(&history);
+        let shown = events[1].variables.as_ref().expect("the exited event's variables");
+        assert_eq!(shown["image"], json!({"width": 640}));
+        assert_eq!(shown["who"], super::super::redact::HIDDEN);
+        assert_eq!((&shown["odd"], &shown["text"]), (&json!(5), &json!("not json")));
+        assert!(events[0].variables.is_none() && events[2].variables.is_none());
     }
 
     #[test]
