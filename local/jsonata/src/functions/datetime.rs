@@ -1,58 +1,34 @@
-//! Date/time functions: ISO 8601 forms only (XPath picture strings are not supported).
+//! Date/time functions: ISO 8601 text without a picture, XPath date/time pictures (in
+//! `picture`) with one.
 
-use super::{arg, num_arg, str_arg};
+use super::{num_arg, str_arg};
 use crate::error::{Error, Result};
 use crate::eval::Ctx;
 use crate::value::{Env, Val};
-use chrono::{DateTime, NaiveDate, TimeZone, Utc};
+use chrono::NaiveDate;
 use regex::Regex;
 use std::sync::LazyLock;
 
 type Args = Vec<Val>;
 
-fn no_picture(args: &[Val], index: usize, name: &str) -> Result<()> {
-    if arg(args, index).is_undefined() {
-        return Ok(());
-    }
-    Err(Error::new(
-        "U1000",
-        format!("${name} with a picture string or timezone is not supported by this implementation"),
-    ))
-}
-
-/// `Date.prototype.toISOString()`.
-fn iso_string(millis: f64) -> Result<String> {
-    let invalid = || Error::new("D3110", format!("Invalid time value: {millis}"));
-    if !millis.is_finite() || millis.abs() > 8.64e15 {
-        return Err(invalid());
-    }
-    let time: DateTime<Utc> = Utc.timestamp_millis_opt(millis.trunc() as i64).single().ok_or_else(invalid)?;
-    Ok(time.format("%Y-%m-%dT%H:%M:%S%.3fZ").to_string())
-}
-
 pub(super) fn now(ctx: &Ctx, args: Args, _: &Val, _: &Env) -> Result<Val> {
-    formatted(ctx.now_millis as f64, str_arg(&args, 0), str_arg(&args, 1))
+    formatted(ctx, ctx.now_millis as f64, str_arg(&args, 0), str_arg(&args, 1))
 }
 
 pub(super) fn millis(ctx: &Ctx, _: Args, _: &Val, _: &Env) -> Result<Val> {
     Ok(Val::Num(ctx.now_millis as f64))
 }
 
-pub(super) fn from_millis(_: &Ctx, args: Args, _: &Val, _: &Env) -> Result<Val> {
+pub(super) fn from_millis(ctx: &Ctx, args: Args, _: &Val, _: &Env) -> Result<Val> {
     let Some(millis) = num_arg(&args, 0) else { return Ok(Val::Undefined) };
-    formatted(millis, str_arg(&args, 1), str_arg(&args, 2))
+    formatted(ctx, millis, str_arg(&args, 1), str_arg(&args, 2))
 }
 
-/// ISO 8601 text of `millis`, or the picture/timezone form when either is given.
-fn formatted(millis: f64, picture: Option<&str>, timezone: Option<&str>) -> Result<Val> {
-    if picture.is_none() && timezone.is_none() {
-        return Ok(Val::string(iso_string(millis)?));
-    }
-    if !millis.is_finite() || millis.abs() > 8.64e15 {
-        return Err(Error::new("D3110", format!("Invalid time value: {millis}")));
-    }
-    let picture = picture.unwrap_or("[Y0001]-[M01]-[D01]T[H01]:[m01]:[s01].[f001][Z01:01t]");
-    Ok(Val::string(super::picture::format_millis(millis.trunc() as i64, picture, timezone)?))
+/// `millis` formatted with the picture (ISO 8601 when none) in the timezone (UTC when none).
+fn formatted(ctx: &Ctx, millis: f64, picture: Option<&str>, timezone: Option<&str>) -> Result<Val> {
+    let text = super::picture::format_date_time(millis, picture, timezone, ctx.limits().max_string_bytes)?;
+    ctx.check_string(&text)?;
+    Ok(Val::string(text))
 }
 
 static ISO_8601: LazyLock<Option<Regex>> = LazyLock::new(|| {
@@ -84,9 +60,12 @@ fn parse_iso(text: &str) -> Option<f64> {
     Some(millis)
 }
 
-pub(super) fn to_millis(_: &Ctx, args: Args, _: &Val, _: &Env) -> Result<Val> {
+pub(super) fn to_millis(ctx: &Ctx, args: Args, _: &Val, _: &Env) -> Result<Val> {
     let Some(text) = str_arg(&args, 0) else { return Ok(Val::Undefined) };
-    no_picture(&args, 1, "toMillis")?;
+    if let Some(picture) = str_arg(&args, 1) {
+        let millis = super::picture::parse_date_time(text, picture, ctx.now_millis as f64)?;
+        return Ok(millis.map(Val::Num).unwrap_or(Val::Undefined));
+    }
     if !ISO_8601.as_ref().is_some_and(|re| re.is_match(text)) {
         return Err(Error::new("D3110", format!("The timestamp {text} is not a valid ISO 8601 format")));
     }

@@ -1,6 +1,6 @@
 //! Numeric and aggregation functions.
 
-use super::{arg, num_arg};
+use super::{arg, num_arg, str_arg};
 use crate::error::{Error, Result};
 use crate::eval::Ctx;
 use crate::value::{js_number, stringify, Env, Val};
@@ -199,18 +199,27 @@ pub(super) fn format_base(_: &Ctx, args: Args, _: &Val, _: &Env) -> Result<Val> 
     Ok(Val::string(digits.into_iter().rev().collect()))
 }
 
-fn unsupported(name: &str) -> Error {
-    Error::new("U1000", format!("${name} (XPath picture strings) is not supported by this implementation"))
+pub(super) fn format_number(ctx: &Ctx, args: Args, _: &Val, _: &Env) -> Result<Val> {
+    let Some(value) = num_arg(&args, 0) else { return Ok(Val::Undefined) };
+    let picture = str_arg(&args, 1).unwrap_or_default();
+    let options = match arg(&args, 2) {
+        Val::Obj(o) => Some(o.map.clone()),
+        _ => None,
+    };
+    let text = super::picture::format_number(value, picture, options.as_ref(), ctx.limits().max_string_bytes)?;
+    ctx.check_string(&text)?;
+    Ok(Val::string(text))
 }
 
-pub(super) fn format_number(_: &Ctx, _: Args, _: &Val, _: &Env) -> Result<Val> {
-    Err(unsupported("formatNumber"))
+pub(super) fn format_integer(ctx: &Ctx, args: Args, _: &Val, _: &Env) -> Result<Val> {
+    let Some(value) = num_arg(&args, 0) else { return Ok(Val::Undefined) };
+    let picture = str_arg(&args, 1).unwrap_or_default();
+    let text = super::picture::format_integer(value, picture, ctx.limits().max_string_bytes)?;
+    ctx.check_string(&text)?;
+    Ok(Val::string(text))
 }
 
-pub(super) fn format_integer(_: &Ctx, _: Args, _: &Val, _: &Env) -> Result<Val> {
-    Err(unsupported("formatInteger"))
-}
-
-pub(super) fn parse_integer(_: &Ctx, _: Args, _: &Val, _: &Env) -> Result<Val> {
-    Err(unsupported("parseInteger"))
+pub(super) fn parse_integer(_: &Ctx, args: Args, _: &Val, _: &Env) -> Result<Val> {
+    let Some(value) = str_arg(&args, 0) else { return Ok(Val::Undefined) };
+    Ok(Val::Num(super::picture::parse_integer(value, str_arg(&args, 1).unwrap_or_default())?))
 }
