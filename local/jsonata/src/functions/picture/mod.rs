@@ -7,7 +7,6 @@
 mod civil;
 mod datetime;
 mod integer;
-#[allow(dead_code)] // the formatNumber half lands next
 mod js;
 mod number;
 mod parse_datetime;
