@@ -458,6 +458,32 @@ fn tail(path: &Path, lines: usize) -> String {
     all[all.len().saturating_sub(lines)..].join("\n")
 }
 
+/// The S3 "Object Created" event of an upload whose record is `record` (with its image's bucket,
+/// key and ETag) and whose file has `size` bytes, as EventBridge would deliver it again.
+pub fn replayed_event(record: &Value, size: u64) -> Value {
+    let image = &record["image"];
+    let field = |name: &str| image[name].as_str().unwrap_or_else(|| panic!("no image.{name}: {record}")).to_string();
+    let (bucket, key, etag) = (field("bucket"), field("key"), field("etag"));
+    json!({
+        "version": "0",
+        "id": "5a3c1a47-0e4c-4c2b-9a53-1b2a3c4d5e6f",
+        "detail-type": "Object Created",
+        "source": "aws.s3",
+        "account": "000000000000",
+        "time": "2026-01-01T00:00:00Z",
+        "region": "us-east-1",
+        "resources": [format!("arn:aws:s3:::{bucket}")],
+        "detail": {
+            "version": "0",
+            "bucket": { "name": bucket },
+            "object": { "key": key, "size": size, "etag": etag, "sequencer": "0062E99A88DC407460" },
+            "request-id": "N4N7GDK58NMKJ12R",
+            "requester": "000000000000",
+            "reason": "PostObject"
+        }
+    })
+}
+
 /// The timeline entry of a state, if the state was entered.
 pub fn timeline_state<'a>(timeline: &'a Value, state: &str) -> Option<&'a Value> {
     timeline["events"].as_array()?.iter().find(|e| e["state"] == state)

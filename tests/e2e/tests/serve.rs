@@ -9,8 +9,8 @@ use std::collections::BTreeSet;
 use std::time::Duration;
 
 use imgpipe_e2e::serve::{
-    decoded_size, imgpipe_command, model_path, png_claiming, test_photo, timeline_state, timeline_states, Server,
-    TempDir,
+    decoded_size, imgpipe_command, model_path, png_claiming, replayed_event, test_photo, timeline_state,
+    timeline_states, Server, TempDir,
 };
 use serde_json::{json, Value};
 
@@ -230,31 +230,7 @@ async fn the_same_event_delivered_twice_leaves_one_record() {
     server.stop();
     drop(server);
 
-    let image = &first["image"];
-    let (bucket, key, etag) = (
-        image["bucket"].as_str().unwrap_or_else(|| panic!("no image.bucket: {first}")),
-        image["key"].as_str().unwrap_or_else(|| panic!("no image.key: {first}")),
-        image["etag"].as_str().unwrap_or_else(|| panic!("no image.etag: {first}")),
-    );
-    let size = std::fs::metadata(&chelsea).unwrap().len();
-    let event = json!({
-        "version": "0",
-        "id": "5a3c1a47-0e4c-4c2b-9a53-1b2a3c4d5e6f",
-        "detail-type": "Object Created",
-        "source": "aws.s3",
-        "account": "000000000000",
-        "time": "2026-01-01T00:00:00Z",
-        "region": "us-east-1",
-        "resources": [format!("arn:aws:s3:::{bucket}")],
-        "detail": {
-            "version": "0",
-            "bucket": { "name": bucket },
-            "object": { "key": key, "size": size, "etag": etag, "sequencer": "0062E99A88DC407460" },
-            "request-id": "N4N7GDK58NMKJ12R",
-            "requester": "000000000000",
-            "reason": "PostObject"
-        }
-    });
+    let event = replayed_event(&first, std::fs::metadata(&chelsea).unwrap().len());
     let event_file = dir.join("event.json");
     std::fs::write(&event_file, event.to_string()).unwrap();
 
