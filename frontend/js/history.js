@@ -1,6 +1,7 @@
 // An execution's event history: one row per event with its time since the start, the state it
 // belongs to, the attempt of a task call (a retry says so), the error as code + sentence, and the
-// input and output as expandable JSON (always as text, never parsed as markup).
+// input and output, and the workflow variables a state assigned, as expandable JSON (always as
+// text, never parsed as markup).
 import { el } from "./dom.js";
 import { describeError, formatDuration } from "./format.js";
 
@@ -57,7 +58,8 @@ export function renderHistory(execution) {
         el("strong", {}, String(event.error.code || "Error")), `: ${describeError(event.error)}`)
       : null,
     payload("Input", event.input, event.id),
-    payload("Output", event.output, event.id)));
+    payload("Output", event.output, event.id),
+    payload("Variables", event.variables, event.id)));
   }
   const fragment = document.createDocumentFragment();
   fragment.append(list);

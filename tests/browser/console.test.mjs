@@ -5,7 +5,8 @@
 // A FAILED execution needs a server whose steps fail: the test starts its own `imgpipe serve` on a
 // fresh data directory with IMGPIPE_FAULTS="detect-labels=2,thumbnail=4" (DetectLabels fails twice
 // and is retried, Thumbnail fails more often than its Retry allows and is caught, RecordFailed
-// stores the failure, and the execution ends in the Failed state).
+// stores the failure, and the execution ends in the Failed state). The variables a JSONata pipeline
+// assigns need a server running statemachine/examples/pipeline.jsonata.asl.json (--definition).
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
@@ -13,17 +14,19 @@ import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { createRequire } from "node:module";
+import { fileURLToPath } from "node:url";
 import { launchChromium, serverUrlFromEnv, testPhoto } from "./harness.mjs";
 import { createUser, signIn } from "./accounts.mjs";
 
 const AXE = createRequire(import.meta.url).resolve("axe-core/axe.min.js");
 const PIPELINE_TIMEOUT = 180_000;
 const FAULTS = "detect-labels=2,thumbnail=4";
+const JSONATA_PIPELINE = fileURLToPath(new URL("../../statemachine/examples/pipeline.jsonata.asl.json", import.meta.url));
 
-/** Starts `imgpipe serve --port 0` on a fresh data directory with `env`; resolves to {url, data, stop}. */
-async function startServer(env) {
+/** Starts `imgpipe serve --port 0 ...args` on a fresh data directory with `env`; resolves to {url, data, stop}. */
+async function startServer(env, args = []) {
   const data = fs.mkdtempSync(path.join(os.tmpdir(), "imgpipe-console-"));
-  const child = spawn(process.env.IMGPIPE_BIN, ["serve", "--port", "0", "--data", data], {
+  const child = spawn(process.env.IMGPIPE_BIN, ["serve", "--port", "0", "--data", data, ...args], {
     env: { ...process.env, IMGPIPE_TIME_SCALE: "0.01", ...env },
     stdio: ["ignore", "pipe", "pipe"],
   });
@@ -101,6 +104,8 @@ describe("the execution console", () => {
   let user;
   let faulty;
   let faultyUser;
+  let jsonata;
+  let jsonataUser;
   let doneImage;
   let failedImage;
   let doneExecution;
@@ -122,11 +127,14 @@ describe("the execution console", () => {
     user = createUser("console");
     faulty = await startServer({ IMGPIPE_FAULTS: FAULTS });
     faultyUser = createUserIn(faulty.data, "faulty");
+    jsonata = await startServer({}, ["--definition", JSONATA_PIPELINE]);
+    jsonataUser = createUserIn(jsonata.data, "jsonata");
   });
 
   after(async () => {
     await browser?.close();
     await faulty?.stop();
+    await jsonata?.stop();
   });
 
   test("a SUCCEEDED upload is listed, drawn and explained", async () => {
@@ -222,6 +230,38 @@ describe("the execution console", () => {
       await tab.waitForFunction(() => location.hash === "#/executions?status=SUCCEEDED"
         && !document.querySelector("#console-rows[aria-busy]") && /No succeeded/.test(document.getElementById("console-caption").textContent));
       assert.equal(await tab.locator("tr.execution-row").count(), 0);
+    } finally {
+      await tab.close();
+    }
+  });
+
+  test("a JSONata pipeline's execution shows the variables each state assigned, as text", async () => {
+    const tab = await browser.newPage();
+    tab.on("pageerror", (err) => pageErrors.push(String(err)));
+    try {
+      await signIn(tab, jsonata.url, jsonataUser);
+      const upload = await uploadChelsea(tab, photo);
+      assert.equal(upload.status, "done");
+      await tab.goto(`${jsonata.url}#/images/${upload.id}`);
+      await tab.locator("a.execution-open").click();
+      await tab.locator("svg.graph g.node").first().waitFor({ timeout: 20_000 });
+      const drawn = await outcomes(tab);
+      for (const state of ["Validate", "DetectLabels", "Thumbnail", "Persist"]) {
+        assert.equal(drawn[state], "SUCCEEDED", `${state} succeeded (${JSON.stringify(drawn)})`);
+      }
+      const variables = async (state) => {
+        const shown = tab.locator(`.history-event[data-type="TaskStateExited"][data-state="${state}"] details.payload[data-kind="variables"]`);
+        await shown.locator("summary").click();
+        return JSON.parse(await shown.locator("pre").textContent());
+      };
+      const image = await variables("Validate");
+      assert.deepEqual([image.image.width, image.image.height], [451, 300], "Validate assigned the image it read");
+      const labels = await variables("DetectLabels");
+      assert.ok(JSON.stringify(labels.labels).includes("Cat"), "DetectLabels assigned the labels");
+      assert.equal(await tab.locator('.history-event[data-state="Persist"] details.payload[data-kind="variables"]').count(), 0,
+        "Persist assigns nothing");
+      assert.doesNotMatch(await tab.locator("#console-body").textContent(), /arn:aws|000000000000/, "no ARNs or account ids");
+      assert.equal(await tab.locator("#console-body pre *:not(code)").count(), 0);
     } finally {
       await tab.close();
     }
