@@ -135,7 +135,6 @@ static WORD_LOOKUP: LazyLock<HashMap<&'static str, f64>> =
     LazyLock::new(|| WORD_VALUES.iter().map(|(w, v)| (w.as_str(), *v)).collect());
 
 /// The alternatives of the reference's words regular expression, in its order.
-#[allow(dead_code)] // used by $toMillis pictures, next
 pub(super) fn word_alternatives() -> Vec<&'static str> {
     WORD_VALUES.iter().map(|(w, _)| w.as_str()).collect()
 }
