@@ -162,3 +162,14 @@ def waiting_stack(workdir):
     server = Serve(data, ["--definition", str(definition)], serve_env(IMGPIPE_TIME_SCALE="1"))
     yield server
     server.stop()
+
+
+@pytest.fixture(scope="session")
+def jsonata_stack(workdir):
+    """A third stack running the pipeline written in JSONata with workflow variables."""
+    data = workdir / "jsonata"
+    data.mkdir()
+    definition = ROOT / "statemachine" / "examples" / "pipeline.jsonata.asl.json"
+    server = Serve(data, ["--definition", str(definition)], serve_env())
+    yield server
+    server.stop()

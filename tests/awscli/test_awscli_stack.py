@@ -1,6 +1,7 @@
 """The real AWS CLI against `imgpipe serve`, configured only by `eval "$(imgpipe env)"`: the
 README's DynamoDB commands unchanged, S3, the Step Functions API (list, start with a hand-made
-Object Created event, describe, list by status, history, stop), and wrong credentials refused."""
+Object Created event, describe, list by status, history, stop; the JSONata pipeline's variables in
+its history), and wrong credentials refused."""
 
 from __future__ import annotations
 
@@ -205,6 +206,37 @@ def test_stepfunctions_runs_a_hand_made_object_created_event(aws, workdir):
         check=False,
     )
     assert forged.returncode != 0 and "InvalidToken" in forged.stderr
+
+
+def test_the_jsonata_pipeline_runs_and_its_history_shows_the_variables(jsonata_stack, workdir):
+    aws = Aws(env_lines(jsonata_stack.data), workdir)
+    machines = aws.json("stepfunctions", "list-state-machines")["stateMachines"]
+    machine = next(m["stateMachineArn"] for m in machines if m["name"] == "imgpipe-pipeline")
+    described = aws.json("stepfunctions", "describe-state-machine", "--state-machine-arn", machine)
+    assert json.loads(described["definition"])["QueryLanguage"] == "JSONata"
+
+    key = f"uploads/{uuid.uuid4()}.jpg"
+    photo = workdir / "jsonata-by-hand.jpg"
+    photo.write_bytes(b"\xff\xd8\xff not really a photo")
+    aws.run("s3", "cp", str(photo), f"s3://imgpipe-input/{key}")
+    head = aws.json("s3api", "head-object", "--bucket", "imgpipe-input", "--key", key)
+    event = object_created("imgpipe-input", key, head["ContentLength"], head["ETag"].strip('"'))
+    arn = aws.json("stepfunctions", "start-execution", "--state-machine-arn", machine, "--input", json.dumps(event))["executionArn"]
+    ended = wait_ended(aws, arn)
+    # The Catch assigned the error; the Unknown Fail state's Error and Cause are {% $error.Error %} and {% $error.Cause %}.
+    assert ended["status"] == "FAILED" and ended["error"] == "UnknownUpload" and ended["cause"], ended
+
+    events = aws.json("stepfunctions", "get-execution-history", "--execution-arn", arn)["events"]
+    exited = next(e for e in events if e["type"] == "TaskStateExited")["stateExitedEventDetails"]
+    assert exited["name"] == "Validate"
+    assert json.loads(exited["assignedVariables"]["error"]) == {"Error": "UnknownUpload", "Cause": ended["cause"]}
+    assert exited["assignedVariablesDetails"] == {"truncated": False}
+    failed = next(e for e in events if e["type"] == "FailStateEntered")["stateEnteredEventDetails"]
+    assert failed["name"] == "Unknown"
+
+    metadata = aws.json("stepfunctions", "get-execution-history", "--execution-arn", arn, "--no-include-execution-data")["events"]
+    exited = next(e for e in metadata if e["type"] == "TaskStateExited")["stateExitedEventDetails"]
+    assert "assignedVariables" not in exited and "output" not in exited, exited
 
 
 def test_a_long_running_execution_is_stopped(waiting_stack, workdir):
