@@ -143,6 +143,17 @@ def object_created(bucket: str, key: str, size: int, etag: str) -> dict:
     }
 
 
+def uploaded_by_hand(aws: Aws, workdir: Path) -> dict:
+    """An object copied in with the CLI, never through the page (so it has no upload record), and
+    the Object Created event S3 would send for it."""
+    key = f"uploads/{uuid.uuid4()}.jpg"
+    photo = workdir / f"by-hand-{uuid.uuid4().hex[:8]}.jpg"
+    photo.write_bytes(b"\xff\xd8\xff not really a photo")
+    aws.run("s3", "cp", str(photo), f"s3://imgpipe-input/{key}")
+    head = aws.json("s3api", "head-object", "--bucket", "imgpipe-input", "--key", key)
+    return object_created("imgpipe-input", key, head["ContentLength"], head["ETag"].strip('"'))
+
+
 def wait_ended(aws: Aws, arn: str) -> dict:
     deadline = time.time() + 60
     while True:
@@ -161,13 +172,7 @@ def test_stepfunctions_runs_a_hand_made_object_created_event(aws, workdir):
     shipped = json.loads((ROOT / "statemachine/pipeline.asl.json").read_text())
     assert json.loads(described["definition"])["States"].keys() == shipped["States"].keys()
 
-    # An object uploaded with the CLI but never through the page: no upload record.
-    key = f"uploads/{uuid.uuid4()}.jpg"
-    photo = workdir / "not-through-the-page.jpg"
-    photo.write_bytes(b"\xff\xd8\xff not really a photo")
-    aws.run("s3", "cp", str(photo), f"s3://imgpipe-input/{key}")
-    head = aws.json("s3api", "head-object", "--bucket", "imgpipe-input", "--key", key)
-    event = object_created("imgpipe-input", key, head["ContentLength"], head["ETag"].strip('"'))
+    event = uploaded_by_hand(aws, workdir)
     name = f"by-hand-{uuid.uuid4().hex[:8]}"
     started = aws.json("stepfunctions", "start-execution", "--state-machine-arn", machine, "--name", name, "--input", json.dumps(event))
     arn = started["executionArn"]
@@ -215,12 +220,7 @@ def test_the_jsonata_pipeline_runs_and_its_history_shows_the_variables(jsonata_s
     described = aws.json("stepfunctions", "describe-state-machine", "--state-machine-arn", machine)
     assert json.loads(described["definition"])["QueryLanguage"] == "JSONata"
 
-    key = f"uploads/{uuid.uuid4()}.jpg"
-    photo = workdir / "jsonata-by-hand.jpg"
-    photo.write_bytes(b"\xff\xd8\xff not really a photo")
-    aws.run("s3", "cp", str(photo), f"s3://imgpipe-input/{key}")
-    head = aws.json("s3api", "head-object", "--bucket", "imgpipe-input", "--key", key)
-    event = object_created("imgpipe-input", key, head["ContentLength"], head["ETag"].strip('"'))
+    event = uploaded_by_hand(aws, workdir)
     arn = aws.json("stepfunctions", "start-execution", "--state-machine-arn", machine, "--input", json.dumps(event))["executionArn"]
     ended = wait_ended(aws, arn)
     # The Catch assigned the error; the Unknown Fail state's Error and Cause are {% $error.Error %} and {% $error.Cause %}.

@@ -410,6 +410,24 @@ impl Server {
         }
     }
 
+    /// Waits until image `id` is final and the execution that processed it has ended; its name
+    /// and its console view (`GET /executions/{name}`).
+    pub async fn finished_execution(&self, id: &str, timeout: Duration) -> (String, Value) {
+        self.wait_final(id, timeout).await;
+        let deadline = Instant::now() + timeout;
+        loop {
+            let timeline = self.timeline(id).await;
+            let name = timeline["executionName"].as_str().expect("the timeline names its execution").to_string();
+            let (status, execution) = self.get_json(&format!("/executions/{name}")).await;
+            assert_eq!(status, 200, "{execution}");
+            if execution["status"] != "RUNNING" {
+                return (name, execution);
+            }
+            assert!(Instant::now() < deadline, "{name} still running: {execution}");
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
     /// GET /images/{id}/timeline, asserting 200.
     pub async fn timeline(&self, id: &str) -> Value {
         let (status, body) = self.get_json(&format!("/images/{id}/timeline")).await;

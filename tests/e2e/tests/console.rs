@@ -47,23 +47,6 @@ fn names(list: &Value) -> Vec<String> {
     list["items"].as_array().expect("items").iter().map(|i| i["name"].as_str().expect("a name").to_string()).collect()
 }
 
-/// Waits until the image's execution has ended and returns its name (from the viewer's timeline).
-async fn finished_execution(server: &Server, id: &str) -> String {
-    server.wait_final(id, FINAL).await;
-    let deadline = std::time::Instant::now() + FINAL;
-    loop {
-        let timeline = server.timeline(id).await;
-        let name = timeline["executionName"].as_str().expect("the timeline names its execution").to_string();
-        let (status, execution) = server.get_json(&format!("/executions/{name}")).await;
-        assert_eq!(status, 200, "{execution}");
-        if execution["status"] != "RUNNING" {
-            return name;
-        }
-        assert!(std::time::Instant::now() < deadline, "{name} still running: {execution}");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-}
-
 fn outcome(execution: &Value, state: &str) -> String {
     let states = execution["graph"]["states"].as_array().expect("graph states");
     let found = states.iter().find(|s| s["name"] == state).unwrap_or_else(|| panic!("no {state}: {execution}"));
@@ -76,12 +59,12 @@ async fn the_console_shows_each_user_their_own_executions_only() {
     let data = dir.join("data");
     let server = Server::signed_in(&data, &[FAST], &[]).await;
     let done_a = server.upload(&gradient_jpeg(320, 240), "a.jpg", "image/jpeg").await;
-    let done_a_run = finished_execution(&server, &done_a).await;
+    let done_a_run = server.finished_execution(&done_a, FINAL).await.0;
     let rejected =
         server.upload(b"meeting notes, not a picture".repeat(20).as_slice(), "notes.jpg", "image/jpeg").await;
-    let rejected_run = finished_execution(&server, &rejected).await;
+    let rejected_run = server.finished_execution(&rejected, FINAL).await.0;
     let done_b = server.upload(&gradient_jpeg(300, 200), "b.jpg", "image/jpeg").await;
-    let done_b_run = finished_execution(&server, &done_b).await;
+    let done_b_run = server.finished_execution(&done_b, FINAL).await.0;
 
     // The list: newest first, with status, times, duration and image.
     let (status, list) = server.get_json("/executions").await;

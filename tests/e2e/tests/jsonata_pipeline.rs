@@ -46,22 +46,6 @@ fn comparable(record: &Value) -> Value {
     })
 }
 
-/// The console's view of the execution that processed image `id`, once it has ended.
-async fn execution_of(server: &Server, id: &str, last_state: &str) -> Value {
-    let timeline = server.wait_timeline(id, last_state, TIMELINE).await;
-    let name = timeline["executionName"].as_str().expect("the timeline names its execution").to_string();
-    let deadline = std::time::Instant::now() + TIMELINE;
-    loop {
-        let (status, execution) = server.get_json(&format!("/executions/{name}")).await;
-        assert_eq!(status, 200, "{execution}");
-        if execution["status"] != "RUNNING" {
-            return execution;
-        }
-        assert!(std::time::Instant::now() < deadline, "{name} still running: {execution}");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-}
-
 /// The variables the `…StateExited` event of `state` shows.
 fn assigned<'a>(execution: &'a Value, state: &str) -> &'a Value {
     let events = execution["events"].as_array().expect("events");
@@ -96,7 +80,7 @@ async fn the_jsonata_pipeline_stores_what_the_jsonpath_pipeline_stores() {
     let thumbnail = record["thumbnails"][0]["url"].as_str().expect("a thumbnail URL");
     assert_eq!(server.http().get(thumbnail).send().await.expect("GET thumbnail").status().as_u16(), 200);
 
-    let execution = execution_of(&server, &id, "Persist").await;
+    let (_, execution) = server.finished_execution(&id, FINAL).await;
     assert_eq!(execution["status"], "SUCCEEDED", "{execution}");
     assert_eq!(assigned(&execution, "Validate")["image"]["width"], 451, "{execution}");
     let detected = &assigned(&execution, "DetectLabels")["labels"];
@@ -110,7 +94,7 @@ async fn the_jsonata_pipeline_stores_what_the_jsonpath_pipeline_stores() {
     assert_eq!(comparable(&rejected), comparable(&expected_rejection), "{rejected}");
     let timeline = server.wait_timeline(&rejected_id, "Rejected", TIMELINE).await;
     assert_eq!(timeline_states(&timeline), ["Validate", "RecordRejected", "Rejected"], "{timeline}");
-    let execution = execution_of(&server, &rejected_id, "Rejected").await;
+    let (_, execution) = server.finished_execution(&rejected_id, FINAL).await;
     assert_eq!(execution["status"], "FAILED", "{execution}");
     // The caught error output, as the console shows errors: code + sentence.
     let caught = &assigned(&execution, "Validate")["error"];
