@@ -18,10 +18,8 @@
 //!
 //! # Not supported
 //! - the parent operator `%` and the focus/index binding operators `@` and `#` (code `U1000`);
-//! - XPath number pictures (`$formatNumber`, `$formatInteger`, `$parseInteger`) and parsing
-//!   timestamps with a picture (`$toMillis(text, picture)`) (code `U1000`); date/time pictures
-//!   for `$now` and `$fromMillis` are supported except numbers in words, roman numerals, week
-//!   numbers and eras;
+//! - `$formatNumber` options other than strings (code `U1000`); exponent pictures applied to
+//!   zero or a negative number, which the reference never finishes, end with `U1002`;
 //! - custom matcher functions in place of a regular expression (code `U1000`);
 //! - regular expression features Rust's `regex` crate lacks (look-around, back-references);
 //!   match positions count code points, not UTF-16 units;
@@ -31,7 +29,13 @@
 //! Every evaluation is bounded ([`Limits`]): expression length and nesting, evaluation depth
 //! (`U1001`), total steps (`U1002`, also charged per item produced), string size (`U1003`) and
 //! value nesting (`U1004`). The range operator refuses more than 10^7 items (`D2014`), as the
-//! reference does. Nothing panics or recurses without bound on any input.
+//! reference does. XPath pictures (`$formatNumber`, `$formatInteger`, `$parseInteger`,
+//! `$fromMillis`, `$now`, `$toMillis`) follow the reference, quirks included, in time linear in
+//! the picture and the text; their padding and widths are bounded by the string size limit
+//! (`U1003`) where the reference would build strings of any size, and irregular grouping
+//! separators that would take more than 5·10^7 unit moves, and pictures of more than 1000 parts
+//! given to `$toMillis`, end with `U1002`. Nothing panics or recurses
+//! without bound on any input.
 
 mod ast;
 mod error;

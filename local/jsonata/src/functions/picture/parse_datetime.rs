@@ -30,6 +30,9 @@ const DAYS: [&str; 7] = ["Monday", "Tuesday", "Wednesday", "Thursday", "Friday",
 const MILLIS_PER_DAY: f64 = 86_400_000.0;
 /// Compiled size allowed for a picture's regular expression.
 const REGEX_SIZE_LIMIT: usize = 4 << 20;
+/// Most literals and markers a picture for parsing may have: each is a capture group, and the
+/// matcher's memory grows with groups times pattern size.
+const MAX_PARTS: usize = 1000;
 
 /// How a captured piece of text becomes a component value (`None`: undefined).
 enum Reader {
@@ -159,6 +162,12 @@ fn read_offset(captured: &str, gmt: bool, separator: Option<&str>) -> f64 {
 /// match the picture or the picture captures nothing.
 pub(in crate::functions) fn parse_date_time(timestamp: &str, picture: &str, now: f64) -> Result<Option<f64>> {
     let parts = analyse(picture)?;
+    if parts.len() > MAX_PARTS {
+        return Err(Error::new(
+            "U1002",
+            format!("A date/time picture for parsing may have at most {MAX_PARTS} literals and markers"),
+        ));
+    }
     let mut pattern = String::from("^");
     let mut readers = Vec::new();
     let longest = timestamp.chars().count() as f64;
