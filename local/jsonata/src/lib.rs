@@ -34,7 +34,8 @@
 //! the picture and the text; their padding and widths are bounded by the string size limit
 //! (`U1003`) where the reference would build strings of any size, and irregular grouping
 //! separators that would take more than 5·10^7 unit moves, and pictures of more than 1000 parts
-//! given to `$toMillis`, end with `U1002`. Nothing panics or recurses
+//! given to `$toMillis`, end with `U1002`; roman numerals of more than 8,000 thousands, beyond
+//! the reference's recursion depth, end with `U1001`. Nothing panics or recurses
 //! without bound on any input.
 
 mod ast;

@@ -179,9 +179,22 @@ const ROMAN_NUMERALS: [(f64, &str); 13] = [
     (1.0, "i"),
 ];
 
+/// The most thousands (`m`) the reference writes: it recurses once per numeral and runs out of
+/// stack between 8,000 and 9,000 of them.
+const MAX_ROMAN_THOUSANDS: f64 = 8000.0;
+
 /// Lower-case roman numerals (`mmxxiv`); empty for zero and NaN.
 pub(super) fn decimal_to_roman(value: f64, max_bytes: usize) -> Result<String> {
-    check_size((value / 1000.0).floor(), max_bytes)?;
+    let thousands = (value / 1000.0).floor();
+    if thousands > MAX_ROMAN_THOUSANDS {
+        return Err(Error::new(
+            "U1001",
+            format!(
+                "Roman numerals of more than {MAX_ROMAN_THOUSANDS} thousands exceed the reference's recursion depth"
+            ),
+        ));
+    }
+    check_size(thousands, max_bytes)?;
     let mut value = value;
     let mut roman = String::new();
     while let Some((amount, numeral)) = ROMAN_NUMERALS.iter().find(|(amount, _)| value >= *amount) {
@@ -256,7 +269,9 @@ mod tests {
         assert_eq!(decimal_to_roman(1999.0, 100).unwrap_or_default(), "mcmxcix");
         assert_eq!(roman_to_decimal("MCMXCIX"), 1999.0);
         assert!(roman_to_decimal("MQ").is_nan());
-        assert_eq!(decimal_to_roman(1e300, 1 << 20).map_err(|e| e.code), Err("U1003"));
+        assert_eq!(decimal_to_roman(1e300, 1 << 20).map_err(|e| e.code), Err("U1001"));
+        assert_eq!(decimal_to_roman(8e6, 1 << 20).map(|r| r.len()), Ok(8000));
+        assert_eq!(decimal_to_roman(8e6, 100).map_err(|e| e.code), Err("U1003"));
     }
 
     #[test]
