@@ -6,7 +6,7 @@
 use super::civil::{date_utc, time_clip, Fields};
 use super::datetime::{analyse, fragment, Fragment, Marker, Part};
 use super::integer::{self, Case, Grouping, IntegerFormat, Primary};
-use super::js::{parse_int, text};
+use super::js::{index_of, parse_int, position, substring, text, utf16};
 use super::words::word_alternatives;
 use crate::error::{Error, Result};
 use regex::RegexBuilder;
@@ -147,13 +147,20 @@ impl Reader {
     }
 }
 
-/// Minutes east of UTC (`-05:30` reads as -5 h + 30 min, as in the reference).
+/// Minutes east of UTC (`-05:30` reads as -5 h + 30 min, as in the reference), read over
+/// UTF-16 units as the reference's `substring` does.
 fn read_offset(captured: &str, gmt: bool, separator: Option<&str>) -> f64 {
-    let value = if gmt { captured.get(3..).unwrap_or("") } else { captured };
-    let (hours, minutes) = match separator.and_then(|s| value.find(s).map(|at| (at, s.len()))) {
-        Some((at, len)) => (parse_int(&value[..at]), parse_int(&value[at + len..])),
-        None if value.len() <= 3 => (parse_int(value), 0.0),
-        None => (parse_int(&value[..3]), parse_int(&value[3..])),
+    let units = utf16(captured);
+    let value = if gmt { substring(&units, 3, units.len() as i64) } else { &units[..] };
+    let end = value.len() as i64;
+    let read = |from: i64, to: i64| parse_int(&text(substring(value, from, to)));
+    let (hours, minutes) = match separator {
+        Some(separator) => {
+            let at = position(index_of(value, &utf16(separator), 0));
+            (read(0, at), read(at + 1, end))
+        }
+        None if value.len() <= 3 => (read(0, end), 0.0),
+        None => (read(0, 3), read(3, end)),
     };
     hours * 60.0 + minutes
 }
@@ -322,6 +329,9 @@ mod tests {
         assert_eq!(parse("xx", "[Y]"), Ok(None));
         assert_eq!(parse("2024 10", "[Y] [m]"), Err("D3136"));
         assert_eq!(parse("2024", "[Y#]"), Err("D3130"));
+        assert_eq!(parse("2024 +1\u{e9}2", "[Y] [Z01.01]"), Ok(Some(1_704_067_200_000.0)));
+        assert_eq!(parse("2024 +0130", "[Y] [Z]"), Ok(None));
+        assert_eq!(parse("2024 +01:30", "[Y] [Z]"), Ok(Some(1_704_061_800_000.0)));
     }
 
     #[test]
