@@ -312,9 +312,9 @@ pub(in crate::functions) fn format_number(
         variables.push(negative);
     }
     let pic = variables.get(usize::from(value < 0.0)).ok_or_else(|| Error::new("D3085", "The picture is empty"))?;
-    let formatted = format_with(value, pic, &p)?;
-    super::check_size(formatted.len() as f64 * 2.0, max_bytes.saturating_mul(2))?;
-    Ok(text(&formatted))
+    let formatted = text(&format_with(value, pic, &p)?);
+    super::check_size(formatted.len() as f64, max_bytes)?;
+    Ok(formatted)
 }
 
 /// Bullets 3-14 of F&O 4.7.5: scaling, exponent, rounding, padding, grouping, affixes.
