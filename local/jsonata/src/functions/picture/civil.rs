@@ -1,7 +1,24 @@
 //! Civil (proleptic Gregorian, UTC) calendar arithmetic over JavaScript time values: what
 //! `Date.UTC` and the `Date.prototype.getUTC*` methods compute, NaN for invalid dates.
 
-const MILLIS_PER_DAY: f64 = 86_400_000.0;
+pub(super) const MILLIS_PER_DAY: f64 = 86_400_000.0;
+/// English month names, January first.
+pub(super) const MONTHS: [&str; 12] = [
+    "January",
+    "February",
+    "March",
+    "April",
+    "May",
+    "June",
+    "July",
+    "August",
+    "September",
+    "October",
+    "November",
+    "December",
+];
+/// English day names, Monday (ISO day 1) first.
+pub(super) const DAYS: [&str; 7] = ["Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday"];
 /// `TimeClip`'s bound: ±100,000,000 days.
 const MAX_TIME: f64 = 8.64e15;
 

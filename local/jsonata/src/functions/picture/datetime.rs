@@ -1,27 +1,11 @@
 //! Date/time pictures (`[Y0001]-[M01]-[D01]`, `[FNn] [D1o] [MNn]`, `[h]:[m01][P]`, ...): the
 //! reference's `analyseDateTimePicture`, `getDateTimeFragment` and `formatDateTime`.
 
-use super::civil::{date_utc, time_clip, Fields};
+use super::civil::{date_utc, time_clip, Fields, DAYS, MILLIS_PER_DAY, MONTHS};
 use super::integer::{self, Case, Grouping, IntegerFormat};
 use super::js::{self, parse_int, text, utf16};
 use crate::error::{Error, Result};
 
-const MONTHS: [&str; 12] = [
-    "January",
-    "February",
-    "March",
-    "April",
-    "May",
-    "June",
-    "July",
-    "August",
-    "September",
-    "October",
-    "November",
-    "December",
-];
-const DAYS: [&str; 8] = ["", "Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday"];
-const MILLIS_PER_DAY: f64 = 86_400_000.0;
 /// The picture `$fromMillis` and `$now` use when none is given.
 pub(super) const ISO_PICTURE: &str = "[Y0001]-[M01]-[D01]T[H01]:[m01]:[s01].[f001][Z01:01t]";
 
@@ -401,7 +385,7 @@ fn name(number: f64, marker: &Marker, case: Case) -> Result<String> {
     let name = if marker.is_one_of("Mx") {
         index(number - 1.0).and_then(|i| MONTHS.get(i))
     } else if marker.is('F') {
-        index(number).and_then(|i| DAYS.get(i))
+        index(number - 1.0).and_then(|i| DAYS.get(i))
     } else {
         return Err(Error::new(
             "D3133",

@@ -3,7 +3,7 @@
 //! components are completed from "now" (more significant ones) and zero (less significant
 //! ones), as the reference does.
 
-use super::civil::{date_utc, time_clip, Fields};
+use super::civil::{date_utc, time_clip, Fields, DAYS, MILLIS_PER_DAY, MONTHS};
 use super::datetime::{analyse, fragment, Fragment, Marker, Part};
 use super::integer::{self, Case, Grouping, IntegerFormat, Primary};
 use super::js::{index_of, parse_int, position, substring, text, utf16};
@@ -12,22 +12,6 @@ use crate::error::{Error, Result};
 use regex::RegexBuilder;
 use std::collections::HashMap;
 
-const MONTHS: [&str; 12] = [
-    "January",
-    "February",
-    "March",
-    "April",
-    "May",
-    "June",
-    "July",
-    "August",
-    "September",
-    "October",
-    "November",
-    "December",
-];
-const DAYS: [&str; 7] = ["Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday"];
-const MILLIS_PER_DAY: f64 = 86_400_000.0;
 /// Compiled size allowed for a picture's regular expression.
 const REGEX_SIZE_LIMIT: usize = 4 << 20;
 /// Most literals and markers a picture for parsing may have: each is a capture group, and the
