@@ -52,11 +52,17 @@ pub enum EngineError {
 pub(crate) struct StatesError {
     pub error: String,
     pub cause: String,
+    /// The field whose JSONata evaluation failed, until an `EvaluationFailed` event reports it.
+    pub evaluation_location: Option<String>,
 }
 
 impl StatesError {
     pub fn new(error: &str, cause: impl Into<String>) -> Self {
-        StatesError { error: error.to_string(), cause: cause.into() }
+        StatesError { error: error.to_string(), cause: cause.into(), evaluation_location: None }
+    }
+    /// `States.QueryEvaluationError` from evaluating `field` (reported by an `EvaluationFailed` event).
+    pub fn evaluation(field: &str, cause: impl Into<String>) -> Self {
+        StatesError { evaluation_location: Some(field.to_string()), ..Self::new(names::QUERY_EVALUATION_ERROR, cause) }
     }
     pub fn runtime(cause: impl Into<String>) -> Self {
         Self::new(names::RUNTIME, cause)

@@ -374,8 +374,8 @@ fn choose(
             ChoiceTest::Condition(c) => match c.eval(States::input(visit.raw), scope, "Condition") {
                 Ok(Value::Bool(b)) => b,
                 Ok(other) => {
-                    return Err(visit.at(StatesError::new(
-                        names::QUERY_EVALUATION_ERROR,
+                    return Err(visit.at(StatesError::evaluation(
+                        "Condition",
                         format!("The Condition of a Choice rule must return a boolean, not {}", kind(&other)),
                     )))
                 }
@@ -474,8 +474,8 @@ fn jsonata_items(visit: &Visit<'_>, items: &Option<JTemplate>, scope: &Scope) ->
     };
     match value {
         Value::Array(items) => Ok(items),
-        other => Err(visit.at(StatesError::new(
-            names::QUERY_EVALUATION_ERROR,
+        other => Err(visit.at(StatesError::evaluation(
+            "Items",
             format!("The Items of a Map state must be an array, not {}", kind(&other)),
         ))),
     }
@@ -643,19 +643,18 @@ impl Runner {
         if pending_wake.is_none() {
             self.checkpoint(&visit, &counts, None);
         }
-        let step = match &state.kind {
-            Kind::Fail { error, cause } => return Err(self.fail_error(&visit, error, cause)?),
-            Kind::Succeed => {
-                let (output, assigned) = pass_through(&visit, &self.scope(&visit, 0), None, state.output.as_ref())?;
-                (None, output, assigned)
-            }
-            Kind::Choice { choices, default } => choose(&visit, &self.scope(&visit, 0), choices, default)?,
-            Kind::Wait(how) => self.wait(&visit, how, pending_wake, &counts).await?,
-            Kind::Pass { result } => self.pass(&visit, result)?,
+        let outcome = match &state.kind {
+            Kind::Fail { error, cause } => self.fail_error(&visit, error, cause).and_then(Err),
+            Kind::Succeed => pass_through(&visit, &self.scope(&visit, 0), None, state.output.as_ref())
+                .map(|(output, assigned)| (None, output, assigned)),
+            Kind::Choice { choices, default } => choose(&visit, &self.scope(&visit, 0), choices, default),
+            Kind::Wait(how) => self.wait(&visit, how, pending_wake, &counts).await,
+            Kind::Pass { result } => self.pass(&visit, result),
             Kind::Task { .. } | Kind::Parallel { .. } | Kind::Map { .. } => {
-                self.run_with_retries(&visit, counts, pending_wake, cur).await?
+                self.run_with_retries(&visit, counts, pending_wake, cur).await
             }
         };
+        let step = outcome.map_err(|e| self.report_evaluation(state, cur, e))?;
         let mut details =
             json!({"name": state.name, "output": step.1.to_string(), "outputDetails": {"truncated": false}});
         if !step.2.is_empty() {
@@ -667,6 +666,16 @@ impl Runner {
         let event = format!("{}StateExited", state.kind.event_prefix());
         self.emit(cur, &event, Some(("stateExitedEventDetails", details)));
         Ok(step)
+    }
+
+    /// Emits `EvaluationFailed` for an error from evaluating one of `state`'s JSONata fields
+    /// (once: the error leaves without its location, so enclosing states do not report it again).
+    fn report_evaluation(&self, state: &State, cur: &mut u64, mut e: StatesError) -> StatesError {
+        if let Some(location) = e.evaluation_location.take() {
+            let details = json!({"error": e.error, "cause": e.cause, "location": location, "state": state.name});
+            self.emit(cur, "EvaluationFailed", Some(("evaluationFailedEventDetails", details)));
+        }
+        e
     }
 
     /// Saves where a top-level state stands (nested states are not checkpointed).
@@ -704,8 +713,8 @@ impl Runner {
                 Some(Source::Expr(e)) => {
                     match e.eval(States::input(visit.raw), &self.scope(visit, 0), field).map_err(|e| visit.at(e))? {
                         Value::String(s) => Ok(s),
-                        other => Err(visit.at(StatesError::new(
-                            names::QUERY_EVALUATION_ERROR,
+                        other => Err(visit.at(StatesError::evaluation(
+                            field,
                             format!("the {field} must be a string, not {}", kind(&other)),
                         ))),
                     }
@@ -714,7 +723,7 @@ impl Runner {
         };
         let (error_field, cause_field) =
             if visit.state.jsonata { ("Error", "Cause") } else { ("ErrorPath", "CausePath") };
-        Ok(StatesError { error: pick(error, error_field)?, cause: pick(cause, cause_field)? })
+        Ok(StatesError::new(&pick(error, error_field)?, pick(cause, cause_field)?))
     }
 
     /// A Wait state: waits (or finishes a wait interrupted by a restart) and passes its input on.
@@ -778,7 +787,7 @@ impl Runner {
             let total: u32 = counts.iter().sum();
             let error = match self.attempt(visit, total, cur).await {
                 Ok((output, assigned)) => return Ok((state.next.clone(), output, assigned)),
-                Err(e) => e,
+                Err(e) => self.report_evaluation(state, cur, e),
             };
             if let Some(wake) = self.retry_wake(visit, &mut counts, &error.error) {
                 self.checkpoint(visit, &counts, Some(wake.clone()));
@@ -1001,7 +1010,7 @@ impl Runner {
                 let details =
                     json!({"resourceType": resource_type, "resource": short, "error": f.error, "cause": f.cause});
                 self.emit(cur, "TaskFailed", Some(("taskFailedEventDetails", details)));
-                Err(StatesError { error: f.error, cause: f.cause })
+                Err(StatesError::new(&f.error, f.cause))
             }
             None => {
                 let cause = format!(
@@ -1155,8 +1164,8 @@ fn wait_seconds(how: &WaitFor, input: &Value, scope: &Scope) -> Result<f64, Stat
         WaitFor::Timestamp(ts) => until(ts),
         WaitFor::TimestampExpr(e) => match e.eval(States::input(input), scope, "Timestamp")? {
             Value::String(ts) => until(&ts),
-            other => Err(StatesError::new(
-                names::QUERY_EVALUATION_ERROR,
+            other => Err(StatesError::evaluation(
+                "Timestamp",
                 format!("The Timestamp expression must return a string, not {}", kind(&other)),
             )),
         },

@@ -86,7 +86,9 @@
 //! expressions; Catch `Output` and `Assign`. Every expression is parsed at load; the JSONPath
 //! fields are refused in JSONata states naming the state and the field. An expression that fails,
 //! returns nothing where a value is needed, or returns the wrong type is
-//! `States.QueryEvaluationError` (caught by `States.ALL`).
+//! `States.QueryEvaluationError` (caught by `States.ALL`), reported first by an `EvaluationFailed`
+//! event (`error`, `cause`, `location`: the field, such as `Output.n`, and `state`) from the state
+//! that evaluated it, before its retry, catch or failure events.
 //!
 //! Variables: `Assign` on Pass, Task, Choice (and its rules), Wait, Parallel, Map and catchers,
 //! in both query languages (JSONPath: `.$` keys are paths or intrinsics whose `$` is the
@@ -102,8 +104,7 @@
 //! `assignedVariablesDetails`.
 //!
 //! Not supported (refused at load or absent): a Distributed Map in a JSONata state; Distributed
-//! Map children do not see the parent's variables; `Credentials`; no `EvaluationFailed` history
-//! event. Each JSONata evaluation runs on its own short-lived thread (the engine's worker waits
+//! Map children do not see the parent's variables; `Credentials`. Each JSONata evaluation runs on its own short-lived thread (the engine's worker waits
 //! for it) within the jsonata crate's step, depth and string limits.
 
 mod choice;

@@ -1,6 +1,6 @@
 //! JSONata in JSONata states: `{% … %}` expressions, templates made of them and `$states`.
 
-use crate::error::{names, StatesError};
+use crate::error::StatesError;
 use crate::template::Scope;
 use serde_json::{Map, Value};
 use std::sync::Arc;
@@ -64,8 +64,8 @@ impl Expr {
 
     fn eval_bound(&self, bindings: &Bindings, field: &str) -> Result<Option<Value>, StatesError> {
         self.parsed.evaluate(Some(&bindings.input), &bindings.map).map_err(|e| {
-            StatesError::new(
-                names::QUERY_EVALUATION_ERROR,
+            StatesError::evaluation(
+                field,
                 format!("The JSONata expression '{}' specified for the field '{field}' threw an error: {e}", self.text),
             )
         })
@@ -77,8 +77,8 @@ impl Expr {
         let n =
             v.as_u64().or_else(|| v.as_f64().filter(|f| f.fract() == 0.0 && *f >= 0.0 && *f <= 9e15).map(|f| f as u64));
         n.filter(|n| *n >= min).ok_or_else(|| {
-            StatesError::new(
-                names::QUERY_EVALUATION_ERROR,
+            StatesError::evaluation(
+                field,
                 format!("The JSONata expression '{}' specified for the field '{field}' returned {v}, not an integer of at least {min}.", self.text),
             )
         })
@@ -173,8 +173,8 @@ impl JTemplate {
 }
 
 fn undefined(e: &Expr, field: &str) -> StatesError {
-    StatesError::new(
-        names::QUERY_EVALUATION_ERROR,
+    StatesError::evaluation(
+        field,
         format!("The JSONata expression '{}' specified for the field '{field}' returned nothing (undefined).", e.text),
     )
 }
