@@ -143,3 +143,45 @@ async fn a_choice_condition_that_is_not_boolean_is_reported_at_condition() {
     let failures = evaluation_failures(&history);
     assert_eq!((failures.len(), failures[0]["location"].as_str()), (1, Some("Condition")));
 }
+
+// https://docs.aws.amazon.com/step-functions/latest/dg/transforming-data.html (functions provided
+// by Step Functions: $partition, $range, $hash, $random, $uuid, $parse), with the examples as
+// quoted in https://dev.classmethod.jp/articles/aws-step-functions-jsonata-unsupported-function:
+// $partition([1..9], 3) is [[1,2,3],[4,5,6],[7,8,9]], $range(0, 10, 2) is [0,2,4,6,8,10],
+// $hash(text, 'SHA-256') a hex digest, $random(seed) the same for the same seed, $uuid() a v4 UUID.
+#[tokio::test]
+async fn step_functions_provided_functions_assign_the_documented_values() {
+    let def = jsonata(
+        json!({
+            "Set": {"Type": "Pass", "Next": "Show", "Assign": {
+                "arrayPartition": "{% $partition([1, 2, 3, 4, 5, 6, 7, 8, 9], 3) %}",
+                "evenNumbers": "{% $range(0, 10, 2) %}",
+                "contentHash": "{% $hash($states.input.content, 'SHA-256') %}",
+                "randSeeded": "{% $random($states.input.seed) %}",
+                "randSeededAgain": "{% $random($states.input.seed) %}",
+                "requestId": "{% $uuid() %}",
+                "parsed": "{% $parse($states.input.json) %}"
+            }},
+            "Show": {"Type": "Pass", "End": true, "Output": {
+                "arrayPartition": "{% $arrayPartition %}", "evenNumbers": "{% $evenNumbers %}",
+                "contentHash": "{% $contentHash %}", "sameSeedSameNumber": "{% $randSeeded = $randSeededAgain %}",
+                "inUnitInterval": "{% $randSeeded >= 0 and $randSeeded < 1 %}", "requestId": "{% $requestId %}",
+                "parsed": "{% $parsed %}"
+            }}
+        }),
+        "Set",
+    );
+    let input = json!({"content": "hello world", "seed": 42, "json": "{\"a\": [1, {\"b\": null}]}"});
+    let (d, _) = run(&def, input, Recorder::echo()).await;
+    let out = output(&d);
+    assert_eq!(out["arrayPartition"], json!([[1, 2, 3], [4, 5, 6], [7, 8, 9]]));
+    assert_eq!(out["evenNumbers"], json!([0, 2, 4, 6, 8, 10]));
+    // sha256("hello world"), as computed by Python's hashlib.
+    assert_eq!(out["contentHash"], "b94d27b9934d3e08a52e52d7da7dabfac484efe37a5380ee9088f7ace2efcde9");
+    assert_eq!((out["sameSeedSameNumber"].clone(), out["inUnitInterval"].clone()), (json!(true), json!(true)));
+    let id = out["requestId"].as_str().unwrap_or_default();
+    let groups: Vec<usize> = id.split('-').map(str::len).collect();
+    assert_eq!(groups, [8, 4, 4, 4, 12], "{id}");
+    assert!(id.as_bytes()[14] == b'4', "version 4: {id}");
+    assert_eq!(out["parsed"], json!({"a": [1, {"b": null}]}));
+}
