@@ -671,7 +671,11 @@ impl Runner {
     /// Emits `EvaluationFailed` for an error from evaluating one of `state`'s JSONata fields
     /// (once: the error leaves without its location, so enclosing states do not report it again).
     fn report_evaluation(&self, state: &State, cur: &mut u64, mut e: StatesError) -> StatesError {
-        if let Some(location) = e.evaluation_location.take() {
+        if let Some(mut location) = e.evaluation_location.take() {
+            // EvaluationFailureLocation is at most 256 characters in the API model.
+            if let Some((cut, _)) = location.char_indices().nth(256) {
+                location.truncate(cut);
+            }
             let details = json!({"error": e.error, "cause": e.cause, "location": location, "state": state.name});
             self.emit(cur, "EvaluationFailed", Some(("evaluationFailedEventDetails", details)));
         }

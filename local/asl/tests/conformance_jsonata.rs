@@ -185,3 +185,18 @@ async fn step_functions_provided_functions_assign_the_documented_values() {
     assert!(id.as_bytes()[14] == b'4', "version 4: {id}");
     assert_eq!(out["parsed"], json!({"a": [1, {"b": null}]}));
 }
+
+// botocore's model: EvaluationFailureLocation is at most 256 characters; a field path deeper than
+// that (a long key in a nested template) is cut to 256 characters.
+#[tokio::test]
+async fn the_evaluation_failed_location_stays_within_the_api_limit() {
+    let key = "é".repeat(300);
+    let def =
+        jsonata(json!({"P": {"Type": "Pass", "End": true, "Output": {"a": {key.clone(): "{% $nothing %}"}}}}), "P");
+    let (d, history) = run(&def, json!({}), Recorder::echo()).await;
+    assert_eq!(d.error.as_deref(), Some("States.QueryEvaluationError"));
+    let failures = evaluation_failures(&history);
+    let location = failures[0]["location"].as_str().unwrap_or_default();
+    assert_eq!(location.chars().count(), 256);
+    assert!(location.starts_with("Output.a.éé"), "{location}");
+}
