@@ -253,12 +253,23 @@ pub(crate) struct Visit<'a> {
     pub top: bool,
     /// The variables in scope when the state was entered.
     pub vars: Arc<Vars>,
+    /// The id of the `*StateEntered` event (`None` when resumed from a checkpoint).
+    pub entered_event: Option<u64>,
 }
 
 impl Visit<'_> {
     /// Prefixes an engine-made error with this state.
     pub fn at(&self, e: StatesError) -> StatesError {
-        at(self.state, e)
+        match self.entered_event {
+            Some(id) => StatesError {
+                cause: format!(
+                    "An error occurred while executing the state '{}' (entered at the event id #{id}). {}",
+                    self.state.name, e.cause
+                ),
+                ..e
+            },
+            None => at(self.state, e),
+        }
     }
 
     /// The input after InputPath.
@@ -636,7 +647,8 @@ impl Runner {
                 time::now_string()
             }
         };
-        let visit = Visit { state, raw: &raw, entered, top, vars };
+        let entered_event = resume.is_none().then_some(*cur);
+        let visit = Visit { state, raw: &raw, entered, top, vars, entered_event };
         let mut counts = resume.as_ref().map(|cp| cp.retry_counts.clone()).unwrap_or_default();
         counts.resize(state.retry.len(), 0);
         let pending_wake = resume.and_then(|cp| cp.wake_at);

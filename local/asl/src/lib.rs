@@ -87,8 +87,11 @@
 //! fields are refused in JSONata states naming the state and the field. An expression that fails,
 //! returns nothing where a value is needed, or returns the wrong type is
 //! `States.QueryEvaluationError` (caught by `States.ALL`), reported first by an `EvaluationFailed`
-//! event (`error`, `cause`, `location`: the field, such as `Output.n`, and `state`) from the state
-//! that evaluated it, before its retry, catch or failure events.
+//! event (`error`, `cause`, `location`: the field, such as `Output/n`, and `state`) from the state
+//! that evaluated it, before its retry, catch or failure events. Causes read as AWS's: "An error
+//! occurred while executing the state 'E' (entered at the event id #2). The JSONata expression
+//! '$states.input.missing' specified for the field 'Output/v' returned nothing (undefined)." (a
+//! state resumed after a restart leaves out the event id).
 //!
 //! Variables: `Assign` on Pass, Task, Choice (and its rules), Wait, Parallel, Map and catchers,
 //! in both query languages (JSONPath: `.$` keys are paths or intrinsics whose `$` is the

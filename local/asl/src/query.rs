@@ -34,6 +34,12 @@ impl<'a> States<'a> {
 }
 
 impl Expr {
+    /// The expression as AWS quotes it in causes: without `{%`/`%}` and the spaces inside them.
+    fn quoted(&self) -> &str {
+        let inner = self.text.strip_prefix("{%").and_then(|t| t.strip_suffix("%}")).unwrap_or(&self.text);
+        inner.trim()
+    }
+
     /// `Some` when `text` is a whole `{% … %}` expression (parsed, or the parse error).
     pub fn parse_enclosed(text: &str) -> Option<Result<Expr, String>> {
         let inner = text.strip_prefix("{%")?.strip_suffix("%}")?;
@@ -66,7 +72,10 @@ impl Expr {
         self.parsed.evaluate(Some(&bindings.input), &bindings.map).map_err(|e| {
             StatesError::evaluation(
                 field,
-                format!("The JSONata expression '{}' specified for the field '{field}' threw an error: {e}", self.text),
+                format!(
+                    "The JSONata expression '{}' specified for the field '{field}' threw an error: {e}",
+                    self.quoted()
+                ),
             )
         })
     }
@@ -79,7 +88,7 @@ impl Expr {
         n.filter(|n| *n >= min).ok_or_else(|| {
             StatesError::evaluation(
                 field,
-                format!("The JSONata expression '{}' specified for the field '{field}' returned {v}, not an integer of at least {min}.", self.text),
+                format!("The JSONata expression '{}' specified for the field '{field}' returned {v}, not an integer of at least {min}.", self.quoted()),
             )
         })
     }
@@ -164,7 +173,7 @@ impl JTemplate {
             JTemplate::Object(fields) => {
                 let mut map = Map::new();
                 for (k, t) in fields {
-                    map.insert(k.clone(), t.eval_bound(bindings, &format!("{field}.{k}"))?);
+                    map.insert(k.clone(), t.eval_bound(bindings, &format!("{field}/{k}"))?);
                 }
                 Value::Object(map)
             }
@@ -175,6 +184,9 @@ impl JTemplate {
 fn undefined(e: &Expr, field: &str) -> StatesError {
     StatesError::evaluation(
         field,
-        format!("The JSONata expression '{}' specified for the field '{field}' returned nothing (undefined).", e.text),
+        format!(
+            "The JSONata expression '{}' specified for the field '{field}' returned nothing (undefined).",
+            e.quoted()
+        ),
     )
 }

@@ -78,7 +78,7 @@ async fn a_failing_expression_is_reported_by_an_evaluation_failed_event_before_t
     assert_eq!(failures.len(), 1, "{:?}", types(&history));
     assert_eq!(failures[0]["state"], "P");
     assert_eq!(failures[0]["error"], "States.QueryEvaluationError");
-    assert_eq!(failures[0]["location"], "Output.n");
+    assert_eq!(failures[0]["location"], "Output/n");
     assert_eq!(failures[0]["cause"].as_str(), d.cause.as_deref());
     let kinds = types(&history);
     let at = kinds.iter().position(|t| t == "EvaluationFailed");
@@ -104,7 +104,7 @@ async fn a_caught_evaluation_error_is_reported_once_then_handled() {
     assert!(rec.calls().is_empty(), "the task must not run");
     let failures = evaluation_failures(&history);
     assert_eq!(failures.len(), 1);
-    assert_eq!((failures[0]["state"].as_str(), failures[0]["location"].as_str()), (Some("T"), Some("Arguments.n")));
+    assert_eq!((failures[0]["state"].as_str(), failures[0]["location"].as_str()), (Some("T"), Some("Arguments/n")));
     let kinds = types(&history);
     let (failed, exited) =
         (kinds.iter().position(|t| t == "EvaluationFailed"), kinds.iter().position(|t| t == "TaskStateExited"));
@@ -198,5 +198,31 @@ async fn the_evaluation_failed_location_stays_within_the_api_limit() {
     let failures = evaluation_failures(&history);
     let location = failures[0]["location"].as_str().unwrap_or_default();
     assert_eq!(location.chars().count(), 256);
-    assert!(location.starts_with("Output.a.éé"), "{location}");
+    assert!(location.starts_with("Output/a/éé"), "{location}");
+}
+
+// The cause AWS gives for an expression that returns nothing, as recorded from real AWS in
+// https://github.com/floci-io/floci/issues/2665 (state 'E' entered at event #2, Output {"v": …}):
+// "An error occurred while executing the state 'E' (entered at the event id #2). The JSONata
+// expression '$states.input.missing' specified for the field 'Output/v' returned nothing (undefined)."
+#[tokio::test]
+async fn an_undefined_result_has_the_cause_text_aws_gives() {
+    let def = jsonata(json!({"E": {"Type": "Pass", "End": true, "Output": {"v": "{% $states.input.missing %}"}}}), "E");
+    let (d, _) = run(&def, json!({}), Recorder::echo()).await;
+    assert_eq!(d.error.as_deref(), Some("States.QueryEvaluationError"));
+    assert_eq!(
+        d.cause.as_deref(),
+        Some(
+            "An error occurred while executing the state 'E' (entered at the event id #2). The JSONata expression \
+             '$states.input.missing' specified for the field 'Output/v' returned nothing (undefined)."
+        )
+    );
+    let assign =
+        jsonata(json!({"E": {"Type": "Pass", "End": true, "Assign": {"x": "{% $states.input.missing %}"}}}), "E");
+    let (d, _) = run(&assign, json!({}), Recorder::echo()).await;
+    assert!(
+        d.cause.as_deref().unwrap_or_default().contains("specified for the field 'Assign/x' returned nothing"),
+        "{:?}",
+        d.cause
+    );
 }

@@ -180,7 +180,7 @@ async fn failing_and_undefined_expressions_are_query_evaluation_errors_that_catc
         let (d, _) = run(&def, json!({}), Recorder::echo()).await;
         assert_eq!(d.error.as_deref(), Some("States.QueryEvaluationError"), "{expr}");
         let cause = d.cause.unwrap();
-        assert!(cause.contains("'P'") && cause.contains("Output.v") && cause.contains(needle), "{cause}");
+        assert!(cause.contains("'P'") && cause.contains("Output/v") && cause.contains(needle), "{cause}");
     }
     let def = jsonata(
         json!({
