@@ -170,6 +170,12 @@ fn check_variable_scopes(machine: &Machine, outer: &HashSet<String>) -> Result<(
         let (nested, part): (Vec<&Arc<Machine>>, &str) = match &state.kind {
             Kind::Parallel { branches } => (branches.iter().collect(), "a branch"),
             Kind::Map { processor, distributed: None, .. } => (vec![processor], "the item processor"),
+            // A Distributed Map's children are executions of their own: they see no outer
+            // variable (AWS: "Distributed Map states cannot reference variables in outer scopes").
+            Kind::Map { processor, distributed: Some(_), .. } => {
+                check_variable_scopes(processor, &HashSet::new())?;
+                continue;
+            }
             _ => continue,
         };
         for inner in nested {
@@ -677,11 +683,6 @@ fn check_fields(s: &Map<String, Value>, jsonata: bool) -> Result<&str, StateErro
             continue;
         }
         if kind_name == "Map" && distributed::FIELDS.contains(&key) {
-            if jsonata {
-                return Err(in_field(key)(
-                    "a Distributed Map in a JSONata state is not supported by this engine".into(),
-                ));
-            }
             continue;
         }
         if UNSUPPORTED.contains(&key) {
@@ -869,15 +870,11 @@ fn parse_map(s: &Map<String, Value>, jsonata: bool, machine_jsonata: bool) -> Re
     };
     let obj = proc_value.as_object().ok_or_else(|| in_field(key)("must be an object".into()))?;
     let distributed_mode = processor_mode(obj).map_err(in_field(format!("{key}.ProcessorConfig")))?;
-    if distributed_mode && jsonata {
-        return Err(in_field(format!("{key}.ProcessorConfig"))(
-            "a Distributed Map in a JSONata state is not supported by this engine".into(),
-        ));
-    }
     let distributed = if distributed_mode {
-        let parsed = distributed::parse(s).map_err(|(f, m)| in_field(f)(m))?;
-        if parsed.reader.is_some() && s.contains_key("ItemsPath") {
-            return Err("use only one of ItemReader and ItemsPath".into());
+        let parsed = distributed::parse(s, jsonata).map_err(|(f, m)| in_field(f)(m))?;
+        if let Some(items) = ["ItemsPath", "Items"].into_iter().find(|k| parsed.reader.is_some() && s.contains_key(*k))
+        {
+            return Err(format!("use only one of ItemReader and {items}").into());
         }
         Some(Box::new(parsed))
     } else {

@@ -2,8 +2,10 @@
 //! ItemBatcher, ToleratedFailurePercentage/Count, Label, ResultWriter, typed and validated.
 
 use crate::definition::Seconds;
+use crate::error::StatesError;
 use crate::path::Path;
-use crate::template::Template;
+use crate::query::{Expr, JTemplate, States};
+use crate::template::{Scope, Template};
 use serde_json::{Map, Value};
 
 /// The S3 actions a Distributed Map calls through the [`crate::TaskInvoker`].
@@ -29,16 +31,44 @@ pub(crate) struct Distributed {
     pub writer: Option<ResultWriter>,
 }
 
-/// A percentage given literally or read from the input with a Reference Path.
+/// A percentage given literally, read from the input with a Reference Path, or (JSONata) an
+/// expression.
 #[derive(Debug)]
 pub(crate) enum Percentage {
     Fixed(f64),
     Path(Path),
+    Expr(Expr),
+}
+
+/// The S3 request of an ItemReader or ResultWriter: JSONPath `Parameters` or JSONata
+/// `Arguments`.
+#[derive(Debug)]
+pub(crate) enum Request {
+    Parameters(Template),
+    Arguments(JTemplate),
+}
+
+impl Request {
+    /// Builds the request from the state's effective input (JSONata: `$states.input`);
+    /// `field` names it in evaluation errors, such as `ItemReader.Arguments`.
+    pub fn eval(&self, effective: &Value, ctx: &Scope, field: &str) -> Result<Value, StatesError> {
+        match self {
+            Request::Parameters(t) => t.eval(effective, ctx),
+            Request::Arguments(t) => t.eval(States::input(effective), ctx, field),
+        }
+    }
+}
+
+/// An ItemBatcher's `BatchInput`: a JSONPath template or JSONata template.
+#[derive(Debug)]
+pub(crate) enum BatchInput {
+    Path(Template),
+    Jsonata(JTemplate),
 }
 
 #[derive(Debug)]
 pub(crate) struct ItemReader {
-    pub parameters: Template,
+    pub parameters: Request,
     /// `None` for listObjectsV2 (each object is an item).
     pub input_type: Option<InputType>,
     pub max_items: Option<Seconds>,
@@ -56,12 +86,12 @@ pub(crate) enum InputType {
 pub(crate) struct ItemBatcher {
     pub max_items: Option<Seconds>,
     pub max_bytes: Option<Seconds>,
-    pub batch_input: Option<Template>,
+    pub batch_input: Option<BatchInput>,
 }
 
 #[derive(Debug)]
 pub(crate) struct ResultWriter {
-    pub parameters: Template,
+    pub parameters: Request,
 }
 
 /// The Map fields only a distributed Map may use.
@@ -76,12 +106,17 @@ pub(crate) const FIELDS: &[&str] = &[
     "ResultWriter",
 ];
 
-/// Parses the distributed fields of a Map state `s`. Errors name the field.
-pub(crate) fn parse(s: &Map<String, Value>) -> Result<Distributed, (String, String)> {
-    let reader = s.get("ItemReader").map(parse_reader).transpose().map_err(at("ItemReader"))?;
-    let batcher = s.get("ItemBatcher").map(parse_batcher).transpose().map_err(at("ItemBatcher"))?;
-    let tolerated_percentage = match one_of(s, "ToleratedFailurePercentage")? {
+/// Parses the distributed fields of a Map state `s` (`jsonata`: of a JSONata state, whose
+/// numbers may be `{% … %}` expressions and whose S3 requests are `Arguments`). Errors name the
+/// field.
+pub(crate) fn parse(s: &Map<String, Value>, jsonata: bool) -> Result<Distributed, (String, String)> {
+    let reader = s.get("ItemReader").map(|v| parse_reader(v, jsonata)).transpose().map_err(at("ItemReader"))?;
+    let batcher = s.get("ItemBatcher").map(|v| parse_batcher(v, jsonata)).transpose().map_err(at("ItemBatcher"))?;
+    let tolerated_percentage = match one_of(s, "ToleratedFailurePercentage", jsonata)? {
         None => None,
+        Some((false, v)) if jsonata && v.is_string() => {
+            Some(Percentage::Expr(Expr::parse_required(v).map_err(|e| field("ToleratedFailurePercentage", e))?))
+        }
         Some((false, v)) => Some(Percentage::Fixed(
             v.as_f64()
                 .filter(|p| (0.0..=100.0).contains(p))
@@ -91,7 +126,7 @@ pub(crate) fn parse(s: &Map<String, Value>) -> Result<Distributed, (String, Stri
             Some(Percentage::Path(reference(v).map_err(|e| field("ToleratedFailurePercentagePath", e))?))
         }
     };
-    let tolerated_count = count(s, "ToleratedFailureCount", false)?;
+    let tolerated_count = count(s, "ToleratedFailureCount", false, jsonata)?;
     let label = match s.get("Label") {
         None => None,
         Some(Value::String(l)) if valid_label(l) => Some(l.clone()),
@@ -103,7 +138,7 @@ pub(crate) fn parse(s: &Map<String, Value>) -> Result<Distributed, (String, Stri
             ))
         }
     };
-    let writer = s.get("ResultWriter").map(parse_writer).transpose().map_err(at("ResultWriter"))?;
+    let writer = s.get("ResultWriter").map(|v| parse_writer(v, jsonata)).transpose().map_err(at("ResultWriter"))?;
     Ok(Distributed { reader, batcher, tolerated_percentage, tolerated_count, label, writer })
 }
 
@@ -130,9 +165,16 @@ fn reference(v: &Value) -> Result<Path, String> {
     Ok(p)
 }
 
-/// `name` or `namePath`, not both: `(is_path, value)`.
-fn one_of<'a>(s: &'a Map<String, Value>, name: &str) -> Result<Option<(bool, &'a Value)>, (String, String)> {
+/// `name` or `namePath`, not both: `(is_path, value)`. A JSONata state has no `namePath`.
+fn one_of<'a>(
+    s: &'a Map<String, Value>,
+    name: &str,
+    jsonata: bool,
+) -> Result<Option<(bool, &'a Value)>, (String, String)> {
     let path = format!("{name}Path");
+    if jsonata && s.contains_key(&path) {
+        return Err(field(&path, format!("is a JSONPath field, not valid in a JSONata state (use {name})")));
+    }
     match (s.get(name), s.get(&path)) {
         (Some(_), Some(_)) => Err(field(name, format!("use only one of {name} and {path}"))),
         (Some(v), None) => Ok(Some((false, v))),
@@ -141,10 +183,19 @@ fn one_of<'a>(s: &'a Map<String, Value>, name: &str) -> Result<Option<(bool, &'a
     }
 }
 
-/// A whole-number field or its `...Path`; `positive` rejects 0.
-fn count(s: &Map<String, Value>, name: &str, positive: bool) -> Result<Option<Seconds>, (String, String)> {
-    Ok(match one_of(s, name)? {
+/// A whole-number field or its `...Path` (JSONata: the number or a `{% … %}` expression);
+/// `positive` rejects 0.
+fn count(
+    s: &Map<String, Value>,
+    name: &str,
+    positive: bool,
+    jsonata: bool,
+) -> Result<Option<Seconds>, (String, String)> {
+    Ok(match one_of(s, name, jsonata)? {
         None => None,
+        Some((false, v)) if jsonata && v.is_string() => {
+            Some(Seconds::Expr(Expr::parse_required(v).map_err(|e| field(name, e))?))
+        }
         Some((false, v)) => {
             let n = v.as_u64().filter(|n| !positive || *n > 0).ok_or_else(|| {
                 field(name, if positive { "must be a positive integer" } else { "must be a non-negative integer" })
@@ -162,19 +213,32 @@ fn check_keys(obj: &Map<String, Value>, allowed: &[&str]) -> Result<(), String> 
     }
 }
 
-fn parameters(obj: &Map<String, Value>) -> Result<Template, String> {
-    let v = obj.get("Parameters").ok_or("'Parameters' is required")?;
+/// The S3 request: `Parameters` (JSONPath) or `Arguments` (JSONata, an object or a
+/// `{% … %}` expression), the other refused.
+fn request(obj: &Map<String, Value>, jsonata: bool) -> Result<Request, String> {
+    let (own, other) = if jsonata { ("Arguments", "Parameters") } else { ("Parameters", "Arguments") };
+    if obj.contains_key(other) {
+        let ql = if jsonata { "JSONata" } else { "JSONPath" };
+        return Err(format!("'{other}' is not valid in a {ql} state (use {own})"));
+    }
+    let v = obj.get(own).ok_or_else(|| format!("'{own}' is required"))?;
+    if jsonata {
+        if !v.is_object() && !v.as_str().is_some_and(|t| t.starts_with("{%")) {
+            return Err("'Arguments' must be an object or a JSONata expression".into());
+        }
+        return JTemplate::parse(v).map(Request::Arguments).map_err(|e| format!("Arguments: {e}"));
+    }
     if !v.is_object() {
         return Err("'Parameters' must be an object".into());
     }
-    Template::parse(v, "Parameters")
+    Template::parse(v, "Parameters").map(Request::Parameters)
 }
 
-fn parse_reader(v: &Value) -> Result<ItemReader, String> {
+fn parse_reader(v: &Value, jsonata: bool) -> Result<ItemReader, String> {
     let obj = v.as_object().ok_or("must be an object")?;
-    check_keys(obj, &["Resource", "Parameters", "ReaderConfig"])?;
+    check_keys(obj, &["Resource", "Parameters", "Arguments", "ReaderConfig"])?;
     let resource = obj.get("Resource").and_then(Value::as_str).ok_or("'Resource' must be a string")?;
-    let parameters = parameters(obj)?;
+    let parameters = request(obj, jsonata)?;
     let empty = Map::new();
     let config = match obj.get("ReaderConfig") {
         None => &empty,
@@ -183,7 +247,7 @@ fn parse_reader(v: &Value) -> Result<ItemReader, String> {
     };
     check_keys(config, &["InputType", "CSVHeaderLocation", "CSVHeaders", "MaxItems", "MaxItemsPath"])
         .map_err(|e| format!("ReaderConfig: {e}"))?;
-    let max_items = count(config, "MaxItems", true).map_err(|(f, m)| format!("ReaderConfig.{f}: {m}"))?;
+    let max_items = count(config, "MaxItems", true, jsonata).map_err(|(f, m)| format!("ReaderConfig.{f}: {m}"))?;
     let input_type = match resource {
         resources::LIST_OBJECTS_V2 => {
             if config.contains_key("InputType") {
@@ -238,7 +302,7 @@ fn given_headers(v: Option<&Value>) -> Result<Vec<String>, String> {
     Ok(headers)
 }
 
-fn parse_batcher(v: &Value) -> Result<ItemBatcher, String> {
+fn parse_batcher(v: &Value, jsonata: bool) -> Result<ItemBatcher, String> {
     let obj = v.as_object().ok_or("must be an object")?;
     check_keys(
         obj,
@@ -250,25 +314,26 @@ fn parse_batcher(v: &Value) -> Result<ItemBatcher, String> {
             "BatchInput",
         ],
     )?;
-    let max_items = count(obj, "MaxItemsPerBatch", true).map_err(|(f, m)| format!("{f}: {m}"))?;
-    let max_bytes = count(obj, "MaxInputBytesPerBatch", true).map_err(|(f, m)| format!("{f}: {m}"))?;
+    let max_items = count(obj, "MaxItemsPerBatch", true, jsonata).map_err(|(f, m)| format!("{f}: {m}"))?;
+    let max_bytes = count(obj, "MaxInputBytesPerBatch", true, jsonata).map_err(|(f, m)| format!("{f}: {m}"))?;
     if max_items.is_none() && max_bytes.is_none() {
         return Err("needs MaxItemsPerBatch(Path) or MaxInputBytesPerBatch(Path)".into());
     }
     let batch_input = match obj.get("BatchInput") {
         None => None,
-        Some(v @ Value::Object(_)) => Some(Template::parse(v, "BatchInput")?),
+        Some(v) if jsonata => Some(BatchInput::Jsonata(JTemplate::parse(v).map_err(|e| format!("BatchInput: {e}"))?)),
+        Some(v @ Value::Object(_)) => Some(BatchInput::Path(Template::parse(v, "BatchInput")?)),
         Some(_) => return Err("BatchInput must be an object".into()),
     };
     Ok(ItemBatcher { max_items, max_bytes, batch_input })
 }
 
-fn parse_writer(v: &Value) -> Result<ResultWriter, String> {
+fn parse_writer(v: &Value, jsonata: bool) -> Result<ResultWriter, String> {
     let obj = v.as_object().ok_or("must be an object")?;
-    check_keys(obj, &["Resource", "Parameters"])?;
+    check_keys(obj, &["Resource", "Parameters", "Arguments"])?;
     match obj.get("Resource").and_then(Value::as_str) {
         Some(resources::PUT_OBJECT) => {}
         _ => return Err(format!("'Resource' must be \"{}\"", resources::PUT_OBJECT)),
     }
-    Ok(ResultWriter { parameters: parameters(obj)? })
+    Ok(ResultWriter { parameters: request(obj, jsonata)? })
 }

@@ -892,9 +892,24 @@ impl Runner {
                 visit.within_limit(result, "the task result")?
             }
             Kind::Parallel { branches } => self.parallel(branches, parameters()?, cur, &visit.vars).await?,
-            Kind::Map { processor, items_path, item_selector, max_concurrency, distributed: Some(dist), .. } => {
-                let spec =
-                    MapSpec { processor, items_path, item_selector: item_selector.as_deref(), max_concurrency, dist };
+            Kind::Map {
+                processor,
+                items_path,
+                item_selector,
+                items,
+                item_template,
+                max_concurrency,
+                distributed: Some(dist),
+            } => {
+                let spec = MapSpec {
+                    processor,
+                    items_path,
+                    item_selector: item_selector.as_deref(),
+                    items: items.as_ref(),
+                    item_template: item_template.as_ref(),
+                    max_concurrency,
+                    dist,
+                };
                 self.distributed_map(visit, spec, &effective, &scope, retry_count, cur).await?
             }
             Kind::Map {
@@ -1148,7 +1163,7 @@ fn apply_result_path(state: &State, path: &Option<Path>, raw: &Value, result: Va
 
 /// A non-negative whole number from a definition field, a Reference Path or (in a JSONata
 /// state, whose effective input is its input) a JSONata expression.
-fn count_in(s: &Seconds, input: &Value, field: &str, scope: &Scope) -> Result<u64, StatesError> {
+pub(crate) fn count_in(s: &Seconds, input: &Value, field: &str, scope: &Scope) -> Result<u64, StatesError> {
     match s {
         Seconds::Expr(e) => e.eval_count(States::input(input), scope, field, 0),
         _ => resolve_count(s, input, field),

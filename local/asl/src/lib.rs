@@ -83,7 +83,14 @@
 //! `$states.context`; Choice rules with `Condition` (a boolean), `Assign` and `Output`; Map
 //! `Items` and `ItemSelector` (`$states.context.Map.Item`); Wait `Seconds`/`Timestamp`, Fail
 //! `Error`/`Cause`, Task `TimeoutSeconds`/`HeartbeatSeconds` and Map `MaxConcurrency` as
-//! expressions; Catch `Output` and `Assign`. Every expression is parsed at load; the JSONPath
+//! expressions; Catch `Output` and `Assign`. A Distributed Map in a JSONata state takes `Items`
+//! (default: the state input), `ItemSelector`, `ItemReader.Arguments` (an object or one
+//! expression), `ReaderConfig.MaxItems`, `ItemBatcher.MaxItemsPerBatch`/`MaxInputBytesPerBatch`,
+//! `BatchInput`, `MaxConcurrency`, `ToleratedFailureCount`/`ToleratedFailurePercentage` and
+//! `ResultWriter.Arguments` as literals or expressions over `$states.input`; its `Output` and
+//! `Assign` see `$states.result` (the results, or the ResultWriter details); `Parameters` and
+//! every `*Path` field (MaxItemsPath, MaxItemsPerBatchPath, ToleratedFailureCountPath, ...) are
+//! refused at load naming the state and field. Every expression is parsed at load; the JSONPath
 //! fields are refused in JSONata states naming the state and the field. An expression that fails,
 //! returns nothing where a value is needed, or returns the wrong type is
 //! `States.QueryEvaluationError` (caught by `States.ALL`), reported first by an `EvaluationFailed`
@@ -100,15 +107,20 @@
 //! Every value of an Assign, and Output, sees the variables from before the state. Read as
 //! `$name...` in JSONPath paths (Parameters, ResultSelector, Choice, intrinsic arguments; not in
 //! InputPath/OutputPath/ResultPath or the `*Path` fields) and as `$name` in JSONata. A Parallel
-//! branch or Map iteration reads outer variables and keeps its own; assigning a name assigned in
-//! an enclosing scope is a load error. Limits: 256 KiB per variable and per Assign, 10 MiB
+//! branch or Inline Map iteration reads outer variables and keeps its own; assigning a name
+//! assigned in an enclosing scope is a load error. Limits: 256 KiB per variable and per Assign, 10 MiB
 //! together (`States.DataLimitExceeded`). Variables are saved with each checkpoint and restored
 //! on resume; `*StateExited` events carry `assignedVariables` (JSON text) and
 //! `assignedVariablesDetails`.
 //!
-//! Not supported (refused at load or absent): a Distributed Map in a JSONata state; Distributed
-//! Map children do not see the parent's variables; `Credentials`. Each JSONata evaluation runs on its own short-lived thread (the engine's worker waits
-//! for it) within the jsonata crate's step, depth and string limits.
+//! A Distributed Map's children are executions of their own and, as on AWS ("Distributed Map
+//! states cannot reference variables in outer scopes", workflow-variables, Variable scope), do
+//! not see the parent's variables: reading one is `States.QueryEvaluationError` (JSONata) in
+//! the child, and a child may assign a name its parent assigns.
+//!
+//! Not supported (refused at load or absent): `Credentials`. Each JSONata evaluation runs on its
+//! own short-lived thread (the engine's worker waits for it) within the jsonata crate's step,
+//! depth and string limits.
 
 mod choice;
 mod definition;

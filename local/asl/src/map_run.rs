@@ -12,13 +12,14 @@
 //! crash after the Map finished but before the next state's checkpoint runs no child again.
 
 use crate::definition::{Machine, Seconds};
-use crate::distributed::{resources, Distributed, ItemBatcher, ItemReader, Percentage};
+use crate::distributed::{resources, BatchInput, Distributed, ItemBatcher, ItemReader, Percentage, Request};
 use crate::error::{names, StatesError, PAYLOAD_LIMIT_BYTES};
-use crate::exec::{json_size, resolve_count, Execution, Record, Runner, Visit};
+use crate::exec::{count_in, json_size, Execution, Record, Runner, Visit};
 use crate::history::{ExecutionDescription, ExecutionStatus};
 use crate::invoke::TaskContext;
 use crate::item_reader;
 use crate::path::Path;
+use crate::query::{Bindings, JTemplate, States};
 use crate::template::{Scope, Template};
 use crate::{time, Definition};
 use serde_json::{json, Value};
@@ -46,6 +47,10 @@ pub(crate) struct MapSpec<'a> {
     pub processor: &'a Arc<Machine>,
     pub items_path: &'a Path,
     pub item_selector: Option<&'a Template>,
+    /// JSONata `Items` (the state input when absent).
+    pub items: Option<&'a JTemplate>,
+    /// JSONata `ItemSelector`.
+    pub item_template: Option<&'a JTemplate>,
     pub max_concurrency: &'a Seconds,
     pub dist: &'a Distributed,
 }
@@ -100,12 +105,11 @@ impl Runner {
         cur: &mut u64,
     ) -> Result<Value, StatesError> {
         let dist = spec.dist;
-        let limit =
-            match resolve_count(spec.max_concurrency, effective, "MaxConcurrencyPath").map_err(|e| visit.at(e))? {
-                0 => MAX_CONCURRENCY,
-                n => n.min(MAX_CONCURRENCY),
-            };
-        let tolerance = tolerance(dist, effective).map_err(|e| visit.at(e))?;
+        let limit = match count(spec.max_concurrency, effective, ctx, "MaxConcurrency").map_err(|e| visit.at(e))? {
+            0 => MAX_CONCURRENCY,
+            n => n.min(MAX_CONCURRENCY),
+        };
+        let tolerance = tolerance(dist, effective, ctx).map_err(|e| visit.at(e))?;
         let label = dist.label.clone().unwrap_or_else(|| visit.state.name.clone());
         let store = visit.top.then(|| self.exec.map_run_dir(&run_key(visit, retry_count))).flatten().map(RunStore);
         let (plan, fresh) = match store.as_ref().and_then(RunStore::load) {
@@ -142,7 +146,10 @@ impl Runner {
             self.run_children(spec.processor, &plan, &label, limit, &tolerance, &mut outcomes, store.as_ref()).await;
         let result = match (&dist.writer, threshold) {
             (Some(writer), threshold) => {
-                let written = self.write_results(visit, &writer.parameters, effective, ctx, &plan, &outcomes).await;
+                let written = self
+                    .write_results(visit, &writer.parameters, effective, ctx, &plan, &outcomes)
+                    .await
+                    .map_err(|e| if e.evaluation_location.is_some() { visit.at(e) } else { e });
                 threshold.and(written)
             }
             (None, Ok(())) => Ok(map_output(&outcomes)),
@@ -185,8 +192,13 @@ impl Runner {
             Some(b) => Some(Batcher::new(b, effective, ctx)?),
             None => None,
         };
+        let selector = match (spec.item_selector, spec.item_template) {
+            (Some(t), _) => Selector::Path(t),
+            (None, Some(t)) => Selector::Jsonata(t, Box::new(Bindings::new(States::input(effective), ctx))),
+            (None, None) => Selector::None,
+        };
         let mut children = Children {
-            selector: spec.item_selector,
+            selector,
             effective,
             ctx: ctx.clone(),
             index: 0,
@@ -198,14 +210,18 @@ impl Runner {
         match &spec.dist.reader {
             Some(reader) => {
                 let max = match &reader.max_items {
-                    Some(m) => resolve_count(m, effective, "MaxItemsPath")?,
+                    Some(m) => count(m, effective, ctx, "ItemReader.ReaderConfig.MaxItems")?,
                     None => u64::MAX,
                 };
                 let read = self.read_items(visit, reader, effective, ctx, max, &mut children).await;
                 children.selector_failure.take().map_or(read, Err)?;
             }
             None => {
-                for item in crate::exec::select_items(visit, spec.items_path, effective)? {
+                let items = match visit.state.jsonata {
+                    true => jsonata_items(spec.items, effective, ctx)?,
+                    false => crate::exec::select_items(visit, spec.items_path, effective)?,
+                };
+                for item in items {
                     let pushed = children.push(item).map_err(reader_failed);
                     children.selector_failure.take().map_or(pushed, Err)?;
                 }
@@ -229,7 +245,7 @@ impl Runner {
         max: u64,
         children: &mut Children<'_>,
     ) -> Result<(), StatesError> {
-        let params = reader.parameters.eval(effective, ctx)?;
+        let params = reader.parameters.eval(effective, ctx, "ItemReader.Arguments")?;
         let mut read = 0u64;
         let mut sink = |item: Value| -> Result<ControlFlow<()>, String> {
             if read >= max {
@@ -394,13 +410,13 @@ impl Runner {
     async fn write_results(
         &self,
         visit: &Visit<'_>,
-        parameters: &Template,
+        parameters: &Request,
         effective: &Value,
         ctx: &Scope,
         plan: &Plan,
         outcomes: &[Option<Outcome>],
     ) -> Result<Value, StatesError> {
-        let params = parameters.eval(effective, ctx)?;
+        let params = parameters.eval(effective, ctx, "ResultWriter.Arguments")?;
         let bucket = params
             .get("Bucket")
             .and_then(Value::as_str)
@@ -520,14 +536,47 @@ fn writer_failed(cause: impl Into<String>) -> StatesError {
     StatesError::new(names::RESULT_WRITER_FAILED, cause)
 }
 
-fn tolerance(dist: &Distributed, effective: &Value) -> Result<Tolerance, StatesError> {
+/// JSONata `Items` (or the state input) as the array of items.
+fn jsonata_items(items: Option<&JTemplate>, input: &Value, ctx: &Scope) -> Result<Vec<Value>, StatesError> {
+    let value = match items {
+        Some(t) => t.eval(States::input(input), ctx, "Items")?,
+        None => input.clone(),
+    };
+    match value {
+        Value::Array(items) => Ok(items),
+        other => Err(StatesError::evaluation(
+            "Items",
+            format!("The Items of a Map state must be an array, not {}", crate::path::kind(&other)),
+        )),
+    }
+}
+
+/// A whole-number field: `name` in a JSONata expression's errors, `namePath` in a path's.
+fn count(s: &Seconds, effective: &Value, ctx: &Scope, name: &str) -> Result<u64, StatesError> {
+    match s {
+        Seconds::Expr(_) => count_in(s, effective, name, ctx),
+        _ => count_in(s, effective, &format!("{name}Path"), ctx),
+    }
+}
+
+fn tolerance(dist: &Distributed, effective: &Value, ctx: &Scope) -> Result<Tolerance, StatesError> {
     let count = match &dist.tolerated_count {
-        Some(c) => Some(resolve_count(c, effective, "ToleratedFailureCountPath")?),
+        Some(c) => Some(count(c, effective, ctx, "ToleratedFailureCount")?),
         None => None,
     };
     let percentage = match &dist.tolerated_percentage {
         None => None,
         Some(Percentage::Fixed(p)) => Some(*p),
+        Some(Percentage::Expr(e)) => {
+            let field = "ToleratedFailurePercentage";
+            let v = e.eval(States::input(effective), ctx, field)?;
+            Some(v.as_f64().filter(|p| (0.0..=100.0).contains(p)).ok_or_else(|| {
+                StatesError::evaluation(
+                    field,
+                    format!("The JSONata expression for the field '{field}' returned {v}, not a number from 0 to 100."),
+                )
+            })?)
+        }
         Some(Percentage::Path(path)) => {
             let v = path.select(effective).ok_or_else(|| {
                 StatesError::runtime(format!(
@@ -552,9 +601,16 @@ fn run_key(visit: &Visit<'_>, retry_count: u32) -> String {
     hex::encode(&sha2::Sha256::digest(key.as_bytes())[..16])
 }
 
+/// A Map's ItemSelector: JSONPath, or JSONata with its bindings built once for all items.
+enum Selector<'a> {
+    None,
+    Path(&'a Template),
+    Jsonata(&'a JTemplate, Box<Bindings>),
+}
+
 /// Collects child inputs: ItemSelector on each item, then the batcher; enforces the limits.
 struct Children<'a> {
-    selector: Option<&'a Template>,
+    selector: Selector<'a>,
     effective: &'a Value,
     /// The context object; `$$.Map.Item` is set for each item in place.
     ctx: Scope,
@@ -571,18 +627,24 @@ impl Children<'_> {
         if self.index >= MAX_ITEMS {
             return Err(format!("the Map Run has more than {MAX_ITEMS} items, the most this engine reads"));
         }
-        let selected = match self.selector {
-            None => item,
-            Some(selector) => {
+        let selected = match &mut self.selector {
+            Selector::None => Ok(item),
+            Selector::Path(selector) => {
                 self.ctx.context["Map"] = json!({"Item": {"Index": self.index, "Value": item}});
-                match selector.eval(self.effective, &self.ctx) {
-                    Ok(selected) => selected,
-                    Err(e) => {
-                        // Reported as it is (States.Runtime ...), not as a reader failure.
-                        self.selector_failure = Some(e);
-                        return Err("ItemSelector failed".into());
-                    }
-                }
+                selector.eval(self.effective, &self.ctx)
+            }
+            Selector::Jsonata(selector, bindings) => {
+                bindings.set_map_item(self.index, item);
+                selector.eval_bound(bindings, "ItemSelector")
+            }
+        };
+        let selected = match selected {
+            Ok(selected) => selected,
+            Err(e) => {
+                // Reported as it is (States.Runtime, States.QueryEvaluationError ...), not as
+                // a reader failure.
+                self.selector_failure = Some(e);
+                return Err("ItemSelector failed".into());
             }
         };
         self.index += 1;
@@ -638,17 +700,17 @@ struct Batcher {
 impl Batcher {
     fn new(b: &ItemBatcher, effective: &Value, ctx: &Scope) -> Result<Batcher, StatesError> {
         let max_items = match &b.max_items {
-            Some(m) => resolve_count(m, effective, "MaxItemsPerBatchPath")?.max(1),
+            Some(m) => count(m, effective, ctx, "ItemBatcher.MaxItemsPerBatch")?.max(1),
             None => u64::MAX,
         };
         let max_bytes = match &b.max_bytes {
-            Some(m) => {
-                (resolve_count(m, effective, "MaxInputBytesPerBatchPath")?.max(1) as usize).min(PAYLOAD_LIMIT_BYTES)
-            }
+            Some(m) => (count(m, effective, ctx, "ItemBatcher.MaxInputBytesPerBatch")?.max(1) as usize)
+                .min(PAYLOAD_LIMIT_BYTES),
             None => PAYLOAD_LIMIT_BYTES,
         };
         let batch_input = match &b.batch_input {
-            Some(t) => Some(t.eval(effective, ctx)?),
+            Some(BatchInput::Path(t)) => Some(t.eval(effective, ctx)?),
+            Some(BatchInput::Jsonata(t)) => Some(t.eval(States::input(effective), ctx, "ItemBatcher.BatchInput")?),
             None => None,
         };
         let mut batcher = Batcher { max_items, max_bytes, batch_input, items: Vec::new(), empty_size: 0, size: 0 };
