@@ -49,6 +49,14 @@ pub(crate) enum Request {
 }
 
 impl Request {
+    /// The field's name: `Parameters` or `Arguments`.
+    pub fn field_name(&self) -> &'static str {
+        match self {
+            Request::Parameters(_) => "Parameters",
+            Request::Arguments(_) => "Arguments",
+        }
+    }
+
     /// Builds the request from the state's effective input (JSONata: `$states.input`);
     /// `field` names it in evaluation errors, such as `ItemReader.Arguments`.
     pub fn eval(&self, effective: &Value, ctx: &Scope, field: &str) -> Result<Value, StatesError> {

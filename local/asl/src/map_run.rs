@@ -417,14 +417,15 @@ impl Runner {
         outcomes: &[Option<Outcome>],
     ) -> Result<Value, StatesError> {
         let params = parameters.eval(effective, ctx, "ResultWriter.Arguments")?;
+        let field = parameters.field_name();
         let bucket = params
             .get("Bucket")
             .and_then(Value::as_str)
-            .ok_or_else(|| writer_failed("Parameters.Bucket must be a string"))?;
+            .ok_or_else(|| writer_failed(format!("{field}.Bucket must be a string")))?;
         let prefix = match params.get("Prefix") {
             None => "",
             Some(Value::String(p)) => p.trim_end_matches('/'),
-            Some(_) => return Err(writer_failed("Parameters.Prefix must be a string")),
+            Some(_) => return Err(writer_failed(format!("{field}.Prefix must be a string"))),
         };
         let run_id = plan.map_run_arn.rsplit(':').next().unwrap_or_default();
         let dir = if prefix.is_empty() { run_id.to_string() } else { format!("{prefix}/{run_id}") };

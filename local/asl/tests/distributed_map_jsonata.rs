@@ -310,6 +310,34 @@ async fn distributed_map_children_do_not_see_the_parent_variables() {
     assert_eq!(output(&d), json!([1]), "the child's own 'secret' is not the parent's");
 }
 
+#[tokio::test]
+async fn a_writer_request_without_a_bucket_names_arguments() {
+    let world = World::echo();
+    let def = dmap(json!({"Items": [1], "ResultWriter": {"Resource": PUT_OBJECT, "Arguments": {"Bucket": "{% 5 %}"}}}));
+    let (d, _) = run(&def, json!({}), world).await;
+    assert_eq!(d.error.as_deref(), Some(error_names::RESULT_WRITER_FAILED));
+    assert!(d.cause.is_some_and(|c| c.contains("Arguments.Bucket must be a string")));
+}
+
+// The scopes inside a Distributed Map's children are checked like any machine's: a Parallel
+// branch there cannot assign a variable its child execution assigns.
+#[test]
+fn the_variable_scopes_inside_a_distributed_child_are_checked_at_load() {
+    let branch = json!({"StartAt": "B", "States": {"B": {"Type": "Pass", "Assign": {"seen": 2}, "End": true}}});
+    let processor = json!({
+        "ProcessorConfig": {"Mode": "DISTRIBUTED", "ExecutionType": "STANDARD"},
+        "StartAt": "Set",
+        "States": {
+            "Set": {"Type": "Pass", "Assign": {"seen": 1}, "Next": "P"},
+            "P": {"Type": "Parallel", "Branches": [branch], "End": true}
+        }
+    });
+    let def = json!({"QueryLanguage": "JSONata", "StartAt": "M",
+        "States": {"M": {"Type": "Map", "ItemProcessor": processor, "End": true}}});
+    let err = Definition::parse(&def.to_string()).expect_err("an outer name assigned in a branch").to_string();
+    assert!(err.contains("'seen'") && err.contains("outer scope"), "{err}");
+}
+
 fn reads_tolerated(mut def: Value) -> Value {
     def["States"]["M"]["ToleratedFailureCount"] = json!(1);
     def
