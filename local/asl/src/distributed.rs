@@ -1,5 +1,7 @@
 //! The fields of a Distributed Map state (ProcessorConfig Mode DISTRIBUTED): ItemReader,
-//! ItemBatcher, ToleratedFailurePercentage/Count, Label, ResultWriter, typed and validated.
+//! ItemBatcher, ToleratedFailurePercentage/Count, Label, ResultWriter, typed and validated, in
+//! their JSONPath forms (`Parameters`, `*Path`) or their JSONata forms (`Arguments`, numbers as
+//! `{% … %}` expressions).
 
 use crate::definition::Seconds;
 use crate::error::StatesError;
