@@ -20,7 +20,6 @@
 //! - the parent operator `%` and the focus/index binding operators `@` and `#` (code `U1000`);
 //! - `$formatNumber` options other than strings (code `U1000`); exponent pictures applied to
 //!   zero or a negative number, which the reference never finishes, end with `U1002`;
-//! - custom matcher functions in place of a regular expression (code `U1000`);
 //! - regular expression features Rust's `regex` crate lacks (look-around, back-references);
 //!   match positions count code points, not UTF-16 units;
 //! - function-valued results convert to nothing (undefined) in the JSON result.

@@ -5,11 +5,12 @@
 mod aws;
 mod collections;
 mod datetime;
+mod matcher;
 mod numeric;
 mod picture;
 mod strings;
 
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::eval::Ctx;
 use crate::signature::Signature;
 use crate::value::{Env, Func, Val};
@@ -150,6 +151,8 @@ pub(crate) fn str_arg(args: &[Val], index: usize) -> Option<&str> {
 pub(crate) enum Pattern<'a> {
     Text(&'a str),
     Regex(&'a Regex),
+    /// A custom matcher function (see `matcher.rs`).
+    Custom(&'a Val),
 }
 
 pub(crate) fn pattern_arg(args: &[Val], index: usize) -> Result<Option<Pattern<'_>>> {
@@ -157,9 +160,7 @@ pub(crate) fn pattern_arg(args: &[Val], index: usize) -> Result<Option<Pattern<'
         Val::Str(s) => Some(Pattern::Text(s)),
         Val::Func(f) => match &**f {
             Func::Regex(re) => Some(Pattern::Regex(re)),
-            _ => {
-                return Err(Error::new("U1000", "Custom matcher functions are not supported; use a regular expression"))
-            }
+            _ => Some(Pattern::Custom(arg(args, index))),
         },
         _ => None,
     })

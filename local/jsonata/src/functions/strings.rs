@@ -1,5 +1,6 @@
 //! String functions.
 
+use super::matcher::{end_of_match, evaluate_matcher, field, js_substring, next_match};
 use super::{arg, num_arg, object, pattern_arg, str_arg, Pattern};
 use crate::error::{Error, Result};
 use crate::eval::{string_of, Ctx};
@@ -192,7 +193,7 @@ fn under_limit(count: usize, limit: Option<f64>) -> bool {
     limit.is_none_or(|l| (count as f64) < l)
 }
 
-pub(super) fn match_(ctx: &Ctx, args: Args, _: &Val, _: &Env) -> Result<Val> {
+pub(super) fn match_(ctx: &Ctx, args: Args, _: &Val, env: &Env) -> Result<Val> {
     let Some(s) = str_arg(&args, 0) else { return Ok(Val::Undefined) };
     let limit = match num_arg(&args, 2) {
         Some(l) if l < 0.0 => {
@@ -200,8 +201,10 @@ pub(super) fn match_(ctx: &Ctx, args: Args, _: &Val, _: &Env) -> Result<Val> {
         }
         other => other,
     };
-    let Some(Pattern::Regex(re)) = pattern_arg(&args, 1)? else {
-        return Err(Error::new("T0410", "Argument 2 of function \"match\" does not match function signature"));
+    let re = match pattern_arg(&args, 1)? {
+        Some(Pattern::Regex(re)) => re,
+        Some(Pattern::Custom(matcher)) => return match_custom(ctx, s, matcher, limit, env),
+        _ => return Err(Error::new("T0410", "Argument 2 of function \"match\" does not match function signature")),
     };
     let mut results = Vec::new();
     if limit.is_none_or(|l| l > 0.0) {
@@ -223,16 +226,40 @@ pub(super) fn match_(ctx: &Ctx, args: Args, _: &Val, _: &Env) -> Result<Val> {
     Ok(Val::sequence(results))
 }
 
-pub(super) fn contains(_: &Ctx, args: Args, _: &Val, _: &Env) -> Result<Val> {
+/// `$match` with a custom matcher: `{match, index, groups}` from each match's fields.
+fn match_custom(ctx: &Ctx, s: &str, matcher: &Val, limit: Option<f64>, env: &Env) -> Result<Val> {
+    let mut results = Vec::new();
+    if limit.is_none_or(|l| l > 0.0) {
+        let mut current = evaluate_matcher(ctx, matcher, Val::str(s), "match", env)?;
+        while let Some(found) = current {
+            if !under_limit(results.len(), limit) {
+                break;
+            }
+            let mut entries = Vec::new();
+            for (key, from) in [("match", "match"), ("index", "start"), ("groups", "groups")] {
+                let value = field(&found, "match", from)?;
+                if !value.is_undefined() {
+                    entries.push((key, value));
+                }
+            }
+            results.push(object(entries));
+            current = next_match(ctx, &found, "match", env)?;
+        }
+    }
+    Ok(Val::sequence(results))
+}
+
+pub(super) fn contains(ctx: &Ctx, args: Args, _: &Val, env: &Env) -> Result<Val> {
     let Some(s) = str_arg(&args, 0) else { return Ok(Val::Undefined) };
     Ok(Val::Bool(match pattern_arg(&args, 1)? {
         Some(Pattern::Text(t)) => s.contains(t),
         Some(Pattern::Regex(re)) => re.is_match(s),
+        Some(Pattern::Custom(matcher)) => evaluate_matcher(ctx, matcher, Val::str(s), "contains", env)?.is_some(),
         None => false,
     }))
 }
 
-pub(super) fn split(ctx: &Ctx, args: Args, _: &Val, _: &Env) -> Result<Val> {
+pub(super) fn split(ctx: &Ctx, args: Args, _: &Val, env: &Env) -> Result<Val> {
     let Some(s) = str_arg(&args, 0) else { return Ok(Val::Undefined) };
     let limit = match num_arg(&args, 2) {
         Some(l) if l < 0.0 => {
@@ -276,10 +303,39 @@ pub(super) fn split(ctx: &Ctx, args: Args, _: &Val, _: &Env) -> Result<Val> {
                 }
             }
         }
+        Some(Pattern::Custom(matcher)) => {
+            if limit.is_none_or(|l| l > 0.0) {
+                parts = split_custom(ctx, s, matcher, limit, env)?;
+            }
+        }
         None => parts.push(Val::str(s)),
     }
     ctx.charge(parts.len() as u64)?;
     Ok(Val::array(parts))
+}
+
+/// `$split` with a custom matcher: the text between one match's `end` and the next's `start`.
+fn split_custom(ctx: &Ctx, s: &str, matcher: &Val, limit: Option<f64>, env: &Env) -> Result<Vec<Val>> {
+    let chars: Vec<char> = s.chars().collect();
+    let mut current = evaluate_matcher(ctx, matcher, Val::str(s), "split", env)?;
+    if current.is_none() {
+        return Ok(vec![Val::str(s)]);
+    }
+    let mut parts = Vec::new();
+    let mut start = Val::Num(0.0);
+    while let Some(found) = current {
+        if !under_limit(parts.len(), limit) {
+            break;
+        }
+        parts.push(Val::string(js_substring(&chars, &start, &field(&found, "split", "start")?)));
+        ctx.charge(1)?;
+        start = field(&found, "split", "end")?;
+        current = next_match(ctx, &found, "split", env)?;
+    }
+    if under_limit(parts.len(), limit) {
+        parts.push(Val::string(js_substring(&chars, &start, &Val::Undefined)));
+    }
+    Ok(parts)
 }
 
 pub(super) fn join(ctx: &Ctx, args: Args, _: &Val, _: &Env) -> Result<Val> {
@@ -292,7 +348,12 @@ pub(super) fn join(ctx: &Ctx, args: Args, _: &Val, _: &Env) -> Result<Val> {
 
 /// Expands `$0`, `$1`..., `$$` in a replacement string, as the reference does.
 fn expand_replacement(replacement: &str, captures: &Captures) -> String {
-    let group_count = captures.len() - 1;
+    let whole = captures.get(0).map(|m| m.as_str()).unwrap_or("");
+    expand_with(replacement, whole, captures.len() - 1, |n| captures.get(n).map(|m| m.as_str().to_string()))
+}
+
+/// The `$`-expansion of a replacement string given the whole match and its numbered groups.
+fn expand_with(replacement: &str, whole: &str, group_count: usize, group: impl Fn(usize) -> Option<String>) -> String {
     let mut out = String::new();
     let mut rest = replacement;
     while let Some(index) = rest.find('$') {
@@ -304,7 +365,7 @@ fn expand_replacement(replacement: &str, captures: &Captures) -> String {
             continue;
         }
         if let Some(after) = rest.strip_prefix('0') {
-            out.push_str(captures.get(0).map(|m| m.as_str()).unwrap_or(""));
+            out.push_str(whole);
             rest = after;
             continue;
         }
@@ -317,8 +378,8 @@ fn expand_replacement(replacement: &str, captures: &Captures) -> String {
         match number {
             Some(n) => {
                 if group_count > 0 && n >= 1 {
-                    if let Some(m) = captures.get(n) {
-                        out.push_str(m.as_str());
+                    if let Some(text) = group(n) {
+                        out.push_str(&text);
                     }
                 }
                 rest = &rest[n.to_string().len().min(rest.len())..];
@@ -400,9 +461,68 @@ pub(super) fn replace(ctx: &Ctx, args: Args, _: &Val, env: &Env) -> Result<Val> 
             }
             result.push_str(&s[position.min(s.len())..]);
         }
+        Some(Pattern::Custom(matcher)) => {
+            return replace_custom(ctx, s, matcher, replacement, limit, env);
+        }
         None => return Ok(Val::str(s)),
     }
     text(ctx, result)
+}
+
+/// `$replace` with a custom matcher; a replacement function gets the matcher's match object.
+fn replace_custom(ctx: &Ctx, s: &str, matcher: &Val, replacement: &Val, limit: Option<f64>, env: &Env) -> Result<Val> {
+    let chars: Vec<char> = s.chars().collect();
+    let mut current = evaluate_matcher(ctx, matcher, Val::str(s), "replace", env)?;
+    if current.is_none() {
+        return Ok(Val::str(s));
+    }
+    let mut result = String::new();
+    let mut position = Val::Num(0.0);
+    let mut count = 0;
+    while let Some(found) = current {
+        if !under_limit(count, limit) {
+            break;
+        }
+        result.push_str(&js_substring(&chars, &position, &field(&found, "replace", "start")?));
+        let substitute = match replacement {
+            Val::Str(r) => expand_custom_replacement(r, &found)?,
+            _ => match ctx.call_hof(replacement, vec![found.clone()], env)? {
+                Val::Str(r) => r.to_string(),
+                _ => return Err(Error::new("D3012", "Attempted to replace a matched string with a non-string value")),
+            },
+        };
+        result.push_str(&substitute);
+        ctx.check_string_size(&result)?;
+        position = end_of_match(&found, "replace")?;
+        count += 1;
+        current = next_match(ctx, &found, "replace", env)?;
+    }
+    result.push_str(&js_substring(&chars, &position, &Val::Undefined));
+    text(ctx, result)
+}
+
+/// JavaScript's string conversion of a match's parts when they are spliced into a replacement.
+fn js_text(value: &Val) -> String {
+    match value {
+        Val::Str(s) => s.to_string(),
+        Val::Undefined => "undefined".into(),
+        other => stringify(other, false),
+    }
+}
+
+/// [`expand_replacement`] over a custom matcher's `match` and `groups`.
+fn expand_custom_replacement(replacement: &str, found: &Val) -> Result<String> {
+    let whole = js_text(&field(found, "replace", "match")?);
+    let groups = match field(found, "replace", "groups")? {
+        Val::Arr(groups) => groups.items.clone(),
+        _ => {
+            return Err(Error::new(
+                "T1010",
+                "A match given to function \"replace\" has no groups array for the replacement string",
+            ))
+        }
+    };
+    Ok(expand_with(replacement, &whole, groups.len(), |n| groups.get(n - 1).map(js_text)))
 }
 
 pub(super) fn base64encode(_: &Ctx, args: Args, _: &Val, _: &Env) -> Result<Val> {
