@@ -2,7 +2,7 @@
 //! step lists, predicates as stages, group-by and order-by attached to steps).
 
 use crate::signature::Signature;
-use regex::Regex;
+use fancy_regex::Regex;
 use std::sync::Arc;
 
 /// One node of a processed expression.
@@ -20,6 +20,12 @@ pub(crate) struct Node {
     pub group: Option<Arc<Group>>,
     /// An array constructor at the start or end of a path (its array is kept whole).
     pub cons_array: bool,
+    /// `@$name`: bind each result to `name`, keeping the context (a tuple-stream step).
+    pub focus: Option<String>,
+    /// `#$name`: bind each result's position to `name` (a tuple-stream step).
+    pub index: Option<String>,
+    /// The step starts or continues a tuple stream (it carries `@` or `#` bindings).
+    pub tuple: bool,
 }
 
 #[derive(Debug)]
@@ -143,6 +149,8 @@ pub(crate) enum Kind {
     /// An order-by step: `(descending, term)` pairs.
     Sort(Vec<(bool, Node)>),
     Transform(Arc<TransformDef>),
+    /// A `#$name` after a step's filters: numbers the filtered tuples (a stage only).
+    IndexStage(String),
 }
 
 #[derive(Debug)]
@@ -169,6 +177,9 @@ impl Node {
             stages: Vec::new(),
             group: None,
             cons_array: false,
+            focus: None,
+            index: None,
+            tuple: false,
         }
     }
 

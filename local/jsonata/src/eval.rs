@@ -259,6 +259,7 @@ impl<'l> Ctx<'l> {
     fn eval_kind(&self, node: &Node, input: &Val, env: &Env) -> Result<Val> {
         Ok(match &node.kind {
             Kind::Path { steps, keep_singleton } => self.eval_path(node, steps, *keep_singleton, input, env)?,
+            Kind::IndexStage(_) => Val::Undefined,
             Kind::Name(name) => lookup(input, name),
             Kind::Str(s) => Val::str(s),
             Kind::Num(n) => Val::Num(*n),
@@ -335,18 +336,31 @@ impl<'l> Ctx<'l> {
         let mut current =
             if input.is_array() && !first_is_variable { input.clone() } else { Val::sequence(vec![input.clone()]) };
         let mut result = Val::Undefined;
+        let mut tuples: Option<Vec<crate::tuples::Tuple>> = None;
+        let mut is_tuple_stream = false;
         for (i, step) in steps.iter().enumerate() {
-            result = if i == 0 && step.cons_array {
-                self.eval(step, &current, env)?
+            is_tuple_stream |= step.tuple;
+            if i == 0 && step.cons_array {
+                result = self.eval(step, &current, env)?;
+            } else if is_tuple_stream {
+                tuples = Some(self.tuple_step(step, &current, tuples.take(), env)?);
             } else {
-                self.eval_step(step, &current, env, i == steps.len() - 1)?
-            };
-            match &result {
-                Val::Undefined => break,
-                Val::Arr(a) if a.items.is_empty() => break,
-                _ => {}
+                result = self.eval_step(step, &current, env, i == steps.len() - 1)?;
             }
-            current = result.clone();
+            if !is_tuple_stream {
+                match &result {
+                    Val::Undefined => break,
+                    Val::Arr(a) if a.items.is_empty() => break,
+                    _ => {}
+                }
+            }
+            if step.focus.is_none() {
+                current = result.clone();
+            }
+        }
+        if is_tuple_stream {
+            let contexts: Vec<Val> = tuples.unwrap_or_default().into_iter().map(|t| t.context).collect();
+            result = Val::sequence(contexts);
         }
         if keep_singleton {
             if let Val::Arr(a) = &result {
@@ -412,30 +426,34 @@ impl<'l> Ctx<'l> {
             return Ok(Val::sequence(results));
         }
         for (index, item) in items.iter().enumerate() {
-            let value = self.eval(predicate, item, env)?;
-            let indexes: Option<Vec<f64>> = match &value {
-                Val::Num(n) => Some(vec![*n]),
-                Val::Arr(a) if !a.items.is_empty() && a.items.iter().all(|v| matches!(v, Val::Num(_))) => {
-                    Some(a.items.iter().filter_map(Val::as_num).collect())
-                }
-                _ => None,
-            };
-            match indexes {
-                Some(indexes) => {
-                    for n in indexes {
-                        if resolve_index(n, items.len()) == Some(index) {
-                            results.push(item.clone());
-                        }
-                    }
-                }
-                None => {
-                    if boolean(&value).unwrap_or(false) {
-                        results.push(item.clone());
-                    }
-                }
+            if self.predicate_selects(predicate, item, env, index, items.len())? {
+                results.push(item.clone());
             }
         }
         Ok(Val::sequence(results))
+    }
+
+    /// Whether a filter keeps the item at `index` of `count` (a number selects by position).
+    pub(crate) fn predicate_selects(
+        &self,
+        predicate: &Node,
+        item: &Val,
+        env: &Env,
+        index: usize,
+        count: usize,
+    ) -> Result<bool> {
+        let value = self.eval(predicate, item, env)?;
+        let indexes: Option<Vec<f64>> = match &value {
+            Val::Num(n) => Some(vec![*n]),
+            Val::Arr(a) if !a.items.is_empty() && a.items.iter().all(|v| matches!(v, Val::Num(_))) => {
+                Some(a.items.iter().filter_map(Val::as_num).collect())
+            }
+            _ => None,
+        };
+        Ok(match indexes {
+            Some(indexes) => indexes.iter().any(|n| resolve_index(*n, count) == Some(index)),
+            None => boolean(&value).unwrap_or(false),
+        })
     }
 
     fn eval_array(&self, node: &Node, items: &[Node], input: &Val, env: &Env) -> Result<Val> {
@@ -722,7 +740,7 @@ impl<'l> Ctx<'l> {
                     Some(Val::Str(s)) => s.clone(),
                     _ => return Ok(Outcome::Value(Val::Undefined)),
                 };
-                Ok(Outcome::Value(crate::functions::regex_match_object(re, &text)))
+                Ok(Outcome::Value(crate::functions::regex_match_object(re, &text)?))
             }
             Func::Transform { def, env } => {
                 let target = args.into_iter().next().unwrap_or(Val::Undefined);
@@ -775,7 +793,7 @@ impl<'l> Ctx<'l> {
     }
 
     /// Order-by: a stable merge sort of the input on the sort terms.
-    fn sort_items(&self, terms: &[(bool, Node)], input: &Val, env: &Env) -> Result<Val> {
+    pub(crate) fn sort_items(&self, terms: &[(bool, Node)], input: &Val, env: &Env) -> Result<Val> {
         let items = match input {
             Val::Arr(a) if a.items.len() > 1 => a.items.clone(),
             _ => return Ok(input.clone()),
@@ -788,7 +806,13 @@ impl<'l> Ctx<'l> {
             }
             keyed.push((item, keys));
         }
-        let sorted = merge_sort(self, keyed, &mut |a: &(Val, Vec<Val>), b: &(Val, Vec<Val>)| {
+        let sorted = self.sort_keyed(terms, keyed)?;
+        Ok(Val::array(sorted))
+    }
+
+    /// Stable merge sort of items keyed by their order-by terms' values.
+    pub(crate) fn sort_keyed<T: Clone>(&self, terms: &[(bool, Node)], keyed: Vec<(T, Vec<Val>)>) -> Result<Vec<T>> {
+        let sorted = merge_sort(self, keyed, &mut |a: &(T, Vec<Val>), b: &(T, Vec<Val>)| {
             for (index, (descending, _)) in terms.iter().enumerate() {
                 let (x, y) = (&a.1[index], &b.1[index]);
                 let comparison = match (x, y) {
@@ -817,7 +841,7 @@ impl<'l> Ctx<'l> {
             }
             Ok(false)
         })?;
-        Ok(Val::array(sorted.into_iter().map(|(item, _)| item).collect()))
+        Ok(sorted.into_iter().map(|(item, _)| item).collect())
     }
 
     fn transform(&self, def: &TransformDef, env: &Env, target: Val) -> Result<Val> {

@@ -453,9 +453,8 @@ fn process(tree: Raw) -> Result<Node> {
             }
             node
         }
-        RawKind::Binary(op @ ("@" | "#"), _, _) => {
-            return Err(unsupported(position, &format!("The {op} binding operator")))
-        }
+        RawKind::Binary("@", lhs, rhs) => process_focus(*lhs, *rhs, position)?,
+        RawKind::Binary("#", lhs, rhs) => process_index(*lhs, *rhs, position)?,
         RawKind::Binary(op, lhs, rhs) => {
             let op = BinOp::from_token(op).ok_or_else(|| Error::at("S0201", position, "Syntax error"))?;
             Node::new(Kind::Binary { op, lhs: Box::new(process(*lhs)?), rhs: Box::new(process(*rhs)?) }, position)
@@ -577,13 +576,74 @@ fn process(tree: Raw) -> Result<Node> {
         RawKind::Wildcard => Node::new(Kind::Wildcard, position),
         RawKind::Descendant => Node::new(Kind::Descendant, position),
         RawKind::Regex(pattern, flags) => {
-            Node::new(Kind::Regex(Arc::new(compile_regex(&pattern, &flags, position)?)), position)
+            Node::new(Kind::Regex(Arc::new(crate::functions::compile_js_regex(&pattern, &flags, position)?)), position)
         }
     };
     if keep_array {
         node.keep_array = true;
     }
     Ok(node)
+}
+
+/// The name of the variable on the right of `@` or `#`.
+fn binding_name(rhs: Raw, op: &str) -> Result<String> {
+    match rhs.kind {
+        RawKind::Variable(name) => Ok(name),
+        _ => {
+            Err(Error::at("S0214", rhs.position, format!("The right side of {op} must be a variable name"))
+                .with_token(op))
+        }
+    }
+}
+
+/// `step@$name` (the reference's processAST for `@`).
+fn process_focus(lhs: Raw, rhs: Raw, position: usize) -> Result<Node> {
+    let keep_array = lhs.keep_array;
+    let name = binding_name(rhs, "@")?;
+    let mut result = process(lhs)?;
+    let step = match &mut result.kind {
+        Kind::Path { steps, .. } => steps.last_mut().ok_or_else(|| Error::at("S0201", position, "Syntax error"))?,
+        _ => &mut result,
+    };
+    if !step.stages.is_empty() || !step.predicates.is_empty() {
+        return Err(Error::at("S0215", position, "A context variable binding must precede any predicates on a step"));
+    }
+    if matches!(step.kind, Kind::Sort(_)) {
+        return Err(Error::at(
+            "S0216",
+            position,
+            "A context variable binding must precede the 'order-by' clause on a step",
+        ));
+    }
+    if keep_array {
+        step.keep_array = true;
+    }
+    step.focus = Some(name);
+    step.tuple = true;
+    Ok(result)
+}
+
+/// `step#$name` (the reference's processAST for `#`).
+fn process_index(lhs: Raw, rhs: Raw, position: usize) -> Result<Node> {
+    let name = binding_name(rhs, "#")?;
+    let mut result = process(lhs)?;
+    if !matches!(result.kind, Kind::Path { .. }) {
+        let mut step = result;
+        step.stages.append(&mut step.predicates);
+        let step_position = step.position;
+        result = Node::new(Kind::Path { steps: vec![step], keep_singleton: false }, step_position);
+    }
+    let Kind::Path { steps, .. } = &mut result.kind else {
+        return Err(Error::at("S0201", position, "Syntax error"));
+    };
+    let step = steps.last_mut().ok_or_else(|| Error::at("S0201", position, "Syntax error"))?;
+    if step.stages.is_empty() {
+        step.index = Some(name);
+    } else {
+        step.stages.push(Node::new(Kind::IndexStage(name), position));
+    }
+    step.tuple = true;
+    Ok(result)
 }
 
 fn group_then_filter(position: usize) -> Error {
@@ -651,16 +711,4 @@ fn process_path(lhs: Raw, rhs: Raw, position: usize) -> Result<Node> {
         }
     }
     Ok(path)
-}
-
-/// Compiles a regex literal (JavaScript syntax; what Rust's `regex` lacks, such as
-/// look-around and back-references, is refused).
-fn compile_regex(pattern: &str, flags: &str, position: usize) -> Result<regex::Regex> {
-    regex::RegexBuilder::new(pattern)
-        .case_insensitive(flags.contains('i'))
-        .multi_line(flags.contains('m'))
-        .size_limit(1 << 20)
-        .dfa_size_limit(1 << 20)
-        .build()
-        .map_err(|e| Error::at("U1000", position, format!("Unsupported regular expression /{pattern}/: {e}")))
 }

@@ -195,3 +195,22 @@ fn ordinary_work_on_a_large_payload_fits_the_budget() {
     assert_eq!(run("$length($replace(text, /b/, 'c'))"), Ok(Some(json!(100_000))));
     assert_eq!(run("$count($distinct(ids))"), Ok(Some(json!(5_000))));
 }
+
+#[test]
+fn a_long_chain_of_focus_joins_ends_in_the_step_limit() {
+    let started = std::time::Instant::now();
+    let chain = "$a@$p.$a@$q.$a@$r.$a@$s.$a@$t.$a@$u.($p + $q + $r + $s + $t + $u)";
+    assert_eq!(code(&format!("($a := [1..1000]; {chain})")), "U1002");
+    let deep: Vec<String> = (0..200).map(|i| format!("$a@$v{i}")).collect();
+    let deep_code = code(&format!("($a := [1..100]; {})", deep.join(".")));
+    assert!(deep_code == "U1001" || deep_code == "U1002", "{deep_code}");
+    assert!(started.elapsed() < std::time::Duration::from_secs(60), "took {:?}", started.elapsed());
+}
+
+#[test]
+fn index_and_focus_bindings_number_and_join() {
+    assert_eq!(value("($a := [5,6,7]; $a#$i.{'v': $, 'i': $i})"), json!([{"v":5,"i":0},{"v":6,"i":1},{"v":7,"i":2}]));
+    assert_eq!(value("($a := [1,2]; $b := [10,20]; $a@$x.$b@$y.($x * $y))"), json!([10, 20, 20, 40]));
+    assert_eq!(code("[1,2]@3"), "S0214");
+    assert_eq!(code("[1,2][0]@$x"), "S0215");
+}
