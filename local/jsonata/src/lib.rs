@@ -20,8 +20,7 @@
 //! - the parent operator `%` (code `U1000`; the focus and index bindings `@$v` and `#$i` are supported);
 //! - `$formatNumber` options other than strings (code `U1000`); exponent pictures applied to
 //!   zero or a negative number, which the reference never finishes, end with `U1002`;
-//! - regular expression features Rust's `regex` crate lacks (look-around, back-references);
-//!   match positions count code points, not UTF-16 units;
+//! - regular expression match positions count code points, not UTF-16 units;
 //! - function-valued results convert to nothing (undefined) in the JSON result.
 //!
 //! # Limits
@@ -34,8 +33,12 @@
 //! (`U1003`) where the reference would build strings of any size, and irregular grouping
 //! separators that would take more than 5·10^7 unit moves, and pictures of more than 1000 parts
 //! given to `$toMillis`, end with `U1002`; roman numerals of more than 8,000 thousands, beyond
-//! the reference's recursion depth, end with `U1001`. Nothing panics or recurses
-//! without bound on any input.
+//! the reference's recursion depth, end with `U1001`. Regular expressions are JavaScript's
+//! (look-around and back-references included; inline flag groups such as `(?i)`, which
+//! JavaScript refuses, end with `S0303`); those that need backtracking stop after 10^6
+//! backtracking steps per search with `U1002`, the others run in linear time. Custom matcher
+//! functions are charged a step per call, so one that never ends stops with `U1002`.
+//! Nothing panics or recurses without bound on any input.
 
 mod ast;
 mod error;

@@ -3,8 +3,8 @@
 
 use crate::ast::{LambdaDef, TransformDef};
 use crate::functions::Builtin;
+use fancy_regex::Regex;
 use indexmap::IndexMap;
-use regex::Regex;
 use serde_json::Value;
 use std::cell::RefCell;
 use std::collections::HashMap;

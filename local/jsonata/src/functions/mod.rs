@@ -5,6 +5,7 @@
 mod aws;
 mod collections;
 mod datetime;
+mod js_regex;
 mod matcher;
 mod numeric;
 mod picture;
@@ -14,11 +15,12 @@ use crate::error::Result;
 use crate::eval::Ctx;
 use crate::signature::Signature;
 use crate::value::{Env, Func, Val};
+use fancy_regex::Regex;
 use indexmap::IndexMap;
-use regex::Regex;
 use std::collections::HashMap;
 use std::sync::LazyLock;
 
+pub(crate) use js_regex::compile_js_regex;
 pub(crate) use strings::regex_match_object;
 
 /// A built-in function's body: `(context, validated arguments, focus input, environment)`.

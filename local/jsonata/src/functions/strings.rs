@@ -1,12 +1,13 @@
 //! String functions.
 
+use super::js_regex::search_error;
 use super::matcher::{end_of_match, evaluate_matcher, field, js_substring, next_match};
 use super::{arg, num_arg, object, pattern_arg, str_arg, Pattern};
 use crate::error::{Error, Result};
 use crate::eval::{string_of, Ctx};
 use crate::value::{stringify, Env, Val};
 use base64::Engine as _;
-use regex::{Captures, Regex};
+use fancy_regex::{Captures, Regex};
 
 type Args = Vec<Val>;
 
@@ -138,7 +139,8 @@ impl<'a> Matches<'a> {
         if !first && from >= self.text.len() {
             return Ok(None);
         }
-        let Some(captures) = self.re.captures_at(self.text, from) else {
+        let found = self.re.captures_from_pos(self.text, from).map_err(|e| search_error(self.re.as_str(), e))?;
+        let Some(captures) = found else {
             self.next_from = None;
             return Ok(None);
         };
@@ -165,8 +167,9 @@ fn groups(captures: &Captures) -> Val {
 }
 
 /// The object a regex produces for a match: `{match, start, end, groups}`.
-pub(crate) fn regex_match_object(re: &Regex, text: &str) -> Val {
-    match re.captures(text) {
+pub(crate) fn regex_match_object(re: &Regex, text: &str) -> Result<Val> {
+    let found = re.captures(text).map_err(|e| search_error(re.as_str(), e))?;
+    Ok(match found {
         Some(c) => {
             let m = c.get(0).map(|m| (m.as_str(), m.start(), m.end())).unwrap_or(("", 0, 0));
             object(vec![
@@ -177,7 +180,7 @@ pub(crate) fn regex_match_object(re: &Regex, text: &str) -> Val {
             ])
         }
         None => Val::Undefined,
-    }
+    })
 }
 
 fn check_limit(args: &[Val], index: usize, code: &'static str) -> Result<Option<f64>> {
@@ -253,7 +256,7 @@ pub(super) fn contains(ctx: &Ctx, args: Args, _: &Val, env: &Env) -> Result<Val>
     let Some(s) = str_arg(&args, 0) else { return Ok(Val::Undefined) };
     Ok(Val::Bool(match pattern_arg(&args, 1)? {
         Some(Pattern::Text(t)) => s.contains(t),
-        Some(Pattern::Regex(re)) => re.is_match(s),
+        Some(Pattern::Regex(re)) => re.is_match(s).map_err(|e| search_error(re.as_str(), e))?,
         Some(Pattern::Custom(matcher)) => evaluate_matcher(ctx, matcher, Val::str(s), "contains", env)?.is_some(),
         None => false,
     }))

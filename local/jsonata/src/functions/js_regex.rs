@@ -1,0 +1,112 @@
+//! Regular expression literals with JavaScript's features: look-around and back-references
+//! run on `fancy-regex`'s backtracking engine, bounded by a backtrack limit so that a
+//! catastrophic pattern such as `(a+)+$` ends in an error instead of running for hours;
+//! patterns without such features are delegated whole to the linear `regex` engine.
+
+use crate::error::{Error, Result};
+use fancy_regex::{Regex, RegexBuilder};
+
+/// Backtracking steps one search may take before it fails with `U1002`.
+const BACKTRACK_LIMIT: usize = 1_000_000;
+
+/// Size bound of the compiled automata (per delegated sub-expression).
+const SIZE_LIMIT: usize = 1 << 20;
+
+/// Compiles the literal `/pattern/flags`, refusing what JavaScript refuses (inline flag
+/// groups such as `(?i)`) and what the engine cannot run.
+pub(crate) fn compile_js_regex(pattern: &str, flags: &str, position: usize) -> Result<Regex> {
+    if let Some(group) = inline_flag_group(pattern) {
+        return Err(Error::at(
+            "S0303",
+            position,
+            format!("Invalid regular expression /{pattern}/: JavaScript has no inline flag group {group}"),
+        ));
+    }
+    RegexBuilder::new(pattern)
+        .case_insensitive(flags.contains('i'))
+        .multi_line(flags.contains('m'))
+        .backtrack_limit(BACKTRACK_LIMIT)
+        .delegate_size_limit(SIZE_LIMIT)
+        .delegate_dfa_size_limit(SIZE_LIMIT)
+        .build()
+        .map_err(|e| Error::at("U1000", position, format!("Unsupported regular expression /{pattern}/: {e}")))
+}
+
+/// The first group opening `(?` followed by something other than `:`, `=`, `!` or `<`
+/// (outside character classes and escapes): an inline flag group, which JavaScript rejects.
+fn inline_flag_group(pattern: &str) -> Option<String> {
+    let chars: Vec<char> = pattern.chars().collect();
+    let mut in_class = false;
+    let mut i = 0;
+    while i < chars.len() {
+        match chars[i] {
+            '\\' => i += 1,
+            '[' => in_class = true,
+            ']' => in_class = false,
+            '(' if !in_class
+                && chars.get(i + 1) == Some(&'?')
+                && !matches!(chars.get(i + 2), Some(':' | '=' | '!' | '<')) =>
+            {
+                return Some(chars[i..(i + 4).min(chars.len())].iter().collect());
+            }
+            _ => {}
+        }
+        i += 1;
+    }
+    None
+}
+
+/// The error a search that exceeded the engine's limits reports.
+pub(crate) fn search_error(pattern: &str, error: fancy_regex::Error) -> Error {
+    Error::new("U1002", format!("The regular expression /{pattern}/ could not finish its search: {error}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn inline_flag_groups_are_refused_as_javascript_does() {
+        for pattern in ["(?i)a", "x(?i:y)", "(?s)x", "(?-i)x"] {
+            assert!(compile_js_regex(pattern, "", 0).is_err(), "{pattern}");
+        }
+        for pattern in ["(?:a)", "(?=a)", "(?!a)", "(?<=a)b", "(?<!a)b", "(?<n>a)\\k<n>", "[(?i)]", "\\(?i\\)"] {
+            assert!(compile_js_regex(pattern, "", 0).is_ok(), "{pattern}");
+        }
+    }
+
+    #[test]
+    fn catastrophic_patterns_end_quickly() {
+        let text = format!("{}b", "a".repeat(10_000));
+        let started = std::time::Instant::now();
+        let linear = compile_js_regex("(a+)+$", "", 0).expect("compiles");
+        assert!(matches!(linear.captures(&text), Ok(None)), "no fancy features: the linear engine, no match");
+        let backtracking = compile_js_regex("^((a+)+)(?!b)$", "", 0).expect("compiles");
+        assert!(backtracking.captures(&text).is_err(), "look-ahead: backtracking, stopped by the limit");
+        let back_reference = compile_js_regex("^(a*)*\\1c", "", 0).expect("compiles");
+        assert!(back_reference.captures(&text).is_err(), "back-reference: stopped by the limit");
+        assert!(started.elapsed() < std::time::Duration::from_secs(30));
+    }
+
+    #[test]
+    fn look_around_and_back_references_match() {
+        let re = compile_js_regex("(\\w+)\\1(?= )(?<!x)", "", 0).expect("compiles");
+        let found = re.captures("abab cdcd").ok().flatten().and_then(|c| c.get(0)).map(|m| m.as_str());
+        assert_eq!(found, Some("abab"));
+    }
+
+    #[test]
+    fn a_catastrophic_search_in_an_expression_is_u1002() {
+        let input = serde_json::json!(format!("{}b", "a".repeat(5_000)));
+        for call in [
+            "$match($, /^((a+)+)(?!b)$/)",
+            "$contains($, /^(a*)*\\1c/)",
+            "$replace($, /(a|a)+\\1c/, 'x')",
+            "/(a|a)+\\1c/($)",
+        ] {
+            let parsed = crate::Expression::parse(call).expect("parses");
+            let outcome = parsed.evaluate(Some(&input), &serde_json::Map::new());
+            assert_eq!(outcome.map_err(|e| e.code), Err("U1002"), "{call}");
+        }
+    }
+}
