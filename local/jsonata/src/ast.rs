@@ -2,7 +2,7 @@
 //! step lists, predicates as stages, group-by and order-by attached to steps).
 
 use crate::signature::Signature;
-use regex::Regex;
+use fancy_regex::Regex;
 use std::sync::Arc;
 
 /// One node of a processed expression.

@@ -740,7 +740,7 @@ impl<'l> Ctx<'l> {
                     Some(Val::Str(s)) => s.clone(),
                     _ => return Ok(Outcome::Value(Val::Undefined)),
                 };
-                Ok(Outcome::Value(crate::functions::regex_match_object(re, &text)))
+                Ok(Outcome::Value(crate::functions::regex_match_object(re, &text)?))
             }
             Func::Transform { def, env } => {
                 let target = args.into_iter().next().unwrap_or(Val::Undefined);

@@ -576,7 +576,7 @@ fn process(tree: Raw) -> Result<Node> {
         RawKind::Wildcard => Node::new(Kind::Wildcard, position),
         RawKind::Descendant => Node::new(Kind::Descendant, position),
         RawKind::Regex(pattern, flags) => {
-            Node::new(Kind::Regex(Arc::new(compile_regex(&pattern, &flags, position)?)), position)
+            Node::new(Kind::Regex(Arc::new(crate::functions::compile_js_regex(&pattern, &flags, position)?)), position)
         }
     };
     if keep_array {
@@ -711,16 +711,4 @@ fn process_path(lhs: Raw, rhs: Raw, position: usize) -> Result<Node> {
         }
     }
     Ok(path)
-}
-
-/// Compiles a regex literal (JavaScript syntax; what Rust's `regex` lacks, such as
-/// look-around and back-references, is refused).
-fn compile_regex(pattern: &str, flags: &str, position: usize) -> Result<regex::Regex> {
-    regex::RegexBuilder::new(pattern)
-        .case_insensitive(flags.contains('i'))
-        .multi_line(flags.contains('m'))
-        .size_limit(1 << 20)
-        .dfa_size_limit(1 << 20)
-        .build()
-        .map_err(|e| Error::at("U1000", position, format!("Unsupported regular expression /{pattern}/: {e}")))
 }
