@@ -20,7 +20,8 @@
 //! - the parent operator `%` (code `U1000`; the focus and index bindings `@$v` and `#$i` are supported);
 //! - `$formatNumber` options other than strings (code `U1000`); exponent pictures applied to
 //!   zero or a negative number, which the reference never finishes, end with `U1002`;
-//! - regular expression match positions count code points, not UTF-16 units;
+//! - regular expression match positions count code points, not UTF-16 units, and `\b` and
+//!   case folding under the `i` flag follow Unicode rather than JavaScript's ASCII rules;
 //! - function-valued results convert to nothing (undefined) in the JSON result.
 //!
 //! # Limits

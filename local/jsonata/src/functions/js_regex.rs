@@ -22,7 +22,7 @@ pub(crate) fn compile_js_regex(pattern: &str, flags: &str, position: usize) -> R
             format!("Invalid regular expression /{pattern}/: JavaScript has no inline flag group {group}"),
         ));
     }
-    RegexBuilder::new(pattern)
+    RegexBuilder::new(&ascii_classes(pattern))
         .case_insensitive(flags.contains('i'))
         .multi_line(flags.contains('m'))
         .backtrack_limit(BACKTRACK_LIMIT)
@@ -30,6 +30,45 @@ pub(crate) fn compile_js_regex(pattern: &str, flags: &str, position: usize) -> R
         .delegate_dfa_size_limit(SIZE_LIMIT)
         .build()
         .map_err(|e| Error::at("U1000", position, format!("Unsupported regular expression /{pattern}/: {e}")))
+}
+
+/// JavaScript's `\\d`, `\\w` (and their negations) are ASCII-only; Rust's are Unicode, so they
+/// are spelled out as ASCII classes (inside a character class, as POSIX classes).
+fn ascii_classes(pattern: &str) -> String {
+    let mut out = String::with_capacity(pattern.len());
+    let mut in_class = false;
+    let mut chars = pattern.chars();
+    while let Some(c) = chars.next() {
+        match c {
+            '\\' => {
+                let Some(next) = chars.next() else {
+                    out.push(c);
+                    break;
+                };
+                out.push_str(&match (next, in_class) {
+                    ('d', false) => "[0-9]".to_string(),
+                    ('D', false) => "[^0-9]".to_string(),
+                    ('w', false) => "[0-9A-Za-z_]".to_string(),
+                    ('W', false) => "[^0-9A-Za-z_]".to_string(),
+                    ('d', true) => "0-9".to_string(),
+                    ('D', true) => "[:^digit:]".to_string(),
+                    ('w', true) => "0-9A-Za-z_".to_string(),
+                    ('W', true) => "[:^word:]".to_string(),
+                    (other, _) => format!("\\{other}"),
+                });
+            }
+            '[' if !in_class => {
+                in_class = true;
+                out.push(c);
+            }
+            ']' if in_class => {
+                in_class = false;
+                out.push(c);
+            }
+            _ => out.push(c),
+        }
+    }
+    out
 }
 
 /// The first group opening `(?` followed by something other than `:`, `=`, `!` or `<`
@@ -86,6 +125,24 @@ mod tests {
         let back_reference = compile_js_regex("^(a*)*\\1c", "", 0).expect("compiles");
         assert!(back_reference.captures(&text).is_err(), "back-reference: stopped by the limit");
         assert!(started.elapsed() < std::time::Duration::from_secs(30));
+    }
+
+    #[test]
+    fn digit_and_word_classes_are_ascii_as_in_javascript() {
+        let cases = [
+            ("\\d", "a\u{663}7", Some("7")),
+            ("\\w+", "\u{e9}ab", Some("ab")),
+            ("[\\d.]+", "\u{663}1.5", Some("1.5")),
+            ("[\\D]+", "12ab", Some("ab")),
+            ("[x\\W]+", "ab-x c", Some("-x ")),
+            ("\\W", "\u{e9}", Some("\u{e9}")),
+            ("\\\\d", "\\d", Some("\\d")),
+        ];
+        for (pattern, text, expected) in cases {
+            let re = compile_js_regex(pattern, "", 0).expect("compiles");
+            let found = re.find(text).ok().flatten().map(|m| m.as_str());
+            assert_eq!(found, expected, "/{pattern}/ on {text:?}");
+        }
     }
 
     #[test]
