@@ -892,43 +892,28 @@ impl Runner {
                 visit.within_limit(result, "the task result")?
             }
             Kind::Parallel { branches } => self.parallel(branches, parameters()?, cur, &visit.vars).await?,
-            Kind::Map {
-                processor,
-                items_path,
-                item_selector,
-                items,
-                item_template,
-                max_concurrency,
-                distributed: Some(dist),
-            } => {
-                let spec = MapSpec {
-                    processor,
-                    items_path,
-                    item_selector: item_selector.as_deref(),
-                    items: items.as_ref(),
-                    item_template: item_template.as_ref(),
-                    max_concurrency,
-                    dist,
-                };
-                self.distributed_map(visit, spec, &effective, &scope, retry_count, cur).await?
-            }
-            Kind::Map {
-                processor,
-                items_path,
-                item_selector,
-                items,
-                item_template,
-                max_concurrency,
-                distributed: None,
-            } => {
-                let items = match state.jsonata {
-                    true => jsonata_items(visit, items, &scope)?,
-                    false => select_items(visit, items_path, &effective)?,
-                };
-                let limit =
-                    count_in(max_concurrency, &effective, concurrency_field, &scope).map_err(|e| visit.at(e))?;
-                let inputs = map_inputs(visit, item_selector.as_deref(), item_template, items, &effective, &scope)?;
-                self.map(state, processor, inputs, limit, cur, &visit.vars).await?
+            Kind::Map { processor, items_path, item_selector, items, item_template, max_concurrency, distributed } => {
+                if let Some(dist) = distributed {
+                    let spec = MapSpec {
+                        processor,
+                        items_path,
+                        item_selector: item_selector.as_deref(),
+                        items: items.as_ref(),
+                        item_template: item_template.as_ref(),
+                        max_concurrency,
+                        dist,
+                    };
+                    self.distributed_map(visit, spec, &effective, &scope, retry_count, cur).await?
+                } else {
+                    let items = match state.jsonata {
+                        true => jsonata_items(visit, items, &scope)?,
+                        false => select_items(visit, items_path, &effective)?,
+                    };
+                    let limit =
+                        count_in(max_concurrency, &effective, concurrency_field, &scope).map_err(|e| visit.at(e))?;
+                    let inputs = map_inputs(visit, item_selector.as_deref(), item_template, items, &effective, &scope)?;
+                    self.map(state, processor, inputs, limit, cur, &visit.vars).await?
+                }
             }
             _ => return Err(visit.at(StatesError::runtime("only Task, Parallel and Map states make attempts"))),
         };
