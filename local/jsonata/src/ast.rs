@@ -1,6 +1,7 @@
 //! The processed syntax tree the evaluator walks (the reference's post-parse form: paths as
 //! step lists, predicates as stages, group-by and order-by attached to steps).
 
+use crate::ancestry::Label;
 use crate::signature::Signature;
 use fancy_regex::Regex;
 use std::sync::Arc;
@@ -24,8 +25,14 @@ pub(crate) struct Node {
     pub focus: Option<String>,
     /// `#$name`: bind each result's position to `name` (a tuple-stream step).
     pub index: Option<String>,
-    /// The step starts or continues a tuple stream (it carries `@` or `#` bindings).
+    /// The step starts or continues a tuple stream (it carries `@`, `#` or `%` bindings).
     pub tuple: bool,
+    /// `%` reaches this step: it binds its input under this label (a tuple-stream step).
+    pub ancestor: Option<Label>,
+    /// Parse time only: the `%` slots this node still seeks (the reference's `seekingParent`).
+    pub seeking_parent: Vec<usize>,
+    /// Parse time only: the slot of a `%` node.
+    pub parent_slot: Option<usize>,
 }
 
 #[derive(Debug)]
@@ -149,6 +156,8 @@ pub(crate) enum Kind {
     /// An order-by step: `(descending, term)` pairs.
     Sort(Vec<(bool, Node)>),
     Transform(Arc<TransformDef>),
+    /// `%`: the input of the step its label was bound at.
+    Parent(Label),
     /// A `#$name` after a step's filters: numbers the filtered tuples (a stage only).
     IndexStage(String),
 }
@@ -180,6 +189,9 @@ impl Node {
             focus: None,
             index: None,
             tuple: false,
+            ancestor: None,
+            seeking_parent: Vec::new(),
+            parent_slot: None,
         }
     }
 

@@ -260,6 +260,7 @@ impl<'l> Ctx<'l> {
         Ok(match &node.kind {
             Kind::Path { steps, keep_singleton } => self.eval_path(node, steps, *keep_singleton, input, env)?,
             Kind::IndexStage(_) => Val::Undefined,
+            Kind::Parent(label) => env.lookup(&crate::ancestry::label_name(label)),
             Kind::Name(name) => lookup(input, name),
             Kind::Str(s) => Val::str(s),
             Kind::Num(n) => Val::Num(*n),

@@ -17,7 +17,8 @@
 //! use the code `U1005`.
 //!
 //! # Not supported
-//! - the parent operator `%` (code `U1000`; the focus and index bindings `@$v` and `#$i` are supported);
+//! - the parent operator `%` reaching through a parenthesised path or block step, as in
+//!   `a.(b.c).%.x` (code `U1000`; `%` over plain steps, filters, sorts and bindings is supported);
 //! - `$formatNumber` options other than strings (code `U1000`); exponent pictures applied to
 //!   zero or a negative number, which the reference never finishes, end with `U1002`;
 //! - regular expression match positions count code points, not UTF-16 units, and `\b` and
@@ -27,7 +28,8 @@
 //! # Limits
 //! Every evaluation is bounded ([`Limits`]): expression length and nesting, evaluation depth
 //! (`U1001`), total steps (`U1002`, also charged per item produced), string size (`U1003`) and
-//! value nesting (`U1004`). The range operator refuses more than 10^7 items (`D2014`), as the
+//! value nesting (`U1004`); resolving the parent operators `%` at parse time is bounded too
+//! (`U1003`). The range operator refuses more than 10^7 items (`D2014`), as the
 //! reference does. XPath pictures (`$formatNumber`, `$formatInteger`, `$parseInteger`,
 //! `$fromMillis`, `$now`, `$toMillis`) follow the reference, quirks included, in time linear in
 //! the picture and the text; their padding and widths are bounded by the string size limit
@@ -41,6 +43,7 @@
 //! functions are charged a step per call, so one that never ends stops with `U1002`.
 //! Nothing panics or recurses without bound on any input.
 
+mod ancestry;
 mod ast;
 mod error;
 mod eval;

@@ -1,6 +1,7 @@
 //! A Pratt (top-down operator precedence) parser as the reference's, followed by the same
 //! post-parse pass that turns `.` chains into paths and attaches predicates, grouping and sorting.
 
+use crate::ancestry::Ancestry;
 use crate::ast::{BinOp, Group, Kind, LambdaDef, Node, TransformDef};
 use crate::error::{Error, Result};
 use crate::lexer::{Lexer, Token, TokenKind};
@@ -124,7 +125,16 @@ pub(crate) fn parse(source: &str, max_depth: usize) -> Result<Node> {
     if parser.node.kind != TokenKind::End {
         return Err(parser.syntax_error());
     }
-    process(tree)
+    let mut ancestry = Ancestry::default();
+    let node = process(&mut ancestry, tree)?;
+    if node.parent_slot.is_some() || !node.seeking_parent.is_empty() {
+        return Err(Error::at(
+            "S0217",
+            node.position,
+            "The object representing the 'parent' cannot be derived from this expression",
+        ));
+    }
+    Ok(node)
 }
 
 impl Parser {
@@ -428,46 +438,53 @@ fn mark_keep_array(node: &mut Raw) {
     step.keep_array = true;
 }
 
-fn unsupported(position: usize, what: &str) -> Error {
-    Error::at("U1000", position, format!("{what} is not supported by this implementation"))
-}
-
 /// The post-parse pass (the reference's `processAST`).
-fn process(tree: Raw) -> Result<Node> {
+fn process(anc: &mut Ancestry, tree: Raw) -> Result<Node> {
     let keep_array = tree.keep_array;
     let position = tree.position;
     let mut node = match tree.kind {
-        RawKind::Binary(".", lhs, rhs) => process_path(*lhs, *rhs, position)?,
+        RawKind::Binary(".", lhs, rhs) => process_path(anc, *lhs, *rhs, position)?,
         RawKind::Binary(":=", lhs, rhs) => {
             let RawKind::Variable(name) = lhs.kind else {
                 return Err(Error::at("S0212", position, "The left side of := must be a variable name"));
             };
-            Node::new(Kind::Bind { name, value: Box::new(process(*rhs)?) }, position)
+            let value = process(anc, *rhs)?;
+            let seeking = Ancestry::seeking(&value);
+            let mut node = Node::new(Kind::Bind { name, value: Box::new(value) }, position);
+            node.seeking_parent = seeking;
+            node
         }
         RawKind::Binary("~>", lhs, rhs) => {
-            let lhs = process(*lhs)?;
-            let rhs = process(*rhs)?;
+            let lhs = process(anc, *lhs)?;
+            let rhs = process(anc, *rhs)?;
             let mut node = Node::new(Kind::Apply { lhs: Box::new(lhs), rhs: Box::new(rhs) }, position);
             if let Kind::Apply { lhs, rhs } = &node.kind {
                 node.keep_array = lhs.keep_array || rhs.keep_array;
             }
             node
         }
-        RawKind::Binary("@", lhs, rhs) => process_focus(*lhs, *rhs, position)?,
-        RawKind::Binary("#", lhs, rhs) => process_index(*lhs, *rhs, position)?,
+        RawKind::Binary("@", lhs, rhs) => process_focus(anc, *lhs, *rhs, position)?,
+        RawKind::Binary("#", lhs, rhs) => process_index(anc, *lhs, *rhs, position)?,
         RawKind::Binary(op, lhs, rhs) => {
             let op = BinOp::from_token(op).ok_or_else(|| Error::at("S0201", position, "Syntax error"))?;
-            Node::new(Kind::Binary { op, lhs: Box::new(process(*lhs)?), rhs: Box::new(process(*rhs)?) }, position)
+            let (lhs, rhs) = (process(anc, *lhs)?, process(anc, *rhs)?);
+            let mut seeking = Node::new(Kind::Null, position);
+            Ancestry::push(&mut seeking, &lhs);
+            Ancestry::push(&mut seeking, &rhs);
+            let mut node = Node::new(Kind::Binary { op, lhs: Box::new(lhs), rhs: Box::new(rhs) }, position);
+            node.seeking_parent = seeking.seeking_parent;
+            node
         }
         RawKind::Filter(lhs, rhs) => {
-            let mut result = process(*lhs)?;
-            let predicate = process(*rhs)?;
+            let mut result = process(anc, *lhs)?;
+            let predicate = process(anc, *rhs)?;
             let step = match &mut result.kind {
                 Kind::Path { steps, .. } => {
                     let last = steps.last_mut().ok_or_else(|| Error::at("S0201", position, "Syntax error"))?;
                     if last.group.is_some() {
                         return Err(group_then_filter(position));
                     }
+                    anc.resolve_predicate(last, &predicate)?;
                     last.stages.push(predicate);
                     None
                 }
@@ -477,87 +494,120 @@ fn process(tree: Raw) -> Result<Node> {
                 if result.group.is_some() {
                     return Err(group_then_filter(position));
                 }
+                anc.resolve_predicate(&mut result, &predicate)?;
                 result.predicates.push(predicate);
             }
             result
         }
         RawKind::GroupBy(lhs, pairs) => {
-            let mut result = process(*lhs)?;
+            let mut result = process(anc, *lhs)?;
             if result.group.is_some() {
                 return Err(Error::at("S0210", position, "Each step can only have one grouping expression"));
             }
-            result.group = Some(Arc::new(Group { pairs: process_pairs(pairs)?, position }));
+            result.group = Some(Arc::new(Group { pairs: process_pairs(anc, pairs, None)?, position }));
             result
         }
         RawKind::OrderBy(lhs, terms) => {
-            let mut result = process(*lhs)?;
+            let mut result = process(anc, *lhs)?;
             if !matches!(result.kind, Kind::Path { .. }) {
                 let position = result.position;
                 result = Node::new(Kind::Path { steps: vec![result], keep_singleton: false }, position);
             }
-            let terms = terms.into_iter().map(|(d, t)| Ok((d, process(t)?))).collect::<Result<Vec<_>>>()?;
+            let mut sort = Node::new(Kind::Null, position);
+            let mut processed = Vec::with_capacity(terms.len());
+            for (descending, term) in terms {
+                let term = process(anc, term)?;
+                Ancestry::push(&mut sort, &term);
+                processed.push((descending, term));
+            }
+            sort.kind = Kind::Sort(processed);
             if let Kind::Path { steps, .. } = &mut result.kind {
-                steps.push(Node::new(Kind::Sort(terms), position));
+                steps.push(sort);
+                anc.resolve_path(steps, &mut result.seeking_parent)?;
             }
             result
         }
         RawKind::Negate(inner) => {
-            let inner = process(*inner)?;
+            let inner = process(anc, *inner)?;
             match inner.kind {
                 Kind::Num(n) if inner.is_bare() => Node::new(Kind::Num(-n), inner.position),
-                _ => Node::new(Kind::Negate(Box::new(inner)), position),
+                _ => {
+                    let mut node = Node::new(Kind::Null, position);
+                    Ancestry::push(&mut node, &inner);
+                    node.kind = Kind::Negate(Box::new(inner));
+                    node
+                }
             }
         }
         RawKind::Array(items) => {
-            Node::new(Kind::Array(items.into_iter().map(process).collect::<Result<_>>()?), position)
+            let mut node = Node::new(Kind::Null, position);
+            let items = process_items(anc, items, &mut node)?;
+            node.kind = Kind::Array(items);
+            node
         }
         RawKind::Object(pairs) => {
-            Node::new(Kind::Object(Arc::new(Group { pairs: process_pairs(pairs)?, position })), position)
+            let mut node = Node::new(Kind::Null, position);
+            let pairs = process_pairs(anc, pairs, Some(&mut node))?;
+            node.kind = Kind::Object(Arc::new(Group { pairs, position }));
+            node
         }
         RawKind::Block(items) => {
-            let items: Vec<Node> = items.into_iter().map(process).collect::<Result<_>>()?;
+            let mut seeking = Node::new(Kind::Null, position);
+            let items = process_items(anc, items, &mut seeking)?;
             let cons_array = items.iter().any(|item| {
                 item.cons_array
                     || matches!(&item.kind, Kind::Path { steps, .. } if steps.first().is_some_and(|s| s.cons_array))
             });
             let mut node = Node::new(Kind::Block(items), position);
             node.cons_array = cons_array;
+            node.seeking_parent = seeking.seeking_parent;
             node
         }
-        RawKind::Condition(condition, then, otherwise) => Node::new(
-            Kind::Condition {
-                condition: Box::new(process(*condition)?),
-                then: Box::new(process(*then)?),
-                otherwise: otherwise.map(|o| process(*o).map(Box::new)).transpose()?,
-            },
-            position,
-        ),
+        RawKind::Condition(condition, then, otherwise) => {
+            let mut node = Node::new(Kind::Null, position);
+            let condition = process(anc, *condition)?;
+            Ancestry::push(&mut node, &condition);
+            let then = process(anc, *then)?;
+            Ancestry::push(&mut node, &then);
+            let otherwise = match otherwise {
+                Some(o) => {
+                    let o = process(anc, *o)?;
+                    Ancestry::push(&mut node, &o);
+                    Some(Box::new(o))
+                }
+                None => None,
+            };
+            node.kind = Kind::Condition { condition: Box::new(condition), then: Box::new(then), otherwise };
+            node
+        }
         RawKind::Call { procedure, args, partial } => {
-            let procedure = Box::new(process(*procedure)?);
+            let mut node = Node::new(Kind::Null, position);
             if partial {
-                let args = args
-                    .into_iter()
-                    .map(|a| match a.kind {
-                        RawKind::Operator("?") => Ok(None),
-                        _ => process(a).map(Some),
-                    })
-                    .collect::<Result<_>>()?;
-                Node::new(Kind::Partial { procedure, args }, position)
+                let mut processed = Vec::with_capacity(args.len());
+                for arg in args {
+                    processed.push(match arg.kind {
+                        RawKind::Operator("?") => None,
+                        _ => Some(process(anc, arg)?),
+                    });
+                }
+                processed.iter().flatten().for_each(|arg| Ancestry::push(&mut node, arg));
+                let procedure = Box::new(process(anc, *procedure)?);
+                node.kind = Kind::Partial { procedure, args: processed };
             } else {
-                Node::new(
-                    Kind::Call { procedure, args: args.into_iter().map(process).collect::<Result<_>>()? },
-                    position,
-                )
+                let args = process_items(anc, args, &mut node)?;
+                let procedure = Box::new(process(anc, *procedure)?);
+                node.kind = Kind::Call { procedure, args };
             }
+            node
         }
         RawKind::Lambda { params, signature, body } => {
-            Node::new(Kind::Lambda(Arc::new(LambdaDef { params, signature, body: process(*body)? })), position)
+            Node::new(Kind::Lambda(Arc::new(LambdaDef { params, signature, body: process(anc, *body)? })), position)
         }
         RawKind::Transform(pattern, update, delete) => Node::new(
             Kind::Transform(Arc::new(TransformDef {
-                pattern: process(*pattern)?,
-                update: process(*update)?,
-                delete: delete.map(|d| process(*d)).transpose()?,
+                pattern: process(anc, *pattern)?,
+                update: process(anc, *update)?,
+                delete: delete.map(|d| process(anc, *d)).transpose()?,
             })),
             position,
         ),
@@ -566,7 +616,7 @@ fn process(tree: Raw) -> Result<Node> {
         RawKind::Operator(op) => {
             return Err(Error::at("S0201", position, format!("Syntax error: \"{op}\"")).with_token(op))
         }
-        RawKind::Parent => return Err(unsupported(position, "The parent operator %")),
+        RawKind::Parent => anc.parent(position),
         RawKind::End => return Err(Error::at("S0207", position, "Unexpected end of expression").with_token("(end)")),
         RawKind::Variable(name) => Node::new(Kind::Variable(name), position),
         RawKind::Str(s) => Node::new(Kind::Str(s), position),
@@ -597,10 +647,10 @@ fn binding_name(rhs: Raw, op: &str) -> Result<String> {
 }
 
 /// `step@$name` (the reference's processAST for `@`).
-fn process_focus(lhs: Raw, rhs: Raw, position: usize) -> Result<Node> {
+fn process_focus(anc: &mut Ancestry, lhs: Raw, rhs: Raw, position: usize) -> Result<Node> {
     let keep_array = lhs.keep_array;
     let name = binding_name(rhs, "@")?;
-    let mut result = process(lhs)?;
+    let mut result = process(anc, lhs)?;
     let step = match &mut result.kind {
         Kind::Path { steps, .. } => steps.last_mut().ok_or_else(|| Error::at("S0201", position, "Syntax error"))?,
         _ => &mut result,
@@ -624,9 +674,9 @@ fn process_focus(lhs: Raw, rhs: Raw, position: usize) -> Result<Node> {
 }
 
 /// `step#$name` (the reference's processAST for `#`).
-fn process_index(lhs: Raw, rhs: Raw, position: usize) -> Result<Node> {
+fn process_index(anc: &mut Ancestry, lhs: Raw, rhs: Raw, position: usize) -> Result<Node> {
     let name = binding_name(rhs, "#")?;
-    let mut result = process(lhs)?;
+    let mut result = process(anc, lhs)?;
     if !matches!(result.kind, Kind::Path { .. }) {
         let mut step = result;
         step.stages.append(&mut step.predicates);
@@ -650,8 +700,34 @@ fn group_then_filter(position: usize) -> Error {
     Error::at("S0209", position, "A predicate cannot follow a grouping expression in a step")
 }
 
-fn process_pairs(pairs: Vec<(Raw, Raw)>) -> Result<Vec<(Node, Node)>> {
-    pairs.into_iter().map(|(k, v)| Ok((process(k)?, process(v)?))).collect()
+/// Processes object pairs; `seeking` (an object constructor, not a group-by) inherits their `%` slots.
+fn process_pairs(
+    anc: &mut Ancestry,
+    pairs: Vec<(Raw, Raw)>,
+    mut seeking: Option<&mut Node>,
+) -> Result<Vec<(Node, Node)>> {
+    let mut processed = Vec::with_capacity(pairs.len());
+    for (key, value) in pairs {
+        let key = process(anc, key)?;
+        let value = process(anc, value)?;
+        if let Some(node) = seeking.as_deref_mut() {
+            Ancestry::push(node, &key);
+            Ancestry::push(node, &value);
+        }
+        processed.push((key, value));
+    }
+    Ok(processed)
+}
+
+/// Processes a list of expressions, `seeking` inheriting their `%` slots.
+fn process_items(anc: &mut Ancestry, items: Vec<Raw>, seeking: &mut Node) -> Result<Vec<Node>> {
+    let mut processed = Vec::with_capacity(items.len());
+    for item in items {
+        let item = process(anc, item)?;
+        Ancestry::push(seeking, &item);
+        processed.push(item);
+    }
+    Ok(processed)
 }
 
 fn name_path(name: String, position: usize, keep_array: bool) -> Node {
@@ -660,23 +736,23 @@ fn name_path(name: String, position: usize, keep_array: bool) -> Node {
     Node::new(Kind::Path { steps: vec![step], keep_singleton: keep_array }, position)
 }
 
-fn process_path(lhs: Raw, rhs: Raw, position: usize) -> Result<Node> {
-    if matches!(lhs.kind, RawKind::Parent) || matches!(rhs.kind, RawKind::Parent) {
-        return Err(unsupported(position, "The parent operator %"));
-    }
-    let left = process(lhs)?;
+fn process_path(anc: &mut Ancestry, lhs: Raw, rhs: Raw, position: usize) -> Result<Node> {
+    let left = process(anc, lhs)?;
     // A path on the left is extended in place, keeping its grouping (as the reference does).
     let mut path = match left.kind {
         Kind::Path { .. } => left,
         _ => {
             let position = left.position;
-            Node::new(Kind::Path { steps: vec![left], keep_singleton: false }, position)
+            let slot = left.parent_slot;
+            let mut path = Node::new(Kind::Path { steps: vec![left], keep_singleton: false }, position);
+            path.seeking_parent.extend(slot);
+            path
         }
     };
     let Kind::Path { steps, keep_singleton } = &mut path.kind else {
         return Err(Error::at("S0201", position, "Syntax error"));
     };
-    let mut rest = process(rhs)?;
+    let mut rest = process(anc, rhs)?;
     match rest.kind {
         Kind::Path { steps: more, .. } => steps.extend(more),
         _ => {
@@ -710,5 +786,6 @@ fn process_path(lhs: Raw, rhs: Raw, position: usize) -> Result<Node> {
             last.cons_array = true;
         }
     }
+    anc.resolve_path(steps, &mut path.seeking_parent)?;
     Ok(path)
 }

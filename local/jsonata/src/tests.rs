@@ -214,3 +214,31 @@ fn index_and_focus_bindings_number_and_join() {
     assert_eq!(code("[1,2]@3"), "S0214");
     assert_eq!(code("[1,2][0]@$x"), "S0215");
 }
+
+#[test]
+fn parent_operators_resolve_within_bounds() {
+    let input = json!({"a": [{"id": 1, "b": [{"c": 10}, {"c": 20}]}, {"id": 2, "b": [{"c": 30}]}]});
+    let parent = |expression: &str| {
+        Expression::parse(expression).and_then(|e| e.evaluate(Some(&input), &Map::new())).map_err(|e| e.code)
+    };
+    assert_eq!(
+        parent("a.b.{'c': c, 'id': %.id}"),
+        Ok(Some(json!([{"c": 10, "id": 1}, {"c": 20, "id": 1}, {"c": 30, "id": 2}])))
+    );
+    assert_eq!(parent("a.b[%.id = 2].c"), Ok(Some(json!(30))));
+    assert_eq!(parent("%.%"), Err("S0217"));
+    assert_eq!(parent("a.b.$x.%"), Err("S0217"));
+    assert_eq!(parent("a.(b).{'id': %.id}"), Err("U1000"), "a parenthesised path is not walked through");
+    // Many `%` over a long path: each walks back to the start, within the parse bound.
+    let long_path = vec!["a"; 90].join(".");
+    let parents = vec!["%"; 90].join(".");
+    assert_eq!(parent(&format!("{long_path}.{parents}")), Ok(None));
+    let pairs: Vec<String> = (0..5_000).map(|i| format!("'k{i}': {parents}")).collect();
+    let wide = format!("{long_path}.{{{}}}", pairs.join(", "));
+    assert!(wide.len() < Limits::default().max_expression_chars * 10);
+    let limits = Limits { max_expression_chars: wide.len(), ..Limits::default() };
+    let started = std::time::Instant::now();
+    let wide_result = Expression::parse_with_limits(&wide, &limits).map(|_| ()).map_err(|e| e.code);
+    assert_eq!(wide_result, Err("U1003"));
+    assert!(started.elapsed() < std::time::Duration::from_secs(20));
+}

@@ -1,6 +1,7 @@
 //! Tuple streams: path steps carrying `@$v` (focus) and `#$i` (index) bindings, as the
 //! reference's `evaluateTupleStep` evaluates them.
 
+use crate::ancestry::label_name;
 use crate::ast::{Kind, Node};
 use crate::error::Result;
 use crate::eval::Ctx;
@@ -79,6 +80,9 @@ impl Ctx<'_> {
                 }
                 if let Some(index) = &step.index {
                     next.bind(index, Val::Num(position as f64));
+                }
+                if let Some(ancestor) = &step.ancestor {
+                    next.bind(&label_name(ancestor), tuple.context.clone());
                 }
                 result.push(next);
             }
