@@ -63,7 +63,7 @@ impl Ancestry {
                 format!("Resolving the parent operators % takes more than {MAX_SEEK_STEPS} steps"),
             ));
         }
-        match &node.kind {
+        match &mut node.kind {
             Kind::Name(_) | Kind::Wildcard => {
                 let level = self.level(slot).saturating_sub(1);
                 self.set_level(slot, level);
@@ -76,11 +76,24 @@ impl Ancestry {
                 self.set_level(slot, self.level(slot).saturating_add(1));
                 Ok(())
             }
-            Kind::Block(_) | Kind::Path { .. } => Err(Error::at(
-                "U1000",
-                node.position,
-                "The parent operator % reaching through a parenthesised path is not supported by this implementation",
-            )),
+            Kind::Block(items) => {
+                if let Some(last) = items.last_mut() {
+                    node.tuple = true;
+                    self.seek_parent(last, slot)?;
+                }
+                Ok(())
+            }
+            Kind::Path { steps, .. } => {
+                node.tuple = true;
+                for step in steps.iter_mut().rev() {
+                    self.seek_parent(step, slot)?;
+                    if self.level(slot) == 0 {
+                        break;
+                    }
+                }
+                Ok(())
+            }
+
             _ => Err(Error::at(
                 "S0217",
                 node.position,

@@ -138,7 +138,7 @@ fn descendants_into(value: &Val, out: &mut Vec<Val>) {
 }
 
 /// Unwraps a finished result sequence: empty is undefined, one item is that item unless kept.
-fn finish_sequence(result: Val, keep_array: bool) -> Val {
+pub(crate) fn finish_sequence(result: Val, keep_array: bool) -> Val {
     let Val::Arr(a) = &result else { return result };
     if !a.sequence {
         return result;
@@ -222,7 +222,7 @@ impl<'l> Ctx<'l> {
         Ok(())
     }
 
-    fn enter(&self) -> Result<DepthGuard<'_>> {
+    pub(crate) fn enter(&self) -> Result<DepthGuard<'_>> {
         let depth = self.depth.get() + 1;
         if depth > self.limits.max_depth {
             return Err(Error::new(
@@ -333,6 +333,20 @@ impl<'l> Ctx<'l> {
     }
 
     fn eval_path(&self, node: &Node, steps: &[Node], keep_singleton: bool, input: &Val, env: &Env) -> Result<Val> {
+        let result = match self.path_steps(steps, input, env)? {
+            (_, Some(tuples)) => Val::sequence(tuples.into_iter().map(|t| t.context).collect()),
+            (result, None) => result,
+        };
+        self.finish_path(node, result, keep_singleton, env)
+    }
+
+    /// Runs a path's steps: the result, and the tuple stream when the path became one.
+    pub(crate) fn path_steps(
+        &self,
+        steps: &[Node],
+        input: &Val,
+        env: &Env,
+    ) -> Result<(Val, Option<Vec<crate::tuples::Tuple>>)> {
         let first_is_variable = matches!(steps.first().map(|s| &s.kind), Some(Kind::Variable(_)));
         let mut current =
             if input.is_array() && !first_is_variable { input.clone() } else { Val::sequence(vec![input.clone()]) };
@@ -360,9 +374,13 @@ impl<'l> Ctx<'l> {
             }
         }
         if is_tuple_stream {
-            let contexts: Vec<Val> = tuples.unwrap_or_default().into_iter().map(|t| t.context).collect();
-            result = Val::sequence(contexts);
+            return Ok((result, Some(tuples.unwrap_or_default())));
         }
+        Ok((result, None))
+    }
+
+    /// A path's `[]` and group-by, applied to its result.
+    pub(crate) fn finish_path(&self, node: &Node, mut result: Val, keep_singleton: bool, env: &Env) -> Result<Val> {
         if keep_singleton {
             if let Val::Arr(a) = &result {
                 if a.cons && !a.sequence {

@@ -9,16 +9,16 @@
 //!
 //! The parser is a Pratt parser with the reference's post-parse pass, and the evaluator keeps
 //! JSONata's sequence semantics (singleton unwrapping, undefined apart from null, flattening of
-//! path results, `[]` keeping singleton arrays). Results are checked against the reference
-//! implementation (the `jsonata` npm package, 2.0.6) over a corpus in `tests/jsonata-reference`.
+//! path results, `[]` keeping singleton arrays), and the tuple streams behind the focus and
+//! index bindings `@$v`, `#$i` and the parent operator `%`. Results are checked against the
+//! reference implementation (the `jsonata` npm package, 2.0.6) over a corpus in
+//! `tests/jsonata-reference`.
 //!
 //! Step Functions' changes to the library are applied: `$eval` is absent, and `$partition`,
 //! `$range`, `$hash`, `$random([seed])`, `$uuid` and `$parse` are present. Their argument errors
 //! use the code `U1005`.
 //!
 //! # Not supported
-//! - the parent operator `%` reaching through a parenthesised path or block step, as in
-//!   `a.(b.c).%.x` (code `U1000`; `%` over plain steps, filters, sorts and bindings is supported);
 //! - `$formatNumber` options other than strings (code `U1000`); exponent pictures applied to
 //!   zero or a negative number, which the reference never finishes, end with `U1002`;
 //! - regular expression match positions count code points, not UTF-16 units, and `\b` and

@@ -228,7 +228,12 @@ fn parent_operators_resolve_within_bounds() {
     assert_eq!(parent("a.b[%.id = 2].c"), Ok(Some(json!(30))));
     assert_eq!(parent("%.%"), Err("S0217"));
     assert_eq!(parent("a.b.$x.%"), Err("S0217"));
-    assert_eq!(parent("a.(b).{'id': %.id}"), Err("U1000"), "a parenthesised path is not walked through");
+    assert_eq!(parent("a.(b).{'id': %.id}"), Ok(Some(json!([{"id": 1}, {"id": 1}, {"id": 2}]))));
+    // `%` reaching through deeply parenthesised paths: bounded by the nesting limit.
+    let nested = format!("a.{}b{}.%.id", "(".repeat(150), ")".repeat(150));
+    assert_eq!(parent(&nested), Ok(Some(json!([1, 1, 2]))));
+    let too_deep = format!("a.{}b{}.%.id", "(".repeat(5_000), ")".repeat(5_000));
+    assert_eq!(parent(&too_deep), Err("U1001"));
     // Many `%` over a long path: each walks back to the start, within the parse bound.
     let long_path = vec!["a"; 90].join(".");
     let parents = vec!["%"; 90].join(".");

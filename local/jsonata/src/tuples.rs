@@ -23,6 +23,22 @@ impl Tuple {
     }
 }
 
+/// What a step inside a tuple stream produced.
+enum Nested {
+    Tuples(Vec<Tuple>),
+    Value(Val),
+}
+
+/// An outer tuple extended by a nested path's tuple (its context and bindings win).
+fn merge(outer: &Tuple, inner: Tuple) -> Tuple {
+    let mut next = outer.clone();
+    for (name, value) in inner.bindings {
+        next.bind(&name, value);
+    }
+    next.context = inner.context;
+    next
+}
+
 impl Ctx<'_> {
     /// A frame holding a tuple's bindings.
     pub(crate) fn tuple_frame(&self, env: &Env, tuple: &Tuple) -> Env {
@@ -65,7 +81,14 @@ impl Ctx<'_> {
         let mut result = Vec::new();
         for tuple in &tuples {
             let frame = self.tuple_frame(env, tuple);
-            let value = self.eval(step, &tuple.context, &frame)?;
+            let value = match self.nested_source(step, &tuple.context, &frame)? {
+                Nested::Tuples(inner) => {
+                    self.charge(inner.len() as u64 * (tuple.bindings.len() as u64 + 1))?;
+                    result.extend(inner.into_iter().map(|found| merge(tuple, found)));
+                    continue;
+                }
+                Nested::Value(value) => value,
+            };
             let values = match value {
                 Val::Undefined => continue,
                 Val::Arr(a) => a.items.clone(),
@@ -88,6 +111,50 @@ impl Ctx<'_> {
             }
         }
         self.tuple_stages(&step.stages, result, env)
+    }
+
+    /// A step's result: the tuples of a parenthesised path that `%` reaches through (the
+    /// reference's `tupleStream` results), or its value.
+    fn nested_source(&self, step: &Node, input: &Val, env: &Env) -> Result<Nested> {
+        if !step.tuple || step.group.is_some() || step.keep_array {
+            return Ok(Nested::Value(self.eval(step, input, env)?));
+        }
+        let _guard = self.enter()?;
+        let mut found = self.nested_kind(step, input, env)?;
+        for predicate in &step.predicates {
+            found = match found {
+                Nested::Tuples(tuples) => Nested::Tuples(self.filter_tuples(predicate, tuples, env)?),
+                Nested::Value(value) => Nested::Value(self.filter(predicate, value, env)?),
+            };
+        }
+        Ok(match found {
+            Nested::Value(value) if !step.predicates.is_empty() => {
+                Nested::Value(crate::eval::finish_sequence(value, false))
+            }
+            other => other,
+        })
+    }
+
+    /// [`Self::nested_source`] before the step's own filters.
+    fn nested_kind(&self, step: &Node, input: &Val, env: &Env) -> Result<Nested> {
+        match &step.kind {
+            Kind::Block(items) => {
+                let frame = self.child_frame(env);
+                let Some((last, leading)) = items.split_last() else { return Ok(Nested::Value(Val::Undefined)) };
+                for item in leading {
+                    self.eval(item, input, &frame)?;
+                }
+                self.nested_source(last, input, &frame)
+            }
+            Kind::Path { steps, keep_singleton } => match self.path_steps(steps, input, env)? {
+                (_, Some(tuples)) => Ok(Nested::Tuples(tuples)),
+                (result, None) => {
+                    let result = self.finish_path(step, result, *keep_singleton, env)?;
+                    Ok(Nested::Value(crate::eval::finish_sequence(result, false)))
+                }
+            },
+            _ => Ok(Nested::Value(self.eval(step, input, env)?)),
+        }
     }
 
     /// Applies a step's filters and `#` stages to a tuple stream.
