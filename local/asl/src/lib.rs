@@ -118,6 +118,9 @@
 //! not see the parent's variables: reading one is `States.QueryEvaluationError` (JSONata) in
 //! the child, and a child may assign a name its parent assigns.
 //!
+//! JSONata expressions are evaluated by the `jsonata` crate, which lists what of JSONata 2.0.6 it
+//! does not support (a few regular-expression details and group-by over `@`/`#` bindings).
+//!
 //! Not supported (refused at load or absent): `Credentials`. Each JSONata evaluation runs on its
 //! own short-lived thread (the engine's worker waits for it) within the jsonata crate's step,
 //! depth and string limits.

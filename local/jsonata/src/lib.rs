@@ -22,7 +22,10 @@
 //! - `$formatNumber` options other than strings (code `U1000`); exponent pictures applied to
 //!   zero or a negative number, which the reference never finishes, end with `U1002`;
 //! - regular expression match positions count code points, not UTF-16 units, and `\b` and
-//!   case folding under the `i` flag follow Unicode rather than JavaScript's ASCII rules;
+//!   case folding under the `i` flag follow Unicode rather than JavaScript's ASCII rules, and
+//!   `\p{…}` is a Unicode class where JavaScript (without the `u` flag) reads the letters;
+//! - a group-by (`path{…}`) over a path with `@` or `#` bindings groups the plain values: its key
+//!   and value expressions do not see the bindings, which the reference passes through;
 //! - function-valued results convert to nothing (undefined) in the JSON result.
 //!
 //! # Limits
