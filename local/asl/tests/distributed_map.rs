@@ -7,30 +7,11 @@ mod common;
 mod s3_world;
 use asl::{error_names, Definition, Engine, ExecutionStatus, HistoryEvent, TaskContext, TaskFuture, TaskInvoker};
 use common::*;
-use s3_world::{fail_when, World};
+use s3_world::{dmap, fail_when, World};
 use serde_json::{json, Value};
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
-
-const WORK: &str = "arn:aws:lambda:local:000000000000:function:work";
-
-/// A machine whose only state is a Distributed Map with `fields`, processing with one Task.
-fn dmap(fields: Value) -> Value {
-    let mut map = json!({
-        "Type": "Map",
-        "ItemProcessor": {
-            "ProcessorConfig": {"Mode": "DISTRIBUTED", "ExecutionType": "STANDARD"},
-            "StartAt": "Work",
-            "States": {"Work": {"Type": "Task", "Resource": WORK, "End": true}}
-        },
-        "End": true
-    });
-    for (k, v) in fields.as_object().unwrap() {
-        map[k] = v.clone();
-    }
-    json!({"StartAt": "M", "States": {"M": map}})
-}
 
 fn event<'a>(history: &'a [HistoryEvent], kind: &str) -> Option<&'a HistoryEvent> {
     history.iter().find(|e| e.event_type == kind)

@@ -14,29 +14,15 @@ use s3_world::{fail_when, World};
 use serde_json::{json, Value};
 use std::time::{Duration, Instant};
 
-const WORK: &str = "arn:aws:lambda:local:000000000000:function:work";
 const GET_OBJECT: &str = "arn:aws:states:::s3:getObject";
 const LIST_OBJECTS: &str = "arn:aws:states:::s3:listObjectsV2";
 const PUT_OBJECT: &str = "arn:aws:states:::s3:putObject";
 
-/// A JSONata machine whose first state `M` is a Distributed Map with `fields`, processing each
-/// item with one Task (the `work` function), then `End` unless `fields` has `Next`.
+/// [`dmap`] in JSONata.
 fn dmap(fields: Value) -> Value {
-    let mut map = json!({
-        "Type": "Map",
-        "ItemProcessor": {
-            "ProcessorConfig": {"Mode": "DISTRIBUTED", "ExecutionType": "STANDARD"},
-            "StartAt": "Work",
-            "States": {"Work": {"Type": "Task", "Resource": WORK, "End": true}}
-        }
-    });
-    for (k, v) in fields.as_object().expect("fields are an object") {
-        map[k] = v.clone();
-    }
-    if map.get("Next").is_none() {
-        map["End"] = json!(true);
-    }
-    json!({"QueryLanguage": "JSONata", "StartAt": "M", "States": {"M": map}})
+    let mut machine = s3_world::dmap(fields);
+    machine["QueryLanguage"] = json!("JSONata");
+    machine
 }
 
 fn evaluation_failures(history: &[HistoryEvent]) -> Vec<Value> {

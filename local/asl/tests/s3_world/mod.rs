@@ -116,3 +116,26 @@ pub fn fail_when(field: &'static str) -> impl Fn(&Value) -> Option<Result<Value,
         })
     }
 }
+
+/// The ARN every non-S3 Task of these tests calls (the `work` function).
+pub const WORK: &str = "arn:aws:lambda:local:000000000000:function:work";
+
+/// A machine whose first state `M` is a Distributed Map with `fields`, processing each item
+/// with one Task (the `work` function), then `End` unless `fields` has `Next`.
+pub fn dmap(fields: Value) -> Value {
+    let mut map = json!({
+        "Type": "Map",
+        "ItemProcessor": {
+            "ProcessorConfig": {"Mode": "DISTRIBUTED", "ExecutionType": "STANDARD"},
+            "StartAt": "Work",
+            "States": {"Work": {"Type": "Task", "Resource": WORK, "End": true}}
+        }
+    });
+    for (k, v) in fields.as_object().expect("fields are an object") {
+        map[k] = v.clone();
+    }
+    if map.get("Next").is_none() {
+        map["End"] = json!(true);
+    }
+    json!({"StartAt": "M", "States": {"M": map}})
+}
