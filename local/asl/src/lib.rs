@@ -123,7 +123,7 @@
 //!
 //! Not supported (refused at load or absent): `Credentials`. Each JSONata evaluation runs on its
 //! own short-lived thread (the engine's worker waits for it) within the jsonata crate's step,
-//! depth and string limits.
+//! depth, string and time (10 s) limits.
 
 mod choice;
 mod definition;

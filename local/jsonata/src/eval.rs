@@ -9,6 +9,7 @@ use indexmap::IndexMap;
 use rand::rngs::StdRng;
 use std::cell::{Cell, RefCell};
 use std::rc::Rc;
+use std::time::Instant;
 
 /// Per-evaluation state: limits and the counters checked against them.
 pub(crate) struct Ctx<'l> {
@@ -20,6 +21,7 @@ pub(crate) struct Ctx<'l> {
     /// Frames captured by closures, cleared at the end to break reference cycles.
     captured: RefCell<Vec<Env>>,
     pub rng: RefCell<StdRng>,
+    started: Instant,
 }
 
 /// What a function body evaluates to: a value, or a call in tail position to run next.
@@ -174,6 +176,7 @@ impl<'l> Ctx<'l> {
             now_millis,
             captured: RefCell::new(Vec::new()),
             rng: RefCell::new(rng),
+            started: Instant::now(),
         }
     }
 
@@ -183,12 +186,27 @@ impl<'l> Ctx<'l> {
 
     /// Counts `units` of work against the step budget.
     pub fn charge(&self, units: u64) -> Result<()> {
-        let total = self.steps.get().saturating_add(units);
+        let before = self.steps.get();
+        let total = before.saturating_add(units);
         self.steps.set(total);
         if total > self.limits.max_steps {
             return Err(Error::new(
                 "U1002",
                 format!("Evaluation exceeded the limit of {} steps", self.limits.max_steps),
+            ));
+        }
+        if total / 1024 != before / 1024 {
+            self.check_time()?;
+        }
+        Ok(())
+    }
+
+    /// Fails once the evaluation has run longer than [`Limits::max_duration`].
+    pub fn check_time(&self) -> Result<()> {
+        if self.started.elapsed() > self.limits.max_duration {
+            return Err(Error::new(
+                "U1002",
+                format!("Evaluation exceeded the time limit of {} ms", self.limits.max_duration.as_millis()),
             ));
         }
         Ok(())
@@ -759,7 +777,7 @@ impl<'l> Ctx<'l> {
                     Some(Val::Str(s)) => s.clone(),
                     _ => return Ok(Outcome::Value(Val::Undefined)),
                 };
-                Ok(Outcome::Value(crate::functions::regex_match_object(re, &text)?))
+                Ok(Outcome::Value(crate::functions::regex_match_object(self, re, &text)?))
             }
             Func::Transform { def, env } => {
                 let target = args.into_iter().next().unwrap_or(Val::Undefined);

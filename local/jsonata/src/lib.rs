@@ -30,8 +30,8 @@
 //!
 //! # Limits
 //! Every evaluation is bounded ([`Limits`]): expression length and nesting, evaluation depth
-//! (`U1001`), total steps (`U1002`, also charged per item produced), string size (`U1003`) and
-//! value nesting (`U1004`); resolving the parent operators `%` at parse time is bounded too
+//! (`U1001`), total steps (`U1002`, also charged per item produced) and time (`U1002`, 10 s by
+//! default), string size (`U1003`) and value nesting (`U1004`); resolving the parent operators `%` at parse time is bounded too
 //! (`U1003`). The range operator refuses more than 10^7 items (`D2014`), as the
 //! reference does. XPath pictures (`$formatNumber`, `$formatInteger`, `$parseInteger`,
 //! `$fromMillis`, `$now`, `$toMillis`) follow the reference, quirks included, in time linear in
@@ -80,6 +80,9 @@ pub struct Limits {
     pub max_string_bytes: usize,
     /// Deepest nesting of arrays and objects an evaluation may build.
     pub max_value_depth: usize,
+    /// Longest an evaluation may run, by the clock: checked every 1024 steps and before each
+    /// regular expression search, whose backtracking the step count cannot see.
+    pub max_duration: std::time::Duration,
 }
 
 impl Default for Limits {
@@ -91,6 +94,7 @@ impl Default for Limits {
             max_steps: 2_000_000,
             max_string_bytes: 4 << 20,
             max_value_depth: 200,
+            max_duration: std::time::Duration::from_secs(10),
         }
     }
 }

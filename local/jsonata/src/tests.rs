@@ -150,6 +150,30 @@ fn the_limits_are_configurable() {
     assert_eq!(error, Err("U1002"));
 }
 
+/// Each backtracking search stays under its own limit, but a text of many matches makes many
+/// searches (minutes of CPU for a few kilobytes); the clock limit ends it, whichever function or
+/// call form runs the searches.
+#[test]
+fn many_backtracking_searches_end_at_the_time_limit() {
+    let limits = Limits { max_duration: std::time::Duration::from_millis(300), ..Limits::default() };
+    let options = Options { limits, now_millis: Some(0) };
+    let text = json!("a".repeat(2000));
+    let slow = "/(a)(?=(\\1|aa){0,18}c|a)/";
+    for call in [
+        format!("$count($match($, {slow}))"),
+        format!("$replace($, {slow}, 'b')"),
+        format!("$split($, {slow})"),
+        format!("$map([1..2000], function($i) {{ $contains($substring($, $i), {slow}) }})"),
+        format!("$map([1..2000], function($i) {{ {slow}($substring($, $i)) }})"),
+    ] {
+        let expression = Expression::parse(&call).unwrap_or_else(|e| panic!("{call}: {e}"));
+        let started = std::time::Instant::now();
+        let result = expression.evaluate_with(Some(&text), &Map::new(), &options).map_err(|e| e.code);
+        assert_eq!(result.map(|_| ()), Err("U1002"), "{call}");
+        assert!(started.elapsed() < std::time::Duration::from_secs(20), "{call} took {:?}", started.elapsed());
+    }
+}
+
 /// A deterministic stream of garbage expressions built from JSONata's own tokens: whatever
 /// they are, parsing and evaluation end with a value or an error, never a panic or a hang.
 #[test]

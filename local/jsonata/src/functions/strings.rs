@@ -135,6 +135,7 @@ impl<'a> Matches<'a> {
     fn next(&mut self, ctx: &Ctx) -> Result<Option<Captures<'a>>> {
         let Some(from) = self.next_from else { return Ok(None) };
         ctx.charge(1)?;
+        ctx.check_time()?;
         let first = std::mem::replace(&mut self.first, false);
         if !first && from >= self.text.len() {
             return Ok(None);
@@ -167,7 +168,8 @@ fn groups(captures: &Captures) -> Val {
 }
 
 /// The object a regex produces for a match: `{match, start, end, groups}`.
-pub(crate) fn regex_match_object(re: &Regex, text: &str) -> Result<Val> {
+pub(crate) fn regex_match_object(ctx: &Ctx, re: &Regex, text: &str) -> Result<Val> {
+    ctx.check_time()?;
     let found = re.captures(text).map_err(|e| search_error(re.as_str(), e))?;
     Ok(match found {
         Some(c) => {
@@ -256,7 +258,10 @@ pub(super) fn contains(ctx: &Ctx, args: Args, _: &Val, env: &Env) -> Result<Val>
     let Some(s) = str_arg(&args, 0) else { return Ok(Val::Undefined) };
     Ok(Val::Bool(match pattern_arg(&args, 1)? {
         Some(Pattern::Text(t)) => s.contains(t),
-        Some(Pattern::Regex(re)) => re.is_match(s).map_err(|e| search_error(re.as_str(), e))?,
+        Some(Pattern::Regex(re)) => {
+            ctx.check_time()?;
+            re.is_match(s).map_err(|e| search_error(re.as_str(), e))?
+        }
         Some(Pattern::Custom(matcher)) => evaluate_matcher(ctx, matcher, Val::str(s), "contains", env)?.is_some(),
         None => false,
     }))
