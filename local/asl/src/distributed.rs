@@ -42,8 +42,8 @@ pub(crate) enum Percentage {
     Expr(Expr),
 }
 
-/// The S3 request of an ItemReader or ResultWriter: JSONPath `Parameters` or JSONata
-/// `Arguments`.
+/// A payload built from the state's input: the S3 request of an ItemReader or ResultWriter
+/// (JSONPath `Parameters` or JSONata `Arguments`), or an ItemBatcher's `BatchInput`.
 #[derive(Debug)]
 pub(crate) enum Request {
     Parameters(Template),
@@ -69,13 +69,6 @@ impl Request {
     }
 }
 
-/// An ItemBatcher's `BatchInput`: a JSONPath template or JSONata template.
-#[derive(Debug)]
-pub(crate) enum BatchInput {
-    Path(Template),
-    Jsonata(JTemplate),
-}
-
 #[derive(Debug)]
 pub(crate) struct ItemReader {
     pub parameters: Request,
@@ -96,7 +89,7 @@ pub(crate) enum InputType {
 pub(crate) struct ItemBatcher {
     pub max_items: Option<Seconds>,
     pub max_bytes: Option<Seconds>,
-    pub batch_input: Option<BatchInput>,
+    pub batch_input: Option<Request>,
 }
 
 #[derive(Debug)]
@@ -331,8 +324,8 @@ fn parse_batcher(v: &Value, jsonata: bool) -> Result<ItemBatcher, String> {
     }
     let batch_input = match obj.get("BatchInput") {
         None => None,
-        Some(v) if jsonata => Some(BatchInput::Jsonata(JTemplate::parse(v).map_err(|e| format!("BatchInput: {e}"))?)),
-        Some(v @ Value::Object(_)) => Some(BatchInput::Path(Template::parse(v, "BatchInput")?)),
+        Some(v) if jsonata => Some(Request::Arguments(JTemplate::parse(v).map_err(|e| format!("BatchInput: {e}"))?)),
+        Some(v @ Value::Object(_)) => Some(Request::Parameters(Template::parse(v, "BatchInput")?)),
         Some(_) => return Err("BatchInput must be an object".into()),
     };
     Ok(ItemBatcher { max_items, max_bytes, batch_input })

@@ -444,51 +444,78 @@ pub(crate) fn select_items(visit: &Visit<'_>, items_path: &Path, effective: &Val
     }
 }
 
-/// Each Map iteration's input: the item, or the ItemSelector built with `$$.Map.Item`
-/// (`$states.context.Map.Item` in JSONata).
+/// A Map's ItemSelector, inline or distributed: JSONPath (with `$$.Map.Item`), or JSONata
+/// (with `$states.context.Map.Item`, its bindings built once for all items), or none.
+pub(crate) enum ItemSelector<'a> {
+    None,
+    Path(&'a Template),
+    Jsonata(&'a JTemplate, Box<Bindings>),
+}
+
+impl<'a> ItemSelector<'a> {
+    /// The selector of a Map state whose input is `input`.
+    pub fn new(path: Option<&'a Template>, jsonata: Option<&'a JTemplate>, input: &Value, scope: &Scope) -> Self {
+        match (path, jsonata) {
+            (Some(t), _) => ItemSelector::Path(t),
+            (None, Some(t)) => ItemSelector::Jsonata(t, Box::new(Bindings::new(States::input(input), scope))),
+            (None, None) => ItemSelector::None,
+        }
+    }
+
+    /// The input of iteration `index` for `item`; `scope`'s context gets `Map.Item` (JSONPath).
+    pub fn select(
+        &mut self,
+        index: usize,
+        item: Value,
+        effective: &Value,
+        scope: &mut Scope,
+    ) -> Result<Value, StatesError> {
+        match self {
+            ItemSelector::None => Ok(item),
+            ItemSelector::Path(t) => {
+                scope.context["Map"] = json!({"Item": {"Index": index, "Value": item}});
+                t.eval(effective, scope)
+            }
+            ItemSelector::Jsonata(t, bindings) => {
+                bindings.set_map_item(index, item);
+                t.eval_bound(bindings, "ItemSelector")
+            }
+        }
+    }
+}
+
+/// Each Map iteration's input: the item, or the ItemSelector built from it.
 fn map_inputs(
     visit: &Visit<'_>,
-    item_selector: Option<&Template>,
-    item_template: &Option<JTemplate>,
+    mut selector: ItemSelector<'_>,
     items: Vec<Value>,
     effective: &Value,
     scope: &Scope,
 ) -> Result<Vec<Value>, StatesError> {
-    if item_selector.is_none() && item_template.is_none() {
+    if matches!(selector, ItemSelector::None) {
         return Ok(items);
     }
-    let mut inputs = Vec::with_capacity(items.len());
     let mut scope = scope.clone();
-    let mut bindings = item_template.as_ref().map(|_| Bindings::new(States::input(visit.raw), &scope));
-    for (index, item) in items.into_iter().enumerate() {
-        let input = match (item_selector, item_template, &mut bindings) {
-            (Some(t), _, _) => {
-                scope.context["Map"] = json!({"Item": {"Index": index, "Value": item}});
-                t.eval(effective, &scope)
-            }
-            (None, Some(t), Some(b)) => {
-                b.set_map_item(index, item);
-                t.eval_bound(b, "ItemSelector")
-            }
-            _ => Ok(item),
-        };
-        inputs.push(input.map_err(|e| visit.at(e))?);
-    }
-    Ok(inputs)
+    let inputs = items.into_iter().enumerate().map(|(index, item)| selector.select(index, item, effective, &mut scope));
+    inputs.collect::<Result<_, _>>().map_err(|e| visit.at(e))
 }
 
 /// A JSONata Map state's items: `Items` evaluated, or the state input; an array.
-fn jsonata_items(visit: &Visit<'_>, items: &Option<JTemplate>, scope: &Scope) -> Result<Vec<Value>, StatesError> {
+pub(crate) fn jsonata_items(
+    items: Option<&JTemplate>,
+    input: &Value,
+    scope: &Scope,
+) -> Result<Vec<Value>, StatesError> {
     let value = match items {
-        Some(t) => t.eval(States::input(visit.raw), scope, "Items").map_err(|e| visit.at(e))?,
-        None => visit.raw.clone(),
+        Some(t) => t.eval(States::input(input), scope, "Items")?,
+        None => input.clone(),
     };
     match value {
         Value::Array(items) => Ok(items),
-        other => Err(visit.at(StatesError::evaluation(
+        other => Err(StatesError::evaluation(
             "Items",
             format!("The Items of a Map state must be an array, not {}", kind(&other)),
-        ))),
+        )),
     }
 }
 
@@ -906,12 +933,18 @@ impl Runner {
                     self.distributed_map(visit, spec, &effective, &scope, retry_count, cur).await?
                 } else {
                     let items = match state.jsonata {
-                        true => jsonata_items(visit, items, &scope)?,
+                        true => jsonata_items(items.as_ref(), visit.raw, &scope).map_err(|e| visit.at(e))?,
                         false => select_items(visit, items_path, &effective)?,
                     };
                     let limit =
                         count_in(max_concurrency, &effective, concurrency_field, &scope).map_err(|e| visit.at(e))?;
-                    let inputs = map_inputs(visit, item_selector.as_deref(), item_template, items, &effective, &scope)?;
+                    let inputs = map_inputs(
+                        visit,
+                        ItemSelector::new(item_selector.as_deref(), item_template.as_ref(), visit.raw, &scope),
+                        items,
+                        &effective,
+                        &scope,
+                    )?;
                     self.map(state, processor, inputs, limit, cur, &visit.vars).await?
                 }
             }

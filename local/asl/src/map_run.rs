@@ -12,14 +12,14 @@
 //! crash after the Map finished but before the next state's checkpoint runs no child again.
 
 use crate::definition::{Machine, Seconds};
-use crate::distributed::{resources, BatchInput, Distributed, ItemBatcher, ItemReader, Percentage, Request};
+use crate::distributed::{resources, Distributed, ItemBatcher, ItemReader, Percentage, Request};
 use crate::error::{names, StatesError, PAYLOAD_LIMIT_BYTES};
-use crate::exec::{count_in, json_size, Execution, Record, Runner, Visit};
+use crate::exec::{count_in, json_size, jsonata_items, Execution, ItemSelector, Record, Runner, Visit};
 use crate::history::{ExecutionDescription, ExecutionStatus};
 use crate::invoke::TaskContext;
 use crate::item_reader;
 use crate::path::Path;
-use crate::query::{Bindings, JTemplate, States};
+use crate::query::{JTemplate, States};
 use crate::template::{Scope, Template};
 use crate::{time, Definition};
 use serde_json::{json, Value};
@@ -192,11 +192,7 @@ impl Runner {
             Some(b) => Some(Batcher::new(b, effective, ctx)?),
             None => None,
         };
-        let selector = match (spec.item_selector, spec.item_template) {
-            (Some(t), _) => Selector::Path(t),
-            (None, Some(t)) => Selector::Jsonata(t, Box::new(Bindings::new(States::input(effective), ctx))),
-            (None, None) => Selector::None,
-        };
+        let selector = ItemSelector::new(spec.item_selector, spec.item_template, effective, ctx);
         let mut children = Children {
             selector,
             effective,
@@ -537,21 +533,6 @@ fn writer_failed(cause: impl Into<String>) -> StatesError {
     StatesError::new(names::RESULT_WRITER_FAILED, cause)
 }
 
-/// JSONata `Items` (or the state input) as the array of items.
-fn jsonata_items(items: Option<&JTemplate>, input: &Value, ctx: &Scope) -> Result<Vec<Value>, StatesError> {
-    let value = match items {
-        Some(t) => t.eval(States::input(input), ctx, "Items")?,
-        None => input.clone(),
-    };
-    match value {
-        Value::Array(items) => Ok(items),
-        other => Err(StatesError::evaluation(
-            "Items",
-            format!("The Items of a Map state must be an array, not {}", crate::path::kind(&other)),
-        )),
-    }
-}
-
 /// A whole-number field: `name` in a JSONata expression's errors, `namePath` in a path's.
 fn count(s: &Seconds, effective: &Value, ctx: &Scope, name: &str) -> Result<u64, StatesError> {
     match s {
@@ -602,16 +583,9 @@ fn run_key(visit: &Visit<'_>, retry_count: u32) -> String {
     hex::encode(&sha2::Sha256::digest(key.as_bytes())[..16])
 }
 
-/// A Map's ItemSelector: JSONPath, or JSONata with its bindings built once for all items.
-enum Selector<'a> {
-    None,
-    Path(&'a Template),
-    Jsonata(&'a JTemplate, Box<Bindings>),
-}
-
 /// Collects child inputs: ItemSelector on each item, then the batcher; enforces the limits.
 struct Children<'a> {
-    selector: Selector<'a>,
+    selector: ItemSelector<'a>,
     effective: &'a Value,
     /// The context object; `$$.Map.Item` is set for each item in place.
     ctx: Scope,
@@ -628,18 +602,7 @@ impl Children<'_> {
         if self.index >= MAX_ITEMS {
             return Err(format!("the Map Run has more than {MAX_ITEMS} items, the most this engine reads"));
         }
-        let selected = match &mut self.selector {
-            Selector::None => Ok(item),
-            Selector::Path(selector) => {
-                self.ctx.context["Map"] = json!({"Item": {"Index": self.index, "Value": item}});
-                selector.eval(self.effective, &self.ctx)
-            }
-            Selector::Jsonata(selector, bindings) => {
-                bindings.set_map_item(self.index, item);
-                selector.eval_bound(bindings, "ItemSelector")
-            }
-        };
-        let selected = match selected {
+        let selected = match self.selector.select(self.index, item, self.effective, &mut self.ctx) {
             Ok(selected) => selected,
             Err(e) => {
                 // Reported as it is (States.Runtime, States.QueryEvaluationError ...), not as
@@ -710,8 +673,7 @@ impl Batcher {
             None => PAYLOAD_LIMIT_BYTES,
         };
         let batch_input = match &b.batch_input {
-            Some(BatchInput::Path(t)) => Some(t.eval(effective, ctx)?),
-            Some(BatchInput::Jsonata(t)) => Some(t.eval(States::input(effective), ctx, "ItemBatcher.BatchInput")?),
+            Some(t) => Some(t.eval(effective, ctx, "ItemBatcher.BatchInput")?),
             None => None,
         };
         let mut batcher = Batcher { max_items, max_bytes, batch_input, items: Vec::new(), empty_size: 0, size: 0 };
