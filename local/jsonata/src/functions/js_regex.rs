@@ -15,14 +15,14 @@ const SIZE_LIMIT: usize = 1 << 20;
 /// Compiles the literal `/pattern/flags`, refusing what JavaScript refuses (inline flag
 /// groups such as `(?i)`) and what the engine cannot run.
 pub(crate) fn compile_js_regex(pattern: &str, flags: &str, position: usize) -> Result<Regex> {
-    if let Some(group) = inline_flag_group(pattern) {
-        return Err(Error::at(
+    let rust_pattern = rust_syntax(pattern).map_err(|group| {
+        Error::at(
             "S0303",
             position,
             format!("Invalid regular expression /{pattern}/: JavaScript has no inline flag group {group}"),
-        ));
-    }
-    RegexBuilder::new(&ascii_classes(pattern))
+        )
+    })?;
+    RegexBuilder::new(&rust_pattern)
         .case_insensitive(flags.contains('i'))
         .multi_line(flags.contains('m'))
         .backtrack_limit(BACKTRACK_LIMIT)
@@ -32,67 +32,59 @@ pub(crate) fn compile_js_regex(pattern: &str, flags: &str, position: usize) -> R
         .map_err(|e| Error::at("U1000", position, format!("Unsupported regular expression /{pattern}/: {e}")))
 }
 
-/// JavaScript's `\\d`, `\\w` (and their negations) are ASCII-only; Rust's are Unicode, so they
-/// are spelled out as ASCII classes (inside a character class, as POSIX classes).
-fn ascii_classes(pattern: &str) -> String {
+/// The pattern in Rust's syntax, in one pass over it (escapes and character classes tracked):
+/// JavaScript's `\d`, `\w` (and their negations) are ASCII-only where Rust's are Unicode, so
+/// they are spelled out as ASCII classes (inside a character class, as POSIX classes). A group
+/// opening `(?` followed by something other than `:`, `=`, `!` or `<` is an inline flag group,
+/// which JavaScript rejects: `Err` with its first characters.
+fn rust_syntax(pattern: &str) -> std::result::Result<String, String> {
+    let chars: Vec<char> = pattern.chars().collect();
     let mut out = String::with_capacity(pattern.len());
     let mut in_class = false;
-    let mut chars = pattern.chars();
-    while let Some(c) = chars.next() {
+    let mut i = 0;
+    while i < chars.len() {
+        let c = chars[i];
         match c {
             '\\' => {
-                let Some(next) = chars.next() else {
+                let Some(&next) = chars.get(i + 1) else {
                     out.push(c);
                     break;
                 };
-                out.push_str(&match (next, in_class) {
-                    ('d', false) => "[0-9]".to_string(),
-                    ('D', false) => "[^0-9]".to_string(),
-                    ('w', false) => "[0-9A-Za-z_]".to_string(),
-                    ('W', false) => "[^0-9A-Za-z_]".to_string(),
-                    ('d', true) => "0-9".to_string(),
-                    ('D', true) => "[:^digit:]".to_string(),
-                    ('w', true) => "0-9A-Za-z_".to_string(),
-                    ('W', true) => "[:^word:]".to_string(),
-                    (other, _) => format!("\\{other}"),
-                });
+                i += 1;
+                match (next, in_class) {
+                    ('d', false) => out.push_str("[0-9]"),
+                    ('D', false) => out.push_str("[^0-9]"),
+                    ('w', false) => out.push_str("[0-9A-Za-z_]"),
+                    ('W', false) => out.push_str("[^0-9A-Za-z_]"),
+                    ('d', true) => out.push_str("0-9"),
+                    ('D', true) => out.push_str("[:^digit:]"),
+                    ('w', true) => out.push_str("0-9A-Za-z_"),
+                    ('W', true) => out.push_str("[:^word:]"),
+                    (other, _) => {
+                        out.push('\\');
+                        out.push(other);
+                    }
+                }
             }
-            '[' if !in_class => {
+            '(' if !in_class
+                && chars.get(i + 1) == Some(&'?')
+                && !matches!(chars.get(i + 2), Some(':' | '=' | '!' | '<')) =>
+            {
+                return Err(chars[i..(i + 4).min(chars.len())].iter().collect());
+            }
+            '[' => {
                 in_class = true;
                 out.push(c);
             }
-            ']' if in_class => {
+            ']' => {
                 in_class = false;
                 out.push(c);
             }
             _ => out.push(c),
         }
-    }
-    out
-}
-
-/// The first group opening `(?` followed by something other than `:`, `=`, `!` or `<`
-/// (outside character classes and escapes): an inline flag group, which JavaScript rejects.
-fn inline_flag_group(pattern: &str) -> Option<String> {
-    let chars: Vec<char> = pattern.chars().collect();
-    let mut in_class = false;
-    let mut i = 0;
-    while i < chars.len() {
-        match chars[i] {
-            '\\' => i += 1,
-            '[' => in_class = true,
-            ']' => in_class = false,
-            '(' if !in_class
-                && chars.get(i + 1) == Some(&'?')
-                && !matches!(chars.get(i + 2), Some(':' | '=' | '!' | '<')) =>
-            {
-                return Some(chars[i..(i + 4).min(chars.len())].iter().collect());
-            }
-            _ => {}
-        }
         i += 1;
     }
-    None
+    Ok(out)
 }
 
 /// The error a search that exceeded the engine's limits reports.
