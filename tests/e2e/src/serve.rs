@@ -502,6 +502,28 @@ pub fn replayed_event(record: &Value, size: u64) -> Value {
     })
 }
 
+/// `imgpipe sfn run --definition DEFINITION --input @INPUT --data DATA` with fast retries,
+/// asserting that it exits 0 (SUCCEEDED); the output it prints, as JSON.
+pub fn sfn_run_succeeds(definition: &Path, input: &Path, data: &Path) -> Value {
+    let out = imgpipe_command()
+        .env("IMGPIPE_TIME_SCALE", "0.01")
+        .arg("sfn")
+        .arg("run")
+        .arg("--definition")
+        .arg(definition)
+        .arg("--input")
+        .arg(format!("@{}", input.display()))
+        .arg("--data")
+        .arg(data)
+        .output()
+        .expect("run imgpipe sfn run");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let run = format!("sfn run {} with {}", definition.display(), input.display());
+    assert_eq!(out.status.code(), Some(0), "{run}: {stdout}\n{stderr}");
+    serde_json::from_str(&stdout).unwrap_or_else(|e| panic!("{run}: the output is not JSON ({e}): {stdout}"))
+}
+
 /// The timeline entry of a state, if the state was entered.
 pub fn timeline_state<'a>(timeline: &'a Value, state: &str) -> Option<&'a Value> {
     timeline["events"].as_array()?.iter().find(|e| e["state"] == state)

@@ -11,7 +11,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use imgpipe_e2e::serve::{
-    imgpipe_command, replayed_event, test_photo, timeline_states, workspace_root, Server, TempDir,
+    replayed_event, sfn_run_succeeds, test_photo, timeline_states, workspace_root, Server, TempDir,
 };
 use serde_json::{json, Value};
 
@@ -105,19 +105,7 @@ async fn the_jsonata_pipeline_stores_what_the_jsonpath_pipeline_stores() {
     let event = dir.join("event.json");
     let size = std::fs::metadata(&chelsea).expect("the photo").len();
     std::fs::write(&event, replayed_event(&record, size).to_string()).expect("write the event");
-    let out = imgpipe_command()
-        .env("IMGPIPE_TIME_SCALE", "0.01")
-        .args(["sfn", "run", "--definition"])
-        .arg(&definition)
-        .arg("--input")
-        .arg(format!("@{}", event.display()))
-        .arg("--data")
-        .arg(&data)
-        .output()
-        .expect("run imgpipe sfn run");
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert_eq!(out.status.code(), Some(0), "{stdout}\n{}", String::from_utf8_lossy(&out.stderr));
-    let output: Value = serde_json::from_str(&stdout).unwrap_or_else(|e| panic!("not JSON ({e}): {stdout}"));
+    let output = sfn_run_succeeds(&definition, &event, &data);
     assert_eq!(output["error"]["Error"], "DuplicateUpload", "{output}");
     assert!(output.get("record").is_none() && output.get("labels").is_none(), "{output}");
     let server = Server::signed_in(&data, &FAST, &["--definition", definition.to_str().expect("a UTF-8 path")]).await;

@@ -9,7 +9,7 @@ use std::collections::BTreeSet;
 use std::time::Duration;
 
 use imgpipe_e2e::serve::{
-    decoded_size, imgpipe_command, model_path, png_claiming, replayed_event, test_photo, timeline_state,
+    decoded_size, model_path, png_claiming, replayed_event, sfn_run_succeeds, test_photo, timeline_state,
     timeline_states, Server, TempDir,
 };
 use serde_json::{json, Value};
@@ -235,21 +235,7 @@ async fn the_same_event_delivered_twice_leaves_one_record() {
     std::fs::write(&event_file, event.to_string()).unwrap();
 
     for run in 1..=2 {
-        let out = imgpipe_command()
-            .env("IMGPIPE_TIME_SCALE", "0.01")
-            .args(["sfn", "run", "--definition"])
-            .arg(imgpipe_e2e::serve::pipeline_definition_path())
-            .arg("--input")
-            .arg(format!("@{}", event_file.display()))
-            .arg("--data")
-            .arg(&data)
-            .output()
-            .expect("run imgpipe sfn run");
-        let stdout = String::from_utf8_lossy(&out.stdout);
-        let stderr = String::from_utf8_lossy(&out.stderr);
-        assert_eq!(out.status.code(), Some(0), "sfn run #{run}: {stdout}\n{stderr}");
-        let output: Value = serde_json::from_str(&stdout)
-            .unwrap_or_else(|e| panic!("sfn run #{run} output is not JSON ({e}): {stdout}"));
+        let output = sfn_run_succeeds(&imgpipe_e2e::serve::pipeline_definition_path(), &event_file, &data);
         // The run cannot claim the upload: it ends at Validate, before labels or thumbnails.
         assert_eq!(output["error"]["Error"], "DuplicateUpload", "sfn run #{run}: {output}");
         assert!(output.get("labels").is_none() && output.get("thumbnails").is_none(), "sfn run #{run}: {output}");
